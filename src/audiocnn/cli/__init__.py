@@ -1,0 +1,72 @@
+"""The ``audiocnn`` command. Each sub-command lives in a module of this package that defines
+
+    ORDER: int                      # position in --help
+    def register(subparsers): ...   # adds its parser, with ``set_defaults(func=run)``
+
+and is a thin wrapper over library functions. Modules are discovered, so adding a file adds a
+command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+__all__ = ["build_parser", "main"]
+
+EPILOG = """examples:
+  audiocnn demo                                  # train + 5-fold evaluation on built-in synthetic data
+  audiocnn models                                # the model zoo with sizes and costs
+  audiocnn train --data my_clips/ --out runs/x   # k-fold training on a folder of class sub-folders
+  audiocnn tag clip.wav --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --labels class_labels_indices.csv
+"""
+
+
+def _command_modules():
+    import audiocnn.cli as pkg
+
+    mods = [importlib.import_module(f"audiocnn.cli.{m.name}") for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    return sorted((m for m in mods if hasattr(m, "register")), key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from audiocnn import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="audiocnn",
+        description="Audio classification with convolutional networks: train, evaluate, tag, detect, embed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"audiocnn {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _command_modules():
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError) as e:  # user errors: one clear line, no traceback
+        if args.verbose:
+            raise
+        print(f"audiocnn {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Training-time augmentation: SpecAugment stripes and mixup. Both are identities in eval mode."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["Mixup", "SpecAugment", "drop_stripes"]
+
+
+def drop_stripes(x: torch.Tensor, dim: int, max_width: int, num_stripes: int, generator=None) -> torch.Tensor:
+    """Zero ``num_stripes`` random stripes of width ``[0, max_width)`` along ``dim`` of each item.
+
+    ``x`` is ``(batch, ..., time, freq)``-like; stripes are drawn independently per item.
+    Returns a new tensor (the input is not modified).
+    """
+    if max_width <= 0 or num_stripes <= 0:
+        return x
+    size = x.shape[dim]
+    batch = x.shape[0]
+    device = x.device
+    widths = torch.randint(0, max_width, (batch, num_stripes), generator=generator).to(device)
+    starts = (torch.rand((batch, num_stripes), generator=generator).to(device) * (size - widths).clamp(min=1)).long()
+    pos = torch.arange(size, device=device)
+    # mask[b, i] is True where item b is dropped at index i along dim
+    mask = ((pos[None, None, :] >= starts[..., None]) & (pos[None, None, :] < (starts + widths)[..., None])).any(1)
+    shape = [batch] + [1] * (x.dim() - 1)
+    shape[dim] = size
+    return x.masked_fill(mask.view(shape), 0.0)
+
+
+class SpecAugment(nn.Module):
+    """Time and frequency stripe dropping (Park et al. 2019, as in PANNs).
+
+    Input ``(batch, ..., time, freq)``; PANNs uses 2 time stripes of up to 64 frames and 2
+    frequency stripes of up to 8 mel bins. Active only in training mode.
+    """
+
+    def __init__(self, time_drop_width: int = 64, time_stripes_num: int = 2, freq_drop_width: int = 8, freq_stripes_num: int = 2):
+        super().__init__()
+        self.time_drop_width, self.time_stripes_num = time_drop_width, time_stripes_num
+        self.freq_drop_width, self.freq_stripes_num = freq_drop_width, freq_stripes_num
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        x = drop_stripes(x, x.dim() - 2, self.time_drop_width, self.time_stripes_num)
+        return drop_stripes(x, x.dim() - 1, self.freq_drop_width, self.freq_stripes_num)
+
+    def extra_repr(self) -> str:
+        return (
+            f"time_drop_width={self.time_drop_width}, time_stripes_num={self.time_stripes_num}, "
+            f"freq_drop_width={self.freq_drop_width}, freq_stripes_num={self.freq_stripes_num}"
+        )
+
+
+class Mixup(nn.Module):
+    """Mixup (Zhang et al. 2018): ``x' = lam * x + (1 - lam) * x[perm]`` and likewise for targets.
+
+    ``lam ~ Beta(alpha, alpha)`` per item. Targets are one-hot / multi-hot float tensors
+    ``(batch, classes)``. Applied to waveforms by the training loop, so it works for every model.
+    Active only in training mode; ``alpha <= 0`` disables it.
+    """
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.training or self.alpha <= 0 or x.shape[0] < 2:
+            return x, targets
+        beta = torch.distributions.Beta(self.alpha, self.alpha)
+        lam = beta.sample((x.shape[0],)).to(x.device, x.dtype)
+        perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
+        lx = lam.view([-1] + [1] * (x.dim() - 1))
+        lt = lam.view([-1] + [1] * (targets.dim() - 1)).to(targets.dtype)
+        return lx * x + (1 - lx) * x[perm], lt * targets + (1 - lt) * targets[perm]
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"

@@ -1,0 +1,137 @@
+"""Building blocks shared by the model families.
+
+Attribute names (``conv1``, ``bn1``, ``att``, ``cla`` ...) follow the original PANNs code so that
+its checkpoints load by name.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audiocnn.features.augment import SpecAugment
+from audiocnn.features.spectrogram import LogMel
+from audiocnn.models.base import AudioModel, init_bn, init_layer
+
+__all__ = [
+    "PANNS_FRONTENDS",
+    "AttBlock",
+    "ConvBlock",
+    "PannsLogMelModel",
+    "pool2d",
+    "repeat_frames",
+    "time_pool_max_mean",
+]
+
+# PANNs front-end settings per sample rate: (n_fft = window, hop, mel bins, fmin, fmax).
+# 10 ms hop at every rate, so every model has 100 frames per second.
+PANNS_FRONTENDS: dict[int, tuple[int, int, int, float, float]] = {
+    32000: (1024, 320, 64, 50.0, 14000.0),
+    16000: (512, 160, 64, 50.0, 8000.0),
+    8000: (256, 80, 64, 50.0, 4000.0),
+}
+
+
+def pool2d(x: torch.Tensor, pool_size: tuple[int, int], pool_type: str) -> torch.Tensor:
+    if pool_type == "avg":
+        return F.avg_pool2d(x, kernel_size=pool_size)
+    if pool_type == "max":
+        return F.max_pool2d(x, kernel_size=pool_size)
+    if pool_type == "avg+max":
+        return F.avg_pool2d(x, kernel_size=pool_size) + F.max_pool2d(x, kernel_size=pool_size)
+    raise ValueError(f"pool_type must be 'avg', 'max' or 'avg+max', got {pool_type!r}")
+
+
+class ConvBlock(nn.Module):
+    """(conv-bn-relu) x ``num_convs`` then 2-D pooling; the PANNs ``ConvBlock`` (two 3x3) and
+    ``ConvBlock5x5`` (one 5x5)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, num_convs: int = 2):
+        super().__init__()
+        self.num_convs = num_convs
+        for i in range(1, num_convs + 1):
+            conv = nn.Conv2d(
+                in_channels if i == 1 else out_channels,
+                out_channels,
+                kernel_size=kernel_size,
+                padding=kernel_size // 2,
+                bias=False,
+            )
+            bn = nn.BatchNorm2d(out_channels)
+            init_layer(conv)
+            init_bn(bn)
+            setattr(self, f"conv{i}", conv)
+            setattr(self, f"bn{i}", bn)
+
+    def forward(self, x: torch.Tensor, pool_size=(2, 2), pool_type: str = "avg") -> torch.Tensor:
+        for i in range(1, self.num_convs + 1):
+            x = F.relu_(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x)))
+        return pool2d(x, pool_size, pool_type)
+
+
+class AttBlock(nn.Module):
+    """Attention pooling over time (PANNs ``AttBlock``): ``(batch, channels, time)`` ->
+    clip probability ``sum_t softmax(att)_t * sigmoid(cla)_t``.
+
+    Returns ``(clip_logits, frame_logits)`` where ``clip_logits = logit(clip probability)`` and
+    ``frame_logits`` is ``cla(x)`` transposed to ``(batch, time, classes)``. ``bn_att`` is kept
+    only because the released checkpoints store it (the original never calls it).
+    """
+
+    def __init__(self, n_in: int, n_out: int):
+        super().__init__()
+        self.att = nn.Conv1d(n_in, n_out, kernel_size=1, bias=True)
+        self.cla = nn.Conv1d(n_in, n_out, kernel_size=1, bias=True)
+        self.bn_att = nn.BatchNorm1d(n_out)
+        init_layer(self.att)
+        init_layer(self.cla)
+        init_bn(self.bn_att)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        norm_att = torch.softmax(torch.clamp(self.att(x), -10, 10), dim=-1)
+        cla = self.cla(x)
+        clip_prob = torch.sum(norm_att * torch.sigmoid(cla), dim=2)
+        return prob_to_logit(clip_prob), cla.transpose(1, 2)
+
+
+def prob_to_logit(p: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Inverse sigmoid, clamped so that probabilities of exactly 0 or 1 stay finite."""
+    p = p.clamp(eps, 1 - eps)
+    return torch.log(p) - torch.log1p(-p)
+
+
+def time_pool_max_mean(x: torch.Tensor) -> torch.Tensor:
+    """``(batch, channels, time)`` -> ``(batch, channels)``: max over time plus mean over time."""
+    return x.amax(dim=2) + x.mean(dim=2)
+
+
+def repeat_frames(x: torch.Tensor, ratio: int, frames: int) -> torch.Tensor:
+    """Nearest-neighbour upsampling of ``(batch, time, classes)`` by ``ratio``, then padding to
+    ``frames`` by repeating the last frame (PANNs ``interpolate`` + ``pad_framewise_output``)."""
+    batch, time, classes = x.shape
+    x = x[:, :, None, :].expand(batch, time, ratio, classes).reshape(batch, time * ratio, classes)
+    if frames > x.shape[1]:
+        x = torch.cat([x, x[:, -1:, :].expand(batch, frames - x.shape[1], classes)], dim=1)
+    return x[:, :frames]
+
+
+class PannsLogMelModel(AudioModel):
+    """Base for the PANNs models with a log-mel input: owns ``logmel_extractor``, ``bn0`` and
+    ``spec_augmenter`` under the original attribute names."""
+
+    def _init_frontend(self, sample_rate: int, spec_augment: bool = True) -> None:
+        if sample_rate not in PANNS_FRONTENDS:
+            raise ValueError(f"PANNs front-ends exist for {sorted(PANNS_FRONTENDS)} Hz, got {sample_rate}")
+        n_fft, hop, n_mels, fmin, fmax = PANNS_FRONTENDS[sample_rate]
+        self.logmel_extractor = LogMel(sample_rate, n_fft, hop, n_mels, fmin, fmax)
+        self.spec_augmenter = SpecAugment(64, 2, 8, 2) if spec_augment else nn.Identity()
+        self.bn0 = nn.BatchNorm2d(n_mels)
+        init_bn(self.bn0)
+
+    def frontend(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> normalised log-mel ``(batch, 1, frames, mel_bins)``; SpecAugment
+        in training mode."""
+        x = self.logmel_extractor(self.check_input(waveform))[:, None]
+        x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
+        return self.spec_augmenter(x)

@@ -1,0 +1,224 @@
+"""PANNs CNNs on log-mel: Cnn6, Cnn10, Cnn14 (32/16/8 kHz) and Cnn14 with decision-level pooling.
+
+Kong et al., "PANNs: Large-Scale Pretrained Audio Neural Networks for Audio Pattern
+Recognition", IEEE/ACM TASLP 2020. One parametrised class, :class:`PannsCnn`; each registered
+variant only sets its hyper-parameters. Attribute names equal the original code's, so the
+released checkpoints (``Cnn14_mAP=0.431.pth`` ...) load unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audiocnn.models._registry import register_model
+from audiocnn.models.base import ModelInfo, init_layer
+from audiocnn.models.layers import (
+    PANNS_FRONTENDS,
+    AttBlock,
+    ConvBlock,
+    PannsLogMelModel,
+    prob_to_logit,
+    repeat_frames,
+    time_pool_max_mean,
+)
+
+__all__ = ["PannsCnn"]
+
+_REF = "Kong et al. 2020, PANNs (TASLP)"
+
+
+class PannsCnn(PannsLogMelModel):
+    """Stack of :class:`ConvBlock` on a log-mel, global pooling, ``fc1``, classifier.
+
+    Args:
+        channels: output channels of each conv block.
+        kernel_size / num_convs: 3 and 2 (``ConvBlock``) or 5 and 1 (``ConvBlock5x5``).
+        last_pool: pool size of the last block ((1, 1) in Cnn14, (2, 2) otherwise).
+        pooling: ``"clip"`` (max + mean over time of the feature map, as in Cnn6/10/14) or
+            decision-level ``"max"``, ``"avg"``, ``"att"`` (frame-wise classification, then
+            pooling over time; these models also return ``framewise_logits``).
+        sample_rate: 32000, 16000 or 8000 (PANNs front-end settings of that rate).
+        conv_dropout / fc_dropout: 0.2 and 0.5 in PANNs.
+    """
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        channels: tuple[int, ...],
+        num_classes: int = 527,
+        kernel_size: int = 3,
+        num_convs: int = 2,
+        last_pool: tuple[int, int] = (2, 2),
+        pooling: str = "clip",
+        sample_rate: int = 32000,
+        conv_dropout: float = 0.2,
+        fc_dropout: float = 0.5,
+        spec_augment: bool = True,
+    ):
+        super().__init__()
+        if pooling not in ("clip", "max", "avg", "att"):
+            raise ValueError(f"pooling must be 'clip', 'max', 'avg' or 'att', got {pooling!r}")
+        self._init_frontend(sample_rate, spec_augment)
+        in_ch = 1
+        self.pool_sizes = []
+        for i, out_ch in enumerate(channels, start=1):
+            setattr(self, f"conv_block{i}", ConvBlock(in_ch, out_ch, kernel_size, num_convs))
+            self.pool_sizes.append(tuple(last_pool) if i == len(channels) else (2, 2))
+            in_ch = out_ch
+        self.num_blocks = len(channels)
+        self.pooling = pooling
+        self.conv_dropout, self.fc_dropout = conv_dropout, fc_dropout
+        self.fc1 = nn.Linear(in_ch, in_ch, bias=True)
+        init_layer(self.fc1)
+        if pooling == "att":
+            self.att_block = AttBlock(in_ch, num_classes)
+        else:
+            self.fc_audioset = nn.Linear(in_ch, num_classes, bias=True)
+            init_layer(self.fc_audioset)
+        self.time_ratio = 1
+        for p in self.pool_sizes:
+            self.time_ratio *= p[0]
+        hop = PANNS_FRONTENDS[sample_rate][1]
+        self.info = ModelInfo(
+            **{
+                **info.to_dict(),
+                "sample_rate": sample_rate,
+                "frame_level": pooling != "clip",
+                "classifier": "att_block" if pooling == "att" else "fc_audioset",
+                "frame_rate": sample_rate / hop,
+                # enough frames to survive the time pooling, and > n_fft/2 for reflect padding
+                "min_samples": max((self.time_ratio - 1) * hop, PANNS_FRONTENDS[sample_rate][0] // 2 + 1),
+                "gradcam_layer": f"conv_block{self.num_blocks}.conv{num_convs}",
+                "embedding_dim": in_ch,
+            }
+        )
+
+    # the attention head is composite, so it needs its own size/reset logic
+    @property
+    def num_classes(self) -> int:
+        return (self.att_block.cla if self.pooling == "att" else self.fc_audioset).weight.shape[0]
+
+    def reset_classifier(self, num_classes: int) -> None:
+        if self.pooling != "att":
+            return super().reset_classifier(num_classes)
+        old = self.att_block
+        self.att_block = AttBlock(old.att.in_channels, num_classes).to(old.att.weight.device)
+
+    def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> frame features ``(batch, channels, time')`` (frequency averaged)."""
+        x = self.frontend(waveform)
+        for i in range(1, self.num_blocks + 1):
+            x = getattr(self, f"conv_block{i}")(x, pool_size=self.pool_sizes[i - 1], pool_type="avg")
+            x = F.dropout(x, p=self.conv_dropout, training=self.training)
+        return x.mean(dim=3)
+
+    def forward_features(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Pooled pre-logits embedding ``(batch, embedding_dim)``."""
+        return self.forward(waveform)["embedding"]
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Clip-level logits from :meth:`forward_features` output (clip-pooling models only)."""
+        if self.pooling != "clip":
+            raise NotImplementedError("decision-level models classify frames before pooling; call forward()")
+        return self.fc_audioset(features)
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        frames = self.logmel_extractor.num_frames(waveform.shape[-1])
+        x = self.forward_conv(waveform)
+        if self.pooling == "clip":
+            x = F.dropout(time_pool_max_mean(x), p=self.fc_dropout, training=self.training)
+            x = F.relu_(self.fc1(x))
+            # As in PANNs: the embedding is dropped out, the classifier reads the undropped x.
+            embedding = F.dropout(x, p=self.fc_dropout, training=self.training)
+            return {"logits": self.fc_audioset(x), "embedding": embedding}
+
+        x = F.max_pool1d(x, 3, stride=1, padding=1) + F.avg_pool1d(x, 3, stride=1, padding=1)
+        x = F.dropout(x, p=self.fc_dropout, training=self.training)
+        x = F.relu_(self.fc1(x.transpose(1, 2)))  # (batch, time', channels)
+        embedding = x.mean(dim=1)
+        x = F.dropout(x, p=self.fc_dropout, training=self.training)
+        if self.pooling == "att":
+            logits, seg_logits = self.att_block(x.transpose(1, 2))
+        else:
+            seg_logits = self.fc_audioset(x)
+            if self.pooling == "max":
+                logits = seg_logits.amax(dim=1)
+            else:  # mean of the frame probabilities, as in the original
+                logits = prob_to_logit(torch.sigmoid(seg_logits).mean(dim=1))
+        return {
+            "logits": logits,
+            "embedding": embedding,
+            "framewise_logits": repeat_frames(seg_logits, self.time_ratio, frames),
+        }
+
+
+def _cnn(name: str, checkpoint_class: str, **kwargs) -> PannsCnn:
+    info = ModelInfo(name=name, input="log-mel", sample_rate=0, checkpoint_class=checkpoint_class, reference=_REF)
+    return PannsCnn(info, **kwargs)
+
+
+_CNN14 = (64, 128, 256, 512, 1024, 2048)
+
+
+@register_model
+def cnn6(**kwargs) -> PannsCnn:
+    """Cnn6: four 5x5 conv blocks (64-512), 4.8 M parameters."""
+    return _cnn("cnn6", "Cnn6", channels=(64, 128, 256, 512), kernel_size=5, num_convs=1, **kwargs)
+
+
+@register_model
+def cnn10(**kwargs) -> PannsCnn:
+    """Cnn10: four blocks of two 3x3 convs (64-512), 5.2 M parameters."""
+    return _cnn("cnn10", "Cnn10", channels=(64, 128, 256, 512), **kwargs)
+
+
+@register_model
+def cnn14(**kwargs) -> PannsCnn:
+    """Cnn14: six blocks of two 3x3 convs (64-2048), 80.8 M parameters; the main PANNs model."""
+    return _cnn("cnn14", "Cnn14", channels=_CNN14, last_pool=(1, 1), **kwargs)
+
+
+@register_model
+def cnn14_16k(**kwargs) -> PannsCnn:
+    """Cnn14 on 16 kHz input (n_fft 512, hop 160, fmax 8 kHz)."""
+    kwargs.setdefault("sample_rate", 16000)
+    return _cnn("cnn14_16k", "Cnn14_16k", channels=_CNN14, last_pool=(1, 1), **kwargs)
+
+
+@register_model
+def cnn14_8k(**kwargs) -> PannsCnn:
+    """Cnn14 on 8 kHz input (n_fft 256, hop 80, fmax 4 kHz)."""
+    kwargs.setdefault("sample_rate", 8000)
+    return _cnn("cnn14_8k", "Cnn14_8k", channels=_CNN14, last_pool=(1, 1), **kwargs)
+
+
+@register_model
+def cnn14_decision_level_max(**kwargs) -> PannsCnn:
+    """Cnn14 classifying every frame, clip score = max over frames (sound event detection)."""
+    return _cnn("cnn14_decision_level_max", "Cnn14_DecisionLevelMax", channels=_CNN14, last_pool=(1, 1), pooling="max", **kwargs)
+
+
+@register_model
+def cnn14_decision_level_avg(**kwargs) -> PannsCnn:
+    """Cnn14 classifying every frame, clip probability = mean over frames."""
+    return _cnn("cnn14_decision_level_avg", "Cnn14_DecisionLevelAvg", channels=_CNN14, last_pool=(1, 1), pooling="avg", **kwargs)
+
+
+@register_model
+def cnn14_decision_level_att(**kwargs) -> PannsCnn:
+    """Cnn14 classifying every frame, clip probability = attention-weighted mean over frames."""
+    return _cnn("cnn14_decision_level_att", "Cnn14_DecisionLevelAtt", channels=_CNN14, last_pool=(1, 1), pooling="att", **kwargs)
+
+
+@register_model
+def test_cnn(**kwargs) -> PannsCnn:
+    """Test-size Cnn (two narrow blocks) for fast unit tests of everything around the models."""
+    return _cnn("test_cnn", "", channels=(8, 16), **kwargs)
+
+
+@register_model
+def test_cnn_sed(**kwargs) -> PannsCnn:
+    """Test-size decision-level (max) Cnn."""
+    return _cnn("test_cnn_sed", "", channels=(8, 16), pooling="max", **kwargs)
