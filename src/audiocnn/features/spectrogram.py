@@ -105,7 +105,7 @@ def stft_power(
 ) -> torch.Tensor:
     """Power spectrogram ``|STFT|^2``: ``(batch, samples)`` -> ``(batch, frames, n_fft//2+1)``."""
     if waveform.dim() != 2:
-        raise ValueError(f"expected a (batch, samples) waveform, got shape {tuple(waveform.shape)}")
+        raise ValueError(f"expected a (batch, samples) waveform, got shape {list(waveform.shape)}")
     spec = torch.stft(
         waveform,
         n_fft=n_fft,
@@ -128,7 +128,7 @@ def power_to_db(power: torch.Tensor, amin: float = 1e-10, ref: float = 1.0, top_
     if top_db is not None:
         if top_db < 0:
             raise ValueError("top_db must be non-negative")
-        peak = db.amax(dim=tuple(range(1, db.dim())), keepdim=True)
+        peak = db.flatten(1).amax(dim=1).view([-1] + [1] * (db.dim() - 1))
         db = torch.maximum(db, peak - top_db)
     return db
 
@@ -178,9 +178,12 @@ class MelSpectrogram(nn.Module):
     def num_frames(self, num_samples: int) -> int:
         return 1 + num_samples // self.hop_length if self.center else 1 + (num_samples - self.n_fft) // self.hop_length
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def mel_power(self, waveform: torch.Tensor) -> torch.Tensor:
         power = stft_power(waveform, self.n_fft, self.hop_length, self.window, self.center, self.pad_mode)
         return torch.matmul(power, self.melW)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.mel_power(waveform)
 
     def extra_repr(self) -> str:
         return (
@@ -201,4 +204,4 @@ class LogMel(MelSpectrogram):
         self.amin, self.ref, self.top_db = amin, ref, top_db
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return power_to_db(super().forward(waveform), self.amin, self.ref, self.top_db)
+        return power_to_db(self.mel_power(waveform), self.amin, self.ref, self.top_db)

@@ -1,0 +1,96 @@
+"""The 3-channel multi-resolution log-mel front-end (Palanisamy et al. 2020 settings)."""
+
+import librosa
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from audiocnn.features.multires import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MultiResolutionMel,
+    multi_resolution_mel,
+    num_multires_frames,
+    resize_frames,
+)
+from audiocnn.testing import tone
+
+
+def test_shapes_follow_the_study_250_frames_per_5_s():
+    for sr in (22050, 44100):
+        x = torch.randn(2, 5 * sr)
+        assert MultiResolutionMel(sr)(x).shape == (2, 3, 128, 250)
+    m = MultiResolutionMel(16000)
+    assert m(torch.randn(1, 2 * 16000)).shape == (1, 3, 128, 100)
+    assert num_multires_frames(30 * 22050, 22050) == 1500  # the study's GTZAN size
+    assert m.n_fft == 1600 and m.win_lengths == [400, 800, 1600] and m.hop_lengths == [160, 400, 800]
+
+
+def test_channel_equals_librosa_log_mel_with_the_studys_torchaudio_settings():
+    # At 22 kHz the 10-ms hop is 220 samples; 22,150 samples give 101 STFT frames and
+    # round(22150 * 50 / 22000) ... with 100 frames/s also 101 columns, so channel 0 is not resized.
+    sr, n = 22000, 22150
+    rng = np.random.default_rng(0)
+    y = (0.3 * rng.standard_normal(n) + tone(440, n / sr, sr)[:n]).astype(np.float32)
+    m = MultiResolutionMel(sr, frames_per_second=100.0)
+    got = m(torch.from_numpy(y)[None])[0, 0].double().numpy()
+    mel = librosa.feature.melspectrogram(
+        y=y.astype(np.float64), sr=sr, n_fft=2200, hop_length=220, win_length=550, window="hann",
+        center=True, pad_mode="reflect", power=2.0, n_mels=128, fmin=0.0, fmax=sr / 2, htk=True, norm=None,
+    )
+    assert got.shape == mel.shape
+    np.testing.assert_allclose(got, np.log(mel + 1e-6), atol=2e-3, rtol=1e-4)
+
+
+def test_resize_matches_pil_bilinear_resize_used_by_the_study():
+    rng = np.random.default_rng(1)
+    for frames_in, frames_out in ((501, 250), (201, 250), (101, 250), (60, 37)):
+        spec = rng.standard_normal((128, frames_in)).astype(np.float32) * 3
+        ref = np.asarray(Image.fromarray(spec).resize((frames_out, 128), Image.BILINEAR))
+        got = resize_frames(torch.from_numpy(spec)[None], frames_out)[0].numpy()
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_module_equals_function_and_batch_equals_items():
+    sr = 16000
+    x = 0.2 * torch.randn(3, int(1.3 * sr))
+    m = MultiResolutionMel(sr, normalize=True)
+    batch = m(x)
+    torch.testing.assert_close(batch, multi_resolution_mel(x, sr, normalize=True))
+    for i in range(3):
+        torch.testing.assert_close(m(x[i : i + 1])[0], batch[i], rtol=1e-5, atol=1e-5)
+    assert m.state_dict() == {}  # buffers are not checkpoint content
+
+
+def test_imagenet_normalisation_maps_each_channel_to_unit_range_then_standardises():
+    sr = 16000
+    x = 0.2 * torch.randn(2, sr)
+    y = MultiResolutionMel(sr, normalize=True)(x)
+    mean = torch.tensor(IMAGENET_MEAN)[None, :, None, None]
+    std = torch.tensor(IMAGENET_STD)[None, :, None, None]
+    unit = y * std + mean
+    torch.testing.assert_close(unit.amin(dim=(2, 3)), torch.zeros(2, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(unit.amax(dim=(2, 3)), torch.ones(2, 3), atol=1e-5, rtol=0)
+
+
+def test_gradients_flow_to_the_waveform():
+    sr = 1000
+    x = (0.3 * torch.randn(1, 300, dtype=torch.float64)).requires_grad_()
+    f = lambda w: multi_resolution_mel(w, sr, n_mels=8, frames_per_second=20.0)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-4)
+
+
+def test_a_tone_lights_up_its_mel_band_in_every_channel():
+    sr = 22050
+    m = MultiResolutionMel(sr)
+    img = m(torch.from_numpy(tone(3000, 2.0, sr))[None])[0]
+    band = int(torch.argmin((m.mel_frequencies() - 3000).abs()))
+    peak = img.mean(dim=2).argmax(dim=1)
+    assert all(abs(int(p) - band) <= 1 for p in peak), (peak, band)
+
+
+def test_too_short_input_is_a_clear_error():
+    m = MultiResolutionMel(22050)
+    with pytest.raises(ValueError, match="at least 1103 samples"):
+        m(torch.zeros(1, 1000))
