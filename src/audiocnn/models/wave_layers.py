@@ -1,0 +1,186 @@
+"""1-D building blocks of the PANNs waveform models (LeeNet, DaiNet, Res1dNet, Wavegram).
+
+Attribute names (``conv1``, ``bn1``, ``downsample``, ``bn_downsample`` ...) follow the original
+PANNs code so that its checkpoints load by name. All tensors are ``(batch, channels, time)``.
+
+Also holds the length arithmetic the waveform models use to state their shortest accepted
+input (:func:`conv_out_len`, :func:`pool_out_len`, :func:`shortest_valid_length`) and the clip
+head they share with the Cnn family (:func:`panns_clip_head`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audiocnn.models.base import init_bn, init_layer
+from audiocnn.models.layers import time_pool_max_mean
+
+__all__ = [
+    "Conv1dBlock",
+    "DilatedConvBlock1d",
+    "ResBasicBlock1d",
+    "ResidualConvBlock1d",
+    "conv_out_len",
+    "panns_clip_head",
+    "pool_out_len",
+    "shortest_valid_length",
+]
+
+
+def _conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, dilation: int = 1):
+    """A bias-free 'same'-padded conv (for stride 1) and its BatchNorm, PANNs-initialised."""
+    conv = nn.Conv1d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=dilation * (kernel_size // 2),
+        dilation=dilation,
+        bias=False,
+    )
+    bn = nn.BatchNorm1d(out_channels)
+    init_layer(conv)
+    init_bn(bn)
+    return conv, bn
+
+
+class Conv1dBlock(nn.Module):
+    """``num_convs`` x (conv-bn-relu); only the first conv is strided.
+
+    The PANNs ``LeeNetConvBlock`` (one conv) and ``LeeNetConvBlock2`` (two convs). Pooling is
+    left to the caller.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, num_convs: int = 1):
+        super().__init__()
+        self.num_convs = num_convs
+        for i in range(1, num_convs + 1):
+            conv, bn = _conv_bn(in_channels if i == 1 else out_channels, out_channels, kernel_size, stride if i == 1 else 1)
+            setattr(self, f"conv{i}", conv)
+            setattr(self, f"bn{i}", bn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(1, self.num_convs + 1):
+            x = F.relu_(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x)))
+        return x
+
+
+class ResidualConvBlock1d(nn.Module):
+    """``num_convs`` stride-1 convs with a residual connection (PANNs ``DaiNetResBlock``).
+
+    The shortcut is the identity when the channel count is kept, else a 1x1 conv + BN
+    (``downsample``/``bn_downsample``). The shortcut layers exist in every block, as in the
+    released checkpoints, although blocks that keep the channel count never use them. The last
+    BN starts at zero gain so that each block starts as (almost) the identity.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, num_convs: int = 4):
+        super().__init__()
+        self.num_convs = num_convs
+        self.identity_shortcut = in_channels == out_channels
+        for i in range(1, num_convs + 1):
+            conv, bn = _conv_bn(in_channels if i == 1 else out_channels, out_channels, kernel_size)
+            setattr(self, f"conv{i}", conv)
+            setattr(self, f"bn{i}", bn)
+        nn.init.zeros_(getattr(self, f"bn{num_convs}").weight)
+        self.downsample, self.bn_downsample = _conv_bn(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
+        for i in range(1, self.num_convs + 1):
+            out = getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(out))
+            if i < self.num_convs:
+                out = F.relu_(out)
+        shortcut = x if self.identity_shortcut else self.bn_downsample(self.downsample(x))
+        return F.relu_(out + shortcut)
+
+
+class ResBasicBlock1d(nn.Module):
+    """Res1dNet basic block: [max-pool by ``stride``] conv3 - bn - relu - dropout - conv3
+    (dilation 2) - bn, plus the shortcut, then relu.
+
+    The shortcut is the identity, or ``downsample`` = [avg-pool by ``stride``] + 1x1 conv + BN
+    when the stride or the channel count changes (an ``nn.Sequential`` so that its keys,
+    ``downsample.1.weight`` ..., equal the original ones).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dropout: float = 0.1):
+        super().__init__()
+        self.stride, self.dropout = stride, dropout
+        self.conv1, self.bn1 = _conv_bn(in_channels, out_channels, 3)
+        self.conv2, self.bn2 = _conv_bn(out_channels, out_channels, 3, dilation=2)
+        nn.init.zeros_(self.bn2.weight)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            conv, bn = _conv_bn(in_channels, out_channels, 1)
+            layers = ([nn.AvgPool1d(stride)] if stride != 1 else []) + [conv, bn]
+            self.downsample = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.max_pool1d(x, self.stride) if self.stride != 1 else x
+        out = F.relu_(self.bn1(self.conv1(out)))
+        out = F.dropout(out, p=self.dropout, training=self.training)
+        out = self.bn2(self.conv2(out))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return F.relu_(out + shortcut)
+
+
+class DilatedConvBlock1d(nn.Module):
+    """conv3 - bn - relu - conv3 (dilation 2) - bn - relu, then max-pooling by ``pool_size``
+    (PANNs ``ConvPreWavBlock``, the learnt front-end of the Wavegram models)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv1, self.bn1 = _conv_bn(in_channels, out_channels, 3)
+        self.conv2, self.bn2 = _conv_bn(out_channels, out_channels, 3, dilation=2)
+
+    def forward(self, x: torch.Tensor, pool_size: int) -> torch.Tensor:
+        x = F.relu_(self.bn1(self.conv1(x)))
+        x = F.relu_(self.bn2(self.conv2(x)))
+        return F.max_pool1d(x, kernel_size=pool_size)
+
+
+def panns_clip_head(
+    x: torch.Tensor, fc1: nn.Linear, classifier: nn.Linear, dropout: float, training: bool
+) -> dict[str, torch.Tensor]:
+    """The PANNs clip head on a feature sequence ``(batch, channels, time)``.
+
+    max + mean over time, dropout, ``relu(fc1)``; as in PANNs the embedding is the dropped-out
+    hidden vector while the classifier reads the undropped one.
+    """
+    x = F.dropout(time_pool_max_mean(x), p=dropout, training=training)
+    x = F.relu_(fc1(x))
+    return {"logits": classifier(x), "embedding": F.dropout(x, p=dropout, training=training)}
+
+
+# --------------------------------------------------------------------------------------------
+# Length arithmetic (PyTorch's floor formulas)
+
+
+def conv_out_len(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a 1-D convolution (or pooling) on ``n`` samples; < 1 means it fails."""
+    span = n + 2 * padding - dilation * (kernel_size - 1) - 1
+    return span // stride + 1 if span >= 0 else 0
+
+
+def pool_out_len(n: int, kernel_size: int, padding: int = 0) -> int:
+    """Output length of ``max_pool1d(kernel_size, stride=kernel_size, padding)`` on ``n`` steps."""
+    return conv_out_len(n, kernel_size, kernel_size, padding) if n > 0 else 0
+
+
+def shortest_valid_length(out_len: Callable[[int], int], upper: int = 1 << 24) -> int:
+    """Smallest ``n >= 1`` with ``out_len(n) >= 1``, for a non-decreasing ``out_len``."""
+    lo, hi = 1, upper
+    if out_len(hi) < 1:
+        raise ValueError(f"no input of up to {upper} samples survives this network")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if out_len(mid) >= 1:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
