@@ -1,0 +1,147 @@
+"""Streaming files as fixed windows, decoded in worker processes, batched for the model.
+
+Memory stays flat in file length: a file is read chunk by chunk
+(:func:`audiocnn.audio.iter_audio_chunks`), and only a few windows per worker are in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from audiocnn.audio import AudioLoadError, audio_info, iter_audio_chunks
+
+__all__ = ["AUDIO_EXTENSIONS", "WindowItem", "expand_paths", "iter_file_windows", "stream_windows"]
+
+log = logging.getLogger("audiocnn.inference")
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus")
+
+_logged_rates: set[tuple[int, int]] = set()
+
+
+def log_resample(path, orig_sr: int, target_sr: int) -> None:
+    """One INFO line per (source rate, target rate) pair and process, DEBUG for every file."""
+    if orig_sr == target_sr:
+        return
+    if (orig_sr, target_sr) not in _logged_rates:
+        _logged_rates.add((orig_sr, target_sr))
+        log.info("resampling %s from %d Hz to the model's %d Hz (soxr; further files at %d Hz logged at DEBUG)", path, orig_sr, target_sr, orig_sr)
+    else:
+        log.debug("resampling %s from %d Hz to %d Hz", path, orig_sr, target_sr)
+
+
+def expand_paths(paths: Sequence[str | os.PathLike], extensions: Sequence[str] = AUDIO_EXTENSIONS) -> list[Path]:
+    """Files as given, folders walked recursively for files with an audio extension (sorted).
+
+    A path that does not exist is kept, so that it is reported as a failure with its reason.
+    """
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in extensions))
+        else:
+            out.append(p)
+    return out
+
+
+def iter_file_windows(path: str | os.PathLike, sample_rate: int, window: int) -> Iterator[tuple[float, np.ndarray]]:
+    """``(start_seconds, samples)`` windows of ``window`` samples at ``sample_rate``, hop = window.
+
+    A file no longer than ``window`` is one window of its own length. For longer files the last
+    window is aligned with the end of the file (it overlaps the one before) so that every window
+    is full-length and nothing is zero-padded.
+    """
+    info = audio_info(path)
+    log_resample(path, info["sample_rate"], sample_rate)
+    prev = None
+    for start_s, chunk in iter_audio_chunks(path, window / sample_rate, sample_rate):
+        if prev is not None and chunk.shape[0] < window:
+            r = chunk.shape[0]
+            yield start_s + r / sample_rate - window / sample_rate, np.concatenate([prev[r:], chunk])
+            return
+        yield start_s, chunk
+        prev = chunk
+
+
+@dataclass
+class WindowItem:
+    """One unit of work: a window of file ``index``, an end-of-file marker or an error."""
+
+    index: int
+    start: float = 0.0
+    samples: np.ndarray | None = None
+    end: bool = False  # no more windows for this file
+    error: str | None = None
+
+
+class _WindowDataset(IterableDataset):
+    def __init__(self, paths: Sequence[Path], sample_rate: int, window: int):
+        self.paths, self.sample_rate, self.window = list(paths), sample_rate, window
+
+    def __iter__(self):
+        worker = get_worker_info()
+        wid, n = (worker.id, worker.num_workers) if worker else (0, 1)
+        for i in range(wid, len(self.paths), n):
+            try:
+                for start, x in iter_file_windows(self.paths[i], self.sample_rate, self.window):
+                    yield WindowItem(i, start, x)
+                yield WindowItem(i, end=True)
+            except AudioLoadError as e:  # pickling the exception itself would lose its fields
+                yield WindowItem(i, end=True, error=e.reason)
+            except Exception as e:  # noqa: BLE001 - one bad file must not stop the rest
+                yield WindowItem(i, end=True, error=f"{type(e).__name__}: {e}")
+
+
+def _identity(item):
+    return item
+
+
+def stream_windows(paths: Sequence[Path], sample_rate: int, window: int, num_workers: int = 0, prefetch: int = 4) -> Iterator[WindowItem]:
+    """Windows of all ``paths`` (decoded in ``num_workers`` processes when > 0, overlapped with
+    whatever the caller does with them)."""
+    ds = _WindowDataset(paths, sample_rate, window)
+    if num_workers <= 0:
+        yield from iter(ds)
+        return
+    num_workers = min(num_workers, max(len(paths), 1))
+    loader = DataLoader(
+        ds,
+        batch_size=None,
+        num_workers=num_workers,
+        prefetch_factor=prefetch,
+        collate_fn=_identity,
+        persistent_workers=False,
+        multiprocessing_context="fork" if hasattr(os, "fork") else None,
+    )
+    yield from loader
+
+
+def batch_same_length(items: Iterator[WindowItem], batch_size: int) -> Iterator[tuple[list[WindowItem], torch.Tensor | None, list[WindowItem]]]:
+    """Group consecutive windows of equal length into batches of at most ``batch_size``.
+
+    Yields ``(windows, stacked_samples, markers)``: ``markers`` are end-of-file/error items that
+    arrived before the batch was flushed and must be handled *after* it.
+    """
+    pending: list[WindowItem] = []
+    markers: list[WindowItem] = []
+    for item in items:
+        if item.samples is None:
+            markers.append(item)
+            continue
+        if pending and (len(pending) >= batch_size or pending[0].samples.shape[0] != item.samples.shape[0]):
+            yield pending, torch.from_numpy(np.stack([p.samples for p in pending])), markers
+            pending, markers = [], []
+        pending.append(item)
+    if pending:
+        yield pending, torch.from_numpy(np.stack([p.samples for p in pending])), markers
+    elif markers:
+        yield [], None, markers

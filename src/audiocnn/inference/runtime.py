@@ -1,0 +1,164 @@
+"""The CPU fast path shared by tagging, SED, embeddings and the HEAR API.
+
+:class:`Runner` wraps an :class:`~audiocnn.models.AudioModel` for inference:
+
+- ``torch.inference_mode`` (no autograd bookkeeping);
+- channels-last weights for every 2-D convolution (oneDNN's fast layout on x86; measured to
+  be the largest single gain for the PANNs CNNs, see ``docs/inference.md``);
+- ``precision``: ``"fp32"``; ``"bf16"`` (``torch.autocast`` to bfloat16 on CPU, outputs cast
+  back to float32); ``"int8"`` (dynamic int8 quantisation of every ``nn.Linear``; the
+  convolutions stay float32);
+- inputs shorter than ``model.info.min_samples`` are zero-padded at the end with a warning
+  instead of failing.
+
+It also decides how logits become probabilities (:func:`activation_for`): sigmoid for
+multi-label models (PANNs/AudioSet, the default) and softmax for single-label classifiers,
+read from checkpoint metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from audiocnn.models import create_model
+from audiocnn.models.base import AudioModel
+
+__all__ = ["PRECISIONS", "Runner", "activation_for", "load_model", "to_probabilities"]
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def load_model(model: str | AudioModel, checkpoint: str | os.PathLike | None = None, warn_random: bool = True) -> tuple[AudioModel, dict]:
+    """``(model in eval mode, checkpoint metadata)`` from a registry name or a model instance.
+
+    Without a checkpoint a registry name gives random weights: say so loudly, since every
+    prediction will be meaningless.
+    """
+    if isinstance(model, AudioModel):
+        if checkpoint is not None:
+            from audiocnn.models._checkpoint import load_checkpoint
+
+            meta = load_checkpoint(model, checkpoint)
+            model.checkpoint_metadata = meta
+        meta = getattr(model, "checkpoint_metadata", {}) or {}
+        return model.eval(), meta
+    if not isinstance(model, str):
+        raise TypeError(f"model must be a registry name or an AudioModel, got {type(model).__name__}")
+    if checkpoint is None and warn_random:
+        msg = (
+            f"no checkpoint given: {model} has RANDOM weights, its predictions are meaningless "
+            "(pass checkpoint=... / --checkpoint FILE)"
+        )
+        warnings.warn(msg, stacklevel=3)
+        log.warning(msg)
+    m = create_model(model, checkpoint=checkpoint)
+    return m.eval(), getattr(m, "checkpoint_metadata", {}) or {}
+
+
+def activation_for(metadata: dict | None) -> str:
+    """``"softmax"`` when checkpoint metadata says the model is a single-label classifier, else
+    ``"sigmoid"`` (multi-label tagging, as in PANNs).
+
+    Recognised metadata: ``multi_label: bool``; ``task`` in {``classification``, ``single-label``,
+    ``multiclass``} (softmax) or {``tagging``, ``multi-label``, ``multilabel``} (sigmoid);
+    ``loss`` naming cross-entropy (softmax) or BCE (sigmoid); ``activation``.
+    """
+    meta = metadata or {}
+    act = str(meta.get("activation", "")).lower()
+    if act in ("sigmoid", "softmax"):
+        return act
+    if "multi_label" in meta:
+        return "sigmoid" if meta["multi_label"] else "softmax"
+    task = str(meta.get("task", "")).lower().replace("_", "-")
+    if task in ("classification", "single-label", "multiclass", "multi-class"):
+        return "softmax"
+    if task in ("tagging", "multi-label", "multilabel"):
+        return "sigmoid"
+    loss = str(meta.get("loss", "")).lower().replace("_", "").replace("-", "")
+    if loss in ("ce", "crossentropy", "nll"):
+        return "softmax"
+    return "sigmoid"
+
+
+def to_probabilities(logits: np.ndarray, activation: str = "sigmoid", axis: int = -1) -> np.ndarray:
+    """Sigmoid (independent classes) or softmax over ``axis`` (mutually exclusive classes)."""
+    logits = np.asarray(logits, dtype=np.float32)
+    if activation == "sigmoid":
+        return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)  # overflow-free sigmoid
+    if activation == "softmax":
+        z = logits - logits.max(axis=axis, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
+    raise ValueError(f"activation must be 'sigmoid' or 'softmax', got {activation!r}")
+
+
+class Runner:
+    """Inference wrapper: ``runner(waveform (batch, samples)) -> dict of float32 tensors``.
+
+    Args:
+        model: an :class:`AudioModel` (it is copied for ``int8``; otherwise put in eval mode and
+            converted to channels-last in place).
+        precision: ``"fp32"``, ``"bf16"`` or ``"int8"``.
+        num_threads: ``torch.set_num_threads`` (process-wide) if given.
+        channels_last: store 4-D conv weights channels-last (default True).
+    """
+
+    def __init__(self, model: AudioModel, precision: str = "fp32", num_threads: int | None = None, channels_last: bool = True):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if num_threads:
+            torch.set_num_threads(int(num_threads))
+        model = model.eval()
+        if precision == "int8":
+            model = _quantize_linear(model)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.precision = precision
+        self.info = model.info
+        self.sample_rate = model.sample_rate
+        self._warned_short = False
+
+    def pad_short(self, waveform: torch.Tensor, what: str = "input") -> torch.Tensor:
+        """Zero-pad ``(batch, samples)`` at the end to ``min_samples``, warning once per call site."""
+        need = self.info.min_samples
+        n = waveform.shape[-1]
+        if n >= need:
+            return waveform
+        msg = (
+            f"{what} has {n} samples ({n / self.sample_rate:.3f} s), shorter than the {need} "
+            f"{self.info.name} needs; zero-padded to {need / self.sample_rate:.3f} s"
+        )
+        warnings.warn(msg, stacklevel=3)
+        log.warning(msg)
+        return torch.nn.functional.pad(waveform, (0, need - n))
+
+    def __call__(self, waveform: torch.Tensor | np.ndarray) -> dict[str, torch.Tensor]:
+        x = torch.as_tensor(waveform, dtype=torch.float32)
+        if x.dim() == 1:
+            x = x[None]
+        x = self.pad_short(x)
+        with torch.inference_mode():
+            if self.precision == "bf16":
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    out = self.model(x)
+            else:
+                out = self.model(x)
+            return {k: v.float() for k, v in out.items()}
+
+
+def _quantize_linear(model: nn.Module) -> nn.Module:
+    """Dynamic int8 quantisation of ``nn.Linear`` (weights int8, activations quantised on the fly)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao deprecation notices
+        q = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=False)
+    q.info = model.info
+    return q
