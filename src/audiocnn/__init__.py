@@ -11,7 +11,8 @@ The public surface is small::
 
 from audiocnn.audio import AudioLoadError, iter_audio_chunks, load_audio
 from audiocnn.models import create_model, list_models
+from audiocnn.inference.tagger import Tagger
 
 __version__ = "0.1.0"
 
-__all__ = ["AudioLoadError", "__version__", "create_model", "iter_audio_chunks", "list_models", "load_audio"]
+__all__ = ["AudioLoadError", "Tagger", "__version__", "create_model", "iter_audio_chunks", "list_models", "load_audio"]
