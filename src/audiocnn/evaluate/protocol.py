@@ -1,0 +1,230 @@
+"""The cross-validation protocol: folds, per-fold training with validation from the training
+folds only, test-fold scoring, mean ± std over folds, report; resumable fold by fold."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from audiocnn.evaluate.metrics import classification_metrics, summarize_folds, tagging_metrics
+from audiocnn.evaluate.predict import predict_manifest
+from audiocnn.train.config import TrainConfig
+from audiocnn.train.loop import build_model, fit_fold
+
+__all__ = ["auto_clip_seconds", "run_experiment", "write_json_atomic"]
+
+log = logging.getLogger(__name__)
+
+CLASSIFICATION_KEYS = ("accuracy", "macro_f1")
+TAGGING_KEYS = ("mAP", "auc", "d_prime")
+
+
+def write_json_atomic(obj, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def auto_clip_seconds(durations: np.ndarray) -> float:
+    """95th percentile of the file durations, rounded up to 0.25 s, clamped to [0.5, 10] s: long
+    enough for nearly every sound, short enough that padding does not dominate."""
+    if len(durations) == 0:
+        return 1.0
+    p95 = float(np.percentile(durations, 95))
+    return float(min(10.0, max(0.5, math.ceil(p95 * 4 - 1e-9) / 4)))
+
+
+def _fold_dirname(name: str) -> str:
+    return "fold_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
+
+
+def _is_global_zero() -> bool:
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0) == 0
+
+
+def run_experiment(
+    data,
+    config: TrainConfig,
+    out_dir,
+    *,
+    dataset: str | None = None,
+    folds=None,
+    group_column: str | None = None,
+    skip_bad: bool = False,
+    max_folds: int | None = None,
+    resume: bool = False,
+    cache_dir=None,
+    manifest=None,
+) -> dict:
+    """Train and evaluate ``config.model`` on ``data`` with k-fold cross-validation.
+
+    Args:
+        data, dataset, group_column: as ``audiocnn.data.load_manifest`` (or pass ``manifest``).
+        folds: ``None`` (predefined folds, else the data's train/test split, else 5 stratified
+            folds), an int K (stratified; grouped when the data has groups), or ``"logo"``
+            (leave one group out).
+        skip_bad: drop unusable files (recorded in the report) instead of stopping.
+        max_folds: run only the first N folds (a quick look; the summary says so).
+        resume: skip folds whose ``result.json`` exists and continue an interrupted fold from
+            its last Lightning checkpoint; the configuration must match the interrupted run's.
+
+    Per fold, a validation split is taken from the training indices only
+    (``split_train_val``); it alone drives early stopping and the choice of epoch. The test
+    fold is scored once, with the selected weights.
+
+    Returns the ``metrics.json`` dict (also written to ``out_dir`` with the report).
+    """
+    from audiocnn.data import AudioCache, BadDataError, load_manifest, make_folds, split_train_val, validate_manifest
+
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    run_file = out_dir / "run.json"
+    if run_file.exists():
+        if not resume:
+            raise ValueError(f"{out_dir} already holds a run; add --resume to continue it or choose another --out")
+        prev = json.loads(run_file.read_text())
+        diffs = TrainConfig.from_dict(prev["config"]).differences(config)
+        if diffs:
+            raise ValueError(f"{out_dir}: --resume with another configuration ({'; '.join(diffs)})")
+    if manifest is None:
+        manifest = load_manifest(data, dataset, group_column=group_column)
+    manifest = validate_manifest(manifest, skip_bad=skip_bad)
+    probe = build_model(config, len(manifest.classes), tuple(manifest.classes))
+    sample_rate = probe.sample_rate
+    min_samples = probe.info.min_samples
+    del probe
+    cache = AudioCache(sample_rate, Path(cache_dir) if cache_dir else None)
+    decode_bad = cache.preload([it.path for it in manifest.items], progress=config.progress)
+    if decode_bad:
+        bad_paths = {str(b.path) for b in decode_bad}
+        if not skip_bad:
+            raise BadDataError(decode_bad)
+        keep = [i for i, it in enumerate(manifest.items) if str(it.path) not in bad_paths]
+        manifest = _with_bad(manifest.subset(keep), decode_bad)
+    durations = np.array([len(cache.get(it.path)) / sample_rate for it in manifest.items])
+    clip_seconds = float(config.clip_seconds) if config.clip_seconds else auto_clip_seconds(durations)
+    if clip_seconds * sample_rate < min_samples:
+        raise ValueError(f"--clip-seconds {clip_seconds} is shorter than {config.model}'s minimum input ({min_samples / sample_rate:.3f} s)")
+    windows = config.eval_windows if config.eval_windows is not None else bool(np.any(durations > clip_seconds * 1.1))
+
+    grouped = True if (group_column or folds == "logo") else None
+    fold_list = make_folds(manifest, folds, seed=config.seed, grouped=grouped)
+    n_total_folds = len(fold_list)
+    if max_folds:
+        fold_list = fold_list[:max_folds]
+    if _is_global_zero():
+        write_json_atomic(
+            {"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column},
+            run_file,
+        )
+
+    results = []
+    for i, (name, train_idx, test_idx) in enumerate(fold_list):
+        fdir = out_dir / _fold_dirname(name)
+        rfile = fdir / "result.json"
+        if resume and rfile.exists():
+            log.info("fold %s: finished earlier, skipping (resume)", name)
+            results.append(json.loads(rfile.read_text()))
+            continue
+        t_fold = time.time()
+        seed = config.seed + i
+        tr, va = split_train_val(manifest, train_idx, config.val_fraction, seed=seed)
+        test_set = set(np.asarray(test_idx).tolist())
+        if test_set & (set(np.asarray(tr).tolist()) | set(np.asarray(va).tolist())):
+            raise RuntimeError(f"fold {name}: training/validation indices overlap the test fold")
+        log.info("fold %s (%d/%d): %d train, %d val, %d test", name, i + 1, len(fold_list), len(tr), len(va), len(test_idx))
+        fit = fit_fold(
+            manifest, tr, va, config, cache, clip_seconds, fdir, resume=resume, seed=seed,
+            export_metadata={"fold": str(name)},
+        )
+        test_m = manifest.subset(test_idx)
+        probs = predict_manifest(fit.model, test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel)
+        if manifest.multilabel:
+            truth = test_m.targets()
+            metrics = tagging_metrics(truth, probs)
+        else:
+            truth = test_m.label_indices()
+            metrics = classification_metrics(truth, probs)
+        res = {
+            "fold": str(name),
+            "n_train": int(len(tr)),
+            "n_val": int(len(va)),
+            "n_test": int(len(test_idx)),
+            **metrics,
+            "best_epoch": fit.best_epoch,
+            "epochs_run": len(fit.history),
+            "selection": fit.selection,
+            **{k: v for k, v in fit.best_val.items()},
+            "history": fit.history,
+            "seconds": time.time() - t_fold,
+            "checkpoint": str(fdir / "best.pth"),
+            "test_files": [str(it.path) for it in test_m.items],
+            "test_predictions": probs.argmax(1).tolist() if not manifest.multilabel else None,
+        }
+        if _is_global_zero():
+            write_json_atomic(res, rfile)
+        results.append(res)
+        key = "mAP" if manifest.multilabel else "accuracy"
+        log.info("fold %s: %s = %.4f (best epoch %d, %.0f s)", name, key, metrics[key], fit.best_epoch, res["seconds"])
+
+    keys = TAGGING_KEYS if manifest.multilabel else CLASSIFICATION_KEYS
+    summary = summarize_folds(results, keys)
+    summary["n_folds"] = len(results)
+    summary["n_folds_total"] = n_total_folds
+    metrics = {
+        "summary": summary,
+        "folds": [{k: v for k, v in r.items() if k not in ("history", "test_files", "test_predictions")} for r in results],
+        "config": {
+            **config.to_dict(),
+            "clip_seconds_used": clip_seconds,
+            "sample_rate": sample_rate,
+            "eval": "sliding windows (hop = clip/2), probabilities averaged per file" if windows else "centre crop",
+            "data": str(data),
+            "dataset": manifest.name,
+            "folds": folds,
+            "group_column": group_column,
+            "max_folds": max_folds,
+        },
+        "task": "tagging" if manifest.multilabel else "classification",
+        "classes": list(manifest.classes),
+        "data_summary": manifest.summary(),
+        "bad_files": [{"path": str(b.path), "reason": b.reason} for b in manifest.bad],
+        "wall_seconds": time.time() - t0,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+    }
+    if manifest.multilabel is False:
+        cm = np.sum([np.asarray(r["confusion_matrix"]) for r in results], axis=0) if results else None
+        metrics["confusion_matrix"] = cm.tolist() if cm is not None else None
+    if _is_global_zero():
+        from audiocnn.evaluate.report import write_report
+
+        write_report(out_dir, metrics, [r.get("history", []) for r in results])
+    return metrics
+
+
+def _with_bad(manifest, bad):
+    import dataclasses
+
+    return dataclasses.replace(manifest, bad=tuple(manifest.bad) + tuple(bad))

@@ -1,0 +1,147 @@
+"""The run report: ``metrics.json``, ``report.md``, ``confusion_matrix.png``, ``learning_curves.png``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_confusion_matrix", "plot_learning_curves", "write_report"]
+
+
+def _fmt(v, digits=4) -> str:
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _savefig(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_confusion_matrix(cm: np.ndarray, classes, path: Path, title: str = "") -> None:
+    """Counts with class names; rows = true class, columns = predicted class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    n = len(classes)
+    size = max(4.0, 0.45 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(n), labels=classes, rotation=90 if n > 6 else 0)
+    ax.set_yticks(range(n), labels=classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or "confusion matrix (summed over folds)")
+    if n <= 30:
+        thr = cm.max() / 2 if cm.size else 0
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8, color="white" if cm[i, j] > thr else "black")
+    _savefig(fig, path)
+    plt.close(fig)
+
+
+def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], path: Path, metric_name: str) -> None:
+    """Left: train and validation loss per epoch; right: the validation metric; one colour per fold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    colours = plt.cm.tab10.colors
+    for k, (hist, name) in enumerate(zip(histories, fold_names)):
+        if not hist:
+            continue
+        c = colours[k % len(colours)]
+        ep = [h["epoch"] for h in hist]
+        a1.plot(ep, [h.get("train_loss", np.nan) for h in hist], color=c, label=f"fold {name} train")
+        if any("val_loss" in h for h in hist):
+            a1.plot(ep, [h.get("val_loss", np.nan) for h in hist], color=c, ls="--", label=f"fold {name} val")
+            a2.plot(ep, [h.get("val_metric", np.nan) for h in hist], color=c, label=f"fold {name}")
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("loss")
+    a1.set_title("loss (solid: train, dashed: validation)")
+    a2.set_xlabel("epoch")
+    a2.set_ylabel(f"validation {metric_name}")
+    a2.set_title(f"validation {metric_name}")
+    if len(histories) <= 10:
+        a1.legend(fontsize=7, ncol=2)
+        a2.legend(fontsize=7)
+    _savefig(fig, path)
+    plt.close(fig)
+
+
+def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
+    """Write the four report files into ``out_dir`` from the ``metrics.json`` dict."""
+    from audiocnn.evaluate.protocol import write_json_atomic
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(metrics, out_dir / "metrics.json")
+    tagging = metrics.get("task") == "tagging"
+    keys = ("mAP", "auc", "d_prime") if tagging else ("accuracy", "macro_f1")
+    folds = metrics["folds"]
+    if not tagging and metrics.get("confusion_matrix") is not None:
+        plot_confusion_matrix(np.asarray(metrics["confusion_matrix"]), metrics["classes"], out_dir / "confusion_matrix.png")
+    plot_learning_curves(histories, [f["fold"] for f in folds], out_dir / "learning_curves.png", "mAP" if tagging else "accuracy")
+
+    cfg = metrics["config"]
+    s = metrics["summary"]
+    lines = [f"# {cfg['model']} on {cfg['dataset']}", ""]
+    head = ", ".join(f"**{k}** {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in keys if k in s)
+    partial = f" (only {s['n_folds']} of {s['n_folds_total']} folds: a quick look, not a full result)" if s["n_folds"] < s["n_folds_total"] else ""
+    lines += [f"Result over {s['n_folds']} test folds (mean ± std){partial}: {head}", ""]
+    lines += [
+        "Model selection: per fold, a validation split taken from the training folds chose the epoch "
+        "(and drove early stopping); each test fold was scored once, with those weights.",
+        "",
+        "## Per fold",
+        "",
+        "| fold | train | val | test | " + " | ".join(keys) + " | best epoch | epochs run | val metric | seconds |",
+        "|---|---|---|---|" + "---|" * len(keys) + "---|---|---|---|",
+    ]
+    for f in folds:
+        vals = " | ".join(_fmt(f.get(k, float("nan"))) for k in keys)
+        lines.append(
+            f"| {f['fold']} | {f['n_train']} | {f['n_val']} | {f['n_test']} | {vals} | {f['best_epoch']} | "
+            f"{f['epochs_run']} | {_fmt(f.get('val_metric', float('nan')))} | {f['seconds']:.0f} |"
+        )
+    lines += ["", "## Configuration", "", "| setting | value |", "|---|---|"]
+    for k, v in cfg.items():
+        lines.append(f"| {k} | {v if v not in (None, '', {}) else '-'} |")
+    ds = metrics.get("data_summary") or {}
+    lines += ["", "## Data", "", f"{len(metrics['classes'])} classes: {', '.join(map(str, metrics['classes']))}", ""]
+    for k, v in ds.items():
+        if isinstance(v, dict):
+            lines.append(f"- {k}: " + ", ".join(f"{a}: {b}" for a, b in v.items()))
+        else:
+            lines.append(f"- {k}: {v}")
+    bad = metrics.get("bad_files") or []
+    lines += ["", f"## Bad files skipped ({len(bad)})", ""]
+    lines += [f"- `{b['path']}`: {b['reason']}" for b in bad] or ["none"]
+    lines += [
+        "",
+        "## Files",
+        "",
+        "- `metrics.json`: summary, per-fold metrics, configuration",
+        "- `learning_curves.png`: train/validation loss and validation metric per epoch",
+    ]
+    if not tagging:
+        lines.append("- `confusion_matrix.png`: test predictions summed over folds")
+    lines += [
+        "- `fold_<k>/best.pth`: the selected model of each fold (`audiocnn.create_model(name, checkpoint=...)`)",
+        "",
+        f"Wall time: {metrics['wall_seconds']:.0f} s on {metrics['machine']['platform']} ({metrics['machine']['cpus']} CPUs).",
+        "",
+    ]
+    tmp = out_dir / f".report.md.tmp{os.getpid()}"
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, out_dir / "report.md")

@@ -1,0 +1,97 @@
+"""The training configuration: one dataclass, saved with every run and checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+__all__ = ["DEFAULTS_NOTE", "TrainConfig"]
+
+DEFAULTS_NOTE = "defaults chosen by measurement on speech, sound events and music-like sounds: see docs/training.md"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run.
+
+    Attributes:
+        model: registry name (``audiocnn models``); ``model_kwargs`` go to ``create_model``.
+        clip_seconds: training/evaluation clip length; ``None`` = automatic (95th percentile of
+            the file durations, rounded up to 0.25 s, between 0.5 and 10 s).
+        epochs, batch_size, lr, weight_decay: the usual; ``optimizer`` ``"adamw"`` or ``"adam"``.
+        schedule: ``"cosine"`` (to 0 after warm-up), ``"step"`` (x ``gamma`` every
+            ``step_epochs``) or ``"constant"``; ``warmup_epochs`` of linear warm-up first.
+        mixup: Beta(alpha, alpha) mixup of waveforms and targets; 0 disables it.
+        label_smoothing: for single-label cross-entropy.
+        balanced: PANNs balanced sampler (each class equally often) instead of shuffling.
+        val_fraction: part of the training folds held out for early stopping and model selection.
+        patience: early-stopping patience in epochs on the validation score; 0 disables it.
+        checkpoint, mode: transfer learning; ``mode`` ``"scratch"``, ``"finetune"`` or ``"linear"``
+            (frozen backbone, trained head); ``None`` = ``finetune`` with a checkpoint, else ``scratch``.
+        eval_windows: evaluate test files with sliding windows (hop = half a clip) averaged per
+            file instead of one centre crop; ``None`` = windows when some files are longer than
+            a clip.
+        seed: seeds everything; fold ``i`` is trained with ``seed + i``.
+        accelerator, devices, strategy, precision: passed to ``lightning.Trainer``.
+    """
+
+    model: str = "cnn_small"
+    model_kwargs: dict = field(default_factory=dict)
+    clip_seconds: float | None = None
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    optimizer: str = "adamw"
+    schedule: str = "cosine"
+    warmup_epochs: float = 1.0
+    step_epochs: int = 10
+    gamma: float = 0.1
+    mixup: float = 0.0
+    label_smoothing: float = 0.0
+    balanced: bool = False
+    val_fraction: float = 0.1
+    patience: int = 8
+    checkpoint: str | None = None
+    mode: str | None = None
+    eval_windows: bool | None = None
+    seed: int = 0
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    num_workers: int = 0
+    progress: bool = True
+
+    # fields that may differ between an interrupted run and its --resume
+    RUNTIME_FIELDS = ("accelerator", "devices", "strategy", "num_workers", "progress")
+
+    def __post_init__(self):
+        if self.optimizer not in ("adamw", "adam"):
+            raise ValueError(f"optimizer must be 'adamw' or 'adam', got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "step", "constant"):
+            raise ValueError(f"schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
+        if self.mode is None:
+            self.mode = "finetune" if self.checkpoint else "scratch"
+        if self.mode not in ("scratch", "finetune", "linear"):
+            raise ValueError(f"mode must be 'scratch', 'finetune' or 'linear', got {self.mode!r}")
+        if self.mode in ("finetune", "linear") and not self.checkpoint:
+            raise ValueError(f"--mode {self.mode} needs --checkpoint (the pretrained weights to start from)")
+        if self.mode == "scratch" and self.checkpoint:
+            raise ValueError("--mode scratch trains from random weights; drop --checkpoint or use --mode finetune|linear")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def differences(self, other: TrainConfig) -> list[str]:
+        """Fields (other than runtime ones) whose values differ, as ``"name: a != b"``."""
+        a, b = self.to_dict(), other.to_dict()
+        return [f"{k}: {a[k]!r} != {b[k]!r}" for k in a if k not in self.RUNTIME_FIELDS and a[k] != b[k]]

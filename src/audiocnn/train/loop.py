@@ -1,0 +1,212 @@
+"""Training one model on one fold: data loaders, the Lightning ``Trainer``, model selection on the
+validation split, atomic checkpoints, resume, and the export of the best model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch.utils.data import DataLoader
+
+from audiocnn.models import create_model, save_checkpoint
+from audiocnn.models.base import AudioModel
+from audiocnn.train.config import TrainConfig
+from audiocnn.train.module import AudioClassifier
+
+__all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "load_lightning_weights"]
+
+log = logging.getLogger(__name__)
+
+# Lightning's own "atomic" save writes through an fsspec transaction whose temporary file lives in
+# the system temp dir and is moved (copied across file systems) on commit; we write the temporary
+# file beside the target and os.replace() it, which is atomic on POSIX and Windows.
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` to ``.<name>.tmp<pid>`` in the target folder, then ``os.replace``: a process
+    killed mid-write leaves the previous checkpoint intact."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            torch.save(checkpoint, tmp)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+class _EpochHistory(Callback):
+    # Lightning runs checkpoint callbacks after the others, so the record is in the module's
+    # history before "last.ckpt" is written (and survives a resume).
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        pl_module.history.append(pl_module.end_of_epoch_record())
+
+
+@dataclass
+class FoldFit:
+    """Result of :func:`fit_fold`: the model with the selected weights and how it got there."""
+
+    model: AudioModel
+    history: list[dict]
+    best_epoch: int
+    best_val: dict = field(default_factory=dict)
+    selection: str = "val_score"
+
+
+def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] | None = None) -> AudioModel:
+    """``create_model`` with the config's model, kwargs and transfer checkpoint.
+
+    A checkpoint whose class count differs gets a new head (``create_model``); one of ours with
+    the same count but other labels also gets a new head (its rows would mean other classes).
+    """
+    kwargs = dict(config.model_kwargs)
+    if config.checkpoint and config.mode != "scratch":
+        model = create_model(config.model, num_classes=num_classes, checkpoint=config.checkpoint, **kwargs)
+        ckpt_labels = getattr(model, "checkpoint_metadata", {}).get("labels")
+        if labels is not None and ckpt_labels and list(ckpt_labels) != list(labels) and model.num_classes == num_classes:
+            model.reset_classifier(num_classes)
+    else:
+        model = create_model(config.model, num_classes=num_classes, **kwargs)
+    return model
+
+
+def load_lightning_weights(model: AudioModel, path: str | os.PathLike) -> None:
+    """Load the ``model.``-prefixed weights of a Lightning checkpoint into ``model``."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    sd = {k[len("model.") :]: v for k, v in obj["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(sd)
+
+
+def _loader(dataset, config: TrainConfig, *, train: bool, targets: np.ndarray | None = None, seed: int = 0) -> DataLoader:
+    kw = dict(batch_size=config.batch_size, num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
+    if not train:
+        return DataLoader(dataset, shuffle=False, **kw)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    if config.balanced:
+        from audiocnn.data import BalancedSampler
+
+        sampler = BalancedSampler(targets, num_samples=len(dataset), seed=seed)
+        return DataLoader(dataset, sampler=sampler, drop_last=len(dataset) > config.batch_size, **kw)
+    # drop the last incomplete batch (BatchNorm on a batch of 1 fails in training mode)
+    return DataLoader(dataset, shuffle=True, generator=g, drop_last=len(dataset) > config.batch_size, **kw)
+
+
+def fit_fold(
+    manifest,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    config: TrainConfig,
+    cache,
+    clip_seconds: float,
+    out_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    seed: int | None = None,
+    extra_callbacks: list[Callback] | None = None,
+    export_metadata: dict | None = None,
+) -> FoldFit:
+    """Train ``config.model`` on ``manifest`` items ``train_idx``, selecting the epoch with the
+    best validation score on ``val_idx`` (which must come from the training folds).
+
+    Writes ``out_dir/lightning/{last,best}.ckpt`` (atomic; ``resume`` continues from ``last``)
+    and ``out_dir/best.pth`` (``audiocnn.models.save_checkpoint``: loadable with
+    ``create_model(name, checkpoint=...)``, metadata with labels, clip length and config).
+    Without a validation split (too little data) the last epoch is kept.
+    """
+    from audiocnn.data import ClipDataset
+
+    out_dir = Path(out_dir)
+    seed = config.seed if seed is None else seed
+    train_idx, val_idx = np.asarray(train_idx), np.asarray(val_idx)
+    if np.intersect1d(train_idx, val_idx).size:
+        raise ValueError("training and validation indices overlap")
+    L.seed_everything(seed, workers=True, verbose=False)
+    classes = tuple(manifest.classes)
+    model = build_model(config, len(classes), classes)
+    train_m = manifest.subset(train_idx)
+    train_ds = ClipDataset(train_m, cache, clip_seconds, train=True, seed=seed)
+    train_dl = _loader(train_ds, config, train=True, targets=train_m.targets(), seed=seed)
+    val_dl = None
+    if len(val_idx):
+        val_ds = ClipDataset(manifest.subset(val_idx), cache, clip_seconds, train=False, seed=seed)
+        val_dl = _loader(val_ds, config, train=False)
+    model.train()  # create_model returns eval mode; Lightning keeps the modes it finds
+    module = AudioClassifier(model, config, manifest.multilabel, steps_per_epoch=len(train_dl))
+
+    ckpt_dir = out_dir / "lightning"
+    ckpt_cb = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor="val_score" if val_dl is not None else None,
+        mode="max",
+        save_top_k=1,
+        save_last=True,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    callbacks: list[Callback] = [_EpochHistory(), ckpt_cb]
+    if val_dl is not None and config.patience > 0:
+        callbacks.append(EarlyStopping(monitor="val_score", mode="max", patience=config.patience, check_on_train_epoch_end=True))
+    callbacks += list(extra_callbacks or [])
+    trainer = L.Trainer(
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        strategy=config.strategy,
+        precision=config.precision,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        logger=False,
+        default_root_dir=str(out_dir),
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        enable_progress_bar=config.progress,
+        log_every_n_steps=1,
+    )
+    last = ckpt_dir / "last.ckpt"
+    ckpt_path = str(last) if resume and last.exists() else None
+    if ckpt_path:
+        log.info("resuming %s from %s", out_dir.name, last)
+    for name in ("lightning.pytorch", "lightning.fabric"):  # "GPU available: False" etc. every fold
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        # small datasets: the loader has few batches; Lightning warns about it every fold
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
+
+    history = list(module.history)
+    best_path = ckpt_cb.best_model_path or str(last)
+    if best_path and Path(best_path).exists():
+        load_lightning_weights(model, best_path)
+    if val_dl is not None and history and any("val_score" in h for h in history):
+        best = max((h for h in history if "val_score" in h), key=lambda h: h["val_score"])
+        best_epoch, best_val = best["epoch"], {k: best[k] for k in ("val_loss", "val_metric", "val_score") if k in best}
+        selection = "val_score"
+    else:
+        best_epoch, best_val, selection = (history[-1]["epoch"] if history else config.epochs), {}, "last epoch (no validation split)"
+    model.eval()
+    if trainer.is_global_zero:
+        meta = {
+            "labels": list(classes),
+            "multilabel": bool(manifest.multilabel),
+            "clip_seconds": float(clip_seconds),
+            "sample_rate": int(model.sample_rate),
+            "config": config.to_dict(),
+            "best_epoch": int(best_epoch),
+            **(export_metadata or {}),
+        }
+        save_checkpoint(model, out_dir / "best.pth", **meta)
+    return FoldFit(model=model, history=history, best_epoch=int(best_epoch), best_val=best_val, selection=selection)

@@ -1,0 +1,156 @@
+"""The LightningModule that trains any registered :class:`~audiocnn.models.AudioModel`."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audiocnn.evaluate.metrics import accuracy, mean_average_precision
+from audiocnn.features import Mixup
+from audiocnn.models.base import AudioModel
+from audiocnn.train.config import TrainConfig
+
+__all__ = ["AudioClassifier", "lr_lambda"]
+
+
+def lr_lambda(config: TrainConfig, steps_per_epoch: int):
+    """Per-step multiplier of the base learning rate: linear warm-up, then cosine/step/constant."""
+    warmup = int(round(config.warmup_epochs * steps_per_epoch))
+    total = max(1, config.epochs * steps_per_epoch)
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if config.schedule == "cosine":
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        if config.schedule == "step":
+            return config.gamma ** (step // max(1, config.step_epochs * steps_per_epoch))
+        return 1.0
+
+    return f
+
+
+class AudioClassifier(L.LightningModule):
+    """Wraps ``model`` for single-label (cross-entropy on logits, soft targets under mixup) or
+    multi-label training (BCE on the clip logits, also for frame-level models).
+
+    Batches are ``(waveform (B, T), target)`` with ``target`` a class index (single-label) or a
+    multi-hot float vector. Every epoch the validation loss, metric (accuracy or mAP) and the
+    selection score ``val_score = metric - 1e-4 * loss`` (the loss only breaks ties) are logged;
+    ``history`` keeps one record per epoch and travels inside Lightning checkpoints (resume).
+    """
+
+    def __init__(self, model: AudioModel, config: TrainConfig, multilabel: bool, steps_per_epoch: int):
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.multilabel = multilabel
+        self.steps_per_epoch = max(1, steps_per_epoch)
+        self.mixup = Mixup(config.mixup)
+        self.history: list[dict] = []
+        self._train_losses: list[float] = []
+        self._val_out: list[torch.Tensor] = []
+        self._val_tgt: list[torch.Tensor] = []
+        self._last_val: dict = {}
+        if config.mode == "linear":
+            model.freeze_backbone()
+
+    # -- training ----------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        self._train_losses = []
+        if self.config.mode == "linear":
+            # a frozen backbone keeps its normalisation statistics and has no dropout noise
+            self.model.eval()
+            self.model.get_classifier().train()
+
+    def _soft_targets(self, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+        if self.multilabel:
+            return target.float()
+        return F.one_hot(target.long(), num_classes).float()
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.multilabel:
+            return F.binary_cross_entropy_with_logits(logits, targets)
+        return F.cross_entropy(logits, targets, label_smoothing=self.config.label_smoothing)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        targets = self._soft_targets(y, self.model.num_classes)
+        self.mixup.train()
+        x, targets = self.mixup(x, targets)
+        logits = self.model(x)["logits"]
+        loss = self._loss(logits, targets)
+        self._train_losses.append(float(loss.detach()))
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=x.shape[0])
+        return loss
+
+    # -- validation --------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_out, self._val_tgt = [], []
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self._val_out.append(self.model(x)["logits"].detach())
+        self._val_tgt.append(y.detach())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_out:
+            return
+        logits = torch.cat(self._val_out)
+        tgt = torch.cat(self._val_tgt)
+        if self.trainer.world_size > 1:  # every rank scores the whole validation set
+            logits = self.all_gather(logits).reshape(-1, logits.shape[-1])
+            tgt = self.all_gather(tgt).reshape(-1, *tgt.shape[1:])
+        targets = self._soft_targets(tgt, logits.shape[-1])
+        loss = float(self._loss(logits.float(), targets))
+        if self.multilabel:
+            metric = mean_average_precision(tgt.float().cpu().numpy(), torch.sigmoid(logits.float()).cpu().numpy())
+            metric = 0.0 if np.isnan(metric) else metric
+        else:
+            metric = accuracy(tgt.cpu().numpy(), logits.argmax(-1).cpu().numpy())
+        score = metric - 1e-4 * min(loss, 100.0)
+        self._last_val = {"val_loss": loss, "val_metric": metric, "val_score": score}
+        self.log("val_loss", loss, prog_bar=True, sync_dist=False)
+        self.log("val_metric", metric, prog_bar=True)
+        self.log("val_score", score)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def end_of_epoch_record(self) -> dict:
+        rec = {
+            "epoch": int(self.current_epoch) + 1,
+            "train_loss": float(np.mean(self._train_losses)) if self._train_losses else float("nan"),
+            "lr": float(self.trainer.optimizers[0].param_groups[0]["lr"]) if self.trainer.optimizers else float("nan"),
+        }
+        rec.update(self._last_val)
+        self._last_val = {}
+        return rec
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["audiocnn_history"] = list(self.history)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = list(checkpoint.get("audiocnn_history", []))
+
+    # -- optimisation ------------------------------------------------------------------------
+    def configure_optimizers(self):
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"{self.model.info.name}: no trainable parameters")
+        opt_cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
+        wd = self.config.weight_decay if self.config.optimizer == "adamw" else 0.0
+        opt = opt_cls(params, lr=self.config.lr, weight_decay=wd)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(self.config, self.steps_per_epoch))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.model(x)
+
+
+def count_trainable(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
