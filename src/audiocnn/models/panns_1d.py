@@ -25,9 +25,12 @@ from audiocnn.models.wave_layers import (
     Conv1dBlock,
     ResBasicBlock1d,
     ResidualConvBlock1d,
-    conv_out_len,
+    TimeOp,
+    conv_op,
+    ops_output_length,
+    ops_receptive_field,
     panns_clip_head,
-    pool_out_len,
+    pool_op,
     shortest_valid_length,
 )
 
@@ -112,7 +115,7 @@ class WaveCnn1d(AudioModel):
         init_layer(self.fc1)
         init_layer(self.fc_audioset)
 
-        self._kernel, self._first_stride = kernel_size, first_stride
+        self._kernel, self._first_stride, self._num_convs = kernel_size, first_stride, num_convs
         self.info = _finish_info(
             info,
             sample_rate=sample_rate,
@@ -121,16 +124,23 @@ class WaveCnn1d(AudioModel):
             embedding_dim=fc_dim,
         )
 
+    def time_ops(self) -> list[TimeOp]:
+        """The convolutions and poolings along time, in order (see :mod:`~audiocnn.models.wave_layers`)."""
+        ops = [conv_op(self.stem[1], self.stem[2], padding=0)] if self.stem is not None else []
+        for i, pool in enumerate(self.pools):
+            ops.append(conv_op(self._kernel, self._first_stride if i == 0 else 1))
+            ops += [conv_op(self._kernel)] * (self._num_convs - 1)
+            if pool != 1:
+                ops.append(pool_op(pool, pool // 2 if self.pool_padding else 0))
+        return ops
+
     def output_length(self, num_samples: int) -> int:
         """Time steps of the last feature map for an input of ``num_samples`` (< 1: too short)."""
-        n = num_samples
-        if self.stem is not None:
-            n = conv_out_len(n, self.stem[1], self.stem[2])
-        n = conv_out_len(n, self._kernel, self._first_stride, self._kernel // 2)
-        for pool in self.pools:
-            if pool != 1:
-                n = pool_out_len(n, pool, pool // 2 if self.pool_padding else 0)
-        return n
+        return ops_output_length(self.time_ops(), num_samples)
+
+    def receptive_field(self) -> tuple[int, int]:
+        """``(receptive field, hop)`` in samples of one step of the last feature map."""
+        return ops_receptive_field(self.time_ops())
 
     def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> features ``(batch, channels, time')``."""
@@ -209,7 +219,7 @@ class Res1dNet(AudioModel):
         init_layer(self.conv0)
         init_bn(self.bn0)
         self.resnet = _ResNetStages(tuple(channels), tuple(blocks), tuple(strides), stem_channels, block_dropout)
-        self.strides = tuple(strides)
+        self.strides, self.blocks = tuple(strides), tuple(blocks)
         self.fc_dropout = fc_dropout
         self.fc1 = nn.Linear(channels[-1], channels[-1], bias=True)
         self.fc_audioset = nn.Linear(channels[-1], num_classes, bias=True)
@@ -223,13 +233,23 @@ class Res1dNet(AudioModel):
             embedding_dim=channels[-1],
         )
 
+    def time_ops(self) -> list[TimeOp]:
+        """The convolutions and poolings along time on the main path, in order."""
+        ops = [conv_op(11, 5)]
+        for stride, n in zip(self.strides, self.blocks):
+            for b in range(n):
+                if b == 0 and stride != 1:
+                    ops.append(pool_op(stride))
+                ops += [conv_op(3), conv_op(3, dilation=2)]
+        return ops
+
     def output_length(self, num_samples: int) -> int:
         """Time steps of the last feature map for an input of ``num_samples`` (< 1: too short)."""
-        n = conv_out_len(num_samples, 11, 5, 5)
-        for stride in self.strides:
-            if stride != 1:
-                n = pool_out_len(n, stride)
-        return n
+        return ops_output_length(self.time_ops(), num_samples)
+
+    def receptive_field(self) -> tuple[int, int]:
+        """``(receptive field, hop)`` in samples of one step of the last feature map."""
+        return ops_receptive_field(self.time_ops())
 
     def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> features ``(batch, channels, time')``."""

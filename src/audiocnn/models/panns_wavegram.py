@@ -18,7 +18,16 @@ from torch import nn
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
 from audiocnn.models.layers import PANNS_FRONTENDS, ConvBlock, PannsLogMelModel
-from audiocnn.models.wave_layers import DilatedConvBlock1d, conv_out_len, panns_clip_head, pool_out_len, shortest_valid_length
+from audiocnn.models.wave_layers import (
+    DilatedConvBlock1d,
+    TimeOp,
+    conv_op,
+    ops_output_length,
+    ops_receptive_field,
+    panns_clip_head,
+    pool_op,
+    shortest_valid_length,
+)
 
 __all__ = ["Wavegram"]
 
@@ -118,23 +127,39 @@ class Wavegram(PannsLogMelModel):
         )
 
     # -- lengths -------------------------------------------------------------------------------
+    def time_ops(self, branch: str = "wavegram") -> list[TimeOp]:
+        """The convolutions and poolings along time from the input of ``branch`` (``"wavegram"``
+        or ``"logmel"``) to the last feature map (see :mod:`~audiocnn.models.wave_layers`)."""
+        block = [conv_op(3), conv_op(3)]  # a 3x3 ConvBlock, along time
+        if branch == "wavegram":
+            ops = [conv_op(11, 5)] + [conv_op(3), conv_op(3, dilation=2), pool_op(4)] * self.num_pre_blocks
+        elif branch == "logmel" and self.logmel:
+            n_fft, hop = PANNS_FRONTENDS[self.sample_rate_hz][:2]
+            ops = [conv_op(n_fft, hop, padding=n_fft // 2)]  # centred STFT frames
+        else:
+            raise ValueError(f"branch must be 'wavegram'{' or logmel' if self.logmel else ''}, got {branch!r}")
+        ops += block + [pool_op(2)]  # pre_block{n+1} or conv_block1
+        for _ in range(2, self.num_blocks):
+            ops += block + [pool_op(2)]
+        return ops + block
+
     def wavegram_frames(self, num_samples: int) -> int:
         """Frames of the Wavegram (before ``pre_block{n+1}``'s pooling) for ``num_samples``."""
-        n = conv_out_len(num_samples, 11, 5, 5)
-        for _ in range(self.num_pre_blocks):
-            n = pool_out_len(n, 4)
-        return n
+        return ops_output_length(self.time_ops()[: 1 + 3 * self.num_pre_blocks], num_samples)
 
     def output_length(self, num_samples: int) -> int:
         """Time steps of the last feature map (< 1: the input is too short)."""
-        n = self.wavegram_frames(num_samples) // 2
+        n = ops_output_length(self.time_ops("wavegram"), num_samples)
         if self.logmel:
             if num_samples <= PANNS_FRONTENDS[self.sample_rate_hz][0] // 2:
                 return 0  # reflect padding needs more samples than half a window
-            n = min(n, self.logmel_extractor.num_frames(num_samples) // 2)
-        for _ in range(self.num_blocks - 2):
-            n //= 2
+            # the longer branch is cropped to the shorter after conv_block1
+            n = min(n, ops_output_length(self.time_ops("logmel"), num_samples))
         return n
+
+    def receptive_field(self, branch: str = "wavegram") -> tuple[int, int]:
+        """``(receptive field, hop)`` in samples of one step of the last feature map, through ``branch``."""
+        return ops_receptive_field(self.time_ops(branch))
 
     # -- forward -------------------------------------------------------------------------------
     def wavegram(self, waveform: torch.Tensor) -> torch.Tensor:

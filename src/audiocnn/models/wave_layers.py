@@ -4,8 +4,10 @@ Attribute names (``conv1``, ``bn1``, ``downsample``, ``bn_downsample`` ...) foll
 PANNs code so that its checkpoints load by name. All tensors are ``(batch, channels, time)``.
 
 Also holds the length arithmetic the waveform models use to state their shortest accepted
-input (:func:`conv_out_len`, :func:`pool_out_len`, :func:`shortest_valid_length`) and the clip
-head they share with the Cnn family (:func:`panns_clip_head`).
+input and their receptive field: each model lists the convolutions and poolings along its time
+axis as :data:`TimeOp` tuples (``time_ops()``), from which :func:`ops_output_length` and
+:func:`ops_receptive_field` follow; and the clip head they share with the Cnn family
+(:func:`panns_clip_head`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ __all__ = [
     "DilatedConvBlock1d",
     "ResBasicBlock1d",
     "ResidualConvBlock1d",
+    "TimeOp",
+    "conv_op",
     "conv_out_len",
+    "ops_output_length",
+    "ops_receptive_field",
     "panns_clip_head",
+    "pool_op",
     "pool_out_len",
     "shortest_valid_length",
 ]
@@ -164,12 +171,41 @@ def panns_clip_head(
 def conv_out_len(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output length of a 1-D convolution (or pooling) on ``n`` samples; < 1 means it fails."""
     span = n + 2 * padding - dilation * (kernel_size - 1) - 1
-    return span // stride + 1 if span >= 0 else 0
+    return span // stride + 1 if span >= 0 and n > 0 else 0
 
 
 def pool_out_len(n: int, kernel_size: int, padding: int = 0) -> int:
     """Output length of ``max_pool1d(kernel_size, stride=kernel_size, padding)`` on ``n`` steps."""
-    return conv_out_len(n, kernel_size, kernel_size, padding) if n > 0 else 0
+    return conv_out_len(n, kernel_size, kernel_size, padding)
+
+
+# One step along the time axis: (kernel_size, stride, padding, dilation) of a conv or a pooling.
+TimeOp = tuple[int, int, int, int]
+
+
+def conv_op(kernel_size: int, stride: int = 1, padding: int | None = None, dilation: int = 1) -> TimeOp:
+    """A conv along time; ``padding`` defaults to 'same' (``dilation * (kernel_size // 2)``)."""
+    return (kernel_size, stride, dilation * (kernel_size // 2) if padding is None else padding, dilation)
+
+
+def pool_op(size: int, padding: int = 0) -> TimeOp:
+    return (size, size, padding, 1)
+
+
+def ops_output_length(ops: list[TimeOp], n: int) -> int:
+    """Time steps after applying ``ops`` to ``n`` steps (< 1: the input is too short)."""
+    for kernel, stride, padding, dilation in ops:
+        n = conv_out_len(n, kernel, stride, padding, dilation)
+    return n
+
+
+def ops_receptive_field(ops: list[TimeOp]) -> tuple[int, int]:
+    """``(receptive field, hop)`` in input samples of one output step of the chain ``ops``."""
+    field, hop = 1, 1
+    for kernel, stride, _, dilation in ops:
+        field += (kernel - 1) * dilation * hop
+        hop *= stride
+    return field, hop
 
 
 def shortest_valid_length(out_len: Callable[[int], int], upper: int = 1 << 24) -> int:
