@@ -58,7 +58,6 @@ def load_model(model: str | AudioModel, checkpoint: str | os.PathLike | None = N
             "(pass checkpoint=... / --checkpoint FILE)"
         )
         warnings.warn(msg, stacklevel=3)
-        log.warning(msg)
     m = create_model(model, checkpoint=checkpoint)
     return m.eval(), getattr(m, "checkpoint_metadata", {}) or {}
 
@@ -138,7 +137,6 @@ class Runner:
             f"{self.info.name} needs; zero-padded to {need / self.sample_rate:.3f} s"
         )
         warnings.warn(msg, stacklevel=3)
-        log.warning(msg)
         return torch.nn.functional.pad(waveform, (0, need - n))
 
     def __call__(self, waveform: torch.Tensor | np.ndarray) -> dict[str, torch.Tensor]:

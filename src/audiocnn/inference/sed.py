@@ -1,0 +1,499 @@
+"""Sound event detection: frame-wise probabilities, events, and the PANNs-style plot.
+
+Frame-wise probabilities
+    - Frame-level models (``model.info.frame_level``, e.g. ``cnn14_decision_level_max``) give them
+      natively at ``model.info.frame_rate`` (100 frames/s for PANNs); frame ``i`` is centred at
+      ``i / frame_rate`` seconds.
+    - Any clip-level model works through sliding windows (default 2-s windows, 0.5-s hop): the
+      window probabilities form a sequence at ``1 / hop`` frames/s, frame ``i`` standing for the
+      window centred at ``time_offset + i * hop`` with ``time_offset = window / 2``.
+
+Long files are processed in chunks (default 60 s) that overlap by a margin on each side (default
+3.2 s, more than half the receptive field of Cnn14); each chunk contributes only the frames away
+from its edges, and chunk starts are multiples of the model's time-pooling stride, so the
+stitched result equals a single pass over the whole file (up to float rounding) while memory
+stays flat in file length. The full frame-by-class matrix is kept only when it is small
+(``keep_frames``); otherwise only events, per-class maxima and a decimated overview (for the plot)
+are kept.
+
+Events
+    A class is active in a frame where its probability reaches the class threshold. Active runs
+    separated by at most ``merge_gap`` seconds are merged; events shorter than ``min_duration``
+    seconds (after merging) are dropped. An event is ``(onset, offset, label, score)`` in seconds
+    with ``score`` the largest frame probability inside it. Frames are ``[i, i+1)`` intervals:
+    onset = ``time_offset + first / frame_rate``, offset = ``time_offset + (last + 1) / frame_rate``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from audiocnn.audio import audio_info, iter_audio_chunks
+from audiocnn.features.spectrogram import LogMel
+from audiocnn.inference._stream import log_resample
+from audiocnn.inference.labels import resolve_labels
+from audiocnn.inference.runtime import Runner, activation_for, load_model, to_probabilities
+from audiocnn.models.base import AudioModel
+
+__all__ = ["Event", "EventTracker", "SedResult", "SoundEventDetector", "extract_events", "plot_sed", "write_events_csv"]
+
+log = logging.getLogger("audiocnn.inference")
+
+
+# --------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass
+class Event:
+    onset: float
+    offset: float
+    label: str
+    score: float
+    index: int = -1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _thresholds(thresholds, labels: Sequence[str]) -> np.ndarray:
+    c = len(labels)
+    if isinstance(thresholds, Mapping):
+        default = float(thresholds.get("default", 0.5))
+        out = np.full(c, default, dtype=np.float32)
+        index = {name: i for i, name in enumerate(labels)}
+        for k, v in thresholds.items():
+            if k == "default":
+                continue
+            if k not in index:
+                raise ValueError(f"threshold given for unknown label {k!r}")
+            out[index[k]] = float(v)
+        return out
+    arr = np.asarray(thresholds, dtype=np.float32)
+    if arr.ndim == 0:
+        return np.full(c, float(arr), dtype=np.float32)
+    if arr.shape != (c,):
+        raise ValueError(f"thresholds: expected a scalar, a mapping or {c} values, got shape {arr.shape}")
+    return arr
+
+
+class EventTracker:
+    """Streaming event extraction: feed blocks of frame probabilities in order, then
+    :meth:`finish`. Memory holds only the open event of each class.
+
+    Args:
+        labels: class names (``len`` = number of classes).
+        frame_rate: frames per second.
+        thresholds: a scalar, one value per class, or ``{label: value, "default": value}``.
+        min_duration: shortest kept event, seconds.
+        merge_gap: runs separated by at most this many seconds are merged.
+        time_offset: time of frame 0's start, seconds.
+    """
+
+    def __init__(self, labels: Sequence[str], frame_rate: float, thresholds=0.5, min_duration: float = 0.0, merge_gap: float = 0.0, time_offset: float = 0.0):
+        self.labels = list(labels)
+        self.frame_rate = float(frame_rate)
+        self.thr = _thresholds(thresholds, self.labels)
+        # small epsilon so that e.g. 0.3 s at 100 frames/s is exactly 30 frames
+        self.min_frames = math.ceil(min_duration * frame_rate - 1e-6)
+        self.gap_frames = math.floor(merge_gap * frame_rate + 1e-6)
+        self.time_offset = float(time_offset)
+        c = len(self.labels)
+        self.open_start = np.full(c, -1, dtype=np.int64)
+        self.open_end = np.zeros(c, dtype=np.int64)
+        self.open_score = np.zeros(c, dtype=np.float32)
+        self.events: list[Event] = []
+        self.next_frame = 0
+
+    def _close(self, c: int) -> None:
+        s, e = int(self.open_start[c]), int(self.open_end[c])
+        if e - s >= max(self.min_frames, 1):
+            self.events.append(
+                Event(self.time_offset + s / self.frame_rate, self.time_offset + e / self.frame_rate, self.labels[c], float(self.open_score[c]), c)
+            )
+        self.open_start[c] = -1
+
+    def update(self, probs: np.ndarray) -> None:
+        """Add the next ``(frames, classes)`` block."""
+        probs = np.asarray(probs)
+        n = probs.shape[0]
+        if n == 0:
+            return
+        base = self.next_frame
+        active = probs >= self.thr[None, :]
+        for c in np.flatnonzero(active.any(axis=0)):
+            col = active[:, c].astype(np.int8)
+            edges = np.diff(np.concatenate([[0], col, [0]]))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            for s, e in zip(starts, ends):
+                score = float(probs[s:e, c].max())
+                gs, ge = base + s, base + e
+                if self.open_start[c] >= 0 and gs - self.open_end[c] <= self.gap_frames:
+                    self.open_end[c] = ge
+                    self.open_score[c] = max(self.open_score[c], score)
+                else:
+                    if self.open_start[c] >= 0:
+                        self._close(c)
+                    self.open_start[c], self.open_end[c], self.open_score[c] = gs, ge, score
+        self.next_frame += n
+        # close events whose gap can no longer be bridged
+        stale = np.flatnonzero((self.open_start >= 0) & (self.next_frame - self.open_end > self.gap_frames))
+        for c in stale:
+            self._close(int(c))
+
+    def finish(self) -> list[Event]:
+        for c in np.flatnonzero(self.open_start >= 0):
+            self._close(int(c))
+        return sorted(self.events, key=lambda ev: (ev.onset, ev.index))
+
+
+def extract_events(
+    probs: np.ndarray,
+    frame_rate: float,
+    labels: Sequence[str] | None = None,
+    thresholds=0.5,
+    min_duration: float = 0.0,
+    merge_gap: float = 0.0,
+    time_offset: float = 0.0,
+) -> list[Event]:
+    """Events from a ``(frames, classes)`` probability matrix (see the module docstring)."""
+    probs = np.asarray(probs)
+    if probs.ndim == 1:
+        probs = probs[:, None]
+    labels = list(labels) if labels is not None else [f"class_{i}" for i in range(probs.shape[1])]
+    tracker = EventTracker(labels, frame_rate, thresholds, min_duration, merge_gap, time_offset)
+    tracker.update(probs)
+    return tracker.finish()
+
+
+def write_events_csv(events: Sequence[Event], path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["onset", "offset", "label", "score"])
+        for ev in events:
+            w.writerow([f"{ev.onset:.3f}", f"{ev.offset:.3f}", ev.label, f"{ev.score:.4f}"])
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Detector
+
+
+@dataclass
+class SedResult:
+    """Output of :meth:`SoundEventDetector.detect`.
+
+    Attributes:
+        events: detected events, by onset.
+        frame_rate: frames per second of the probabilities.
+        time_offset: time (s) of frame 0 (0 for frame-level models, window/2 for sliding windows).
+        duration: input length in seconds.
+        num_frames: number of frames.
+        labels: class names.
+        class_max: ``(classes,)`` largest frame probability of each class.
+        frame_probabilities: ``(frames, classes)`` when kept (short inputs or ``keep_frames=True``).
+        overview: ``(columns, classes)`` frame probabilities max-pooled over ``overview_hop`` frames.
+        overview_hop: frames per overview column.
+        spectrogram: ``(columns, 64)`` log-mel (dB) averaged over the same columns, for plots.
+    """
+
+    events: list[Event]
+    frame_rate: float
+    time_offset: float
+    duration: float
+    num_frames: int
+    labels: list[str]
+    class_max: np.ndarray
+    overview: np.ndarray
+    overview_hop: int
+    spectrogram: np.ndarray
+    frame_probabilities: np.ndarray | None = field(default=None, repr=False)
+    path: str | None = None
+
+    def top_classes(self, k: int = 5) -> list[int]:
+        return [int(i) for i in np.argsort(-self.class_max, kind="stable")[:k]]
+
+
+class _Decimator:
+    """Max-pools (or mean-pools) rows in fixed blocks, streaming."""
+
+    def __init__(self, hop: int, reduce: str = "max"):
+        self.hop, self.reduce = hop, reduce
+        self.rows: list[np.ndarray] = []
+        self.buf: np.ndarray | None = None
+
+    def update(self, x: np.ndarray) -> None:
+        x = x if self.buf is None else np.concatenate([self.buf, x])
+        full = (x.shape[0] // self.hop) * self.hop
+        if full:
+            blocks = x[:full].reshape(-1, self.hop, x.shape[1])
+            self.rows.append(blocks.max(axis=1) if self.reduce == "max" else blocks.mean(axis=1))
+        self.buf = x[full:]
+
+    def finish(self, width: int) -> np.ndarray:
+        if self.buf is not None and self.buf.shape[0]:
+            self.rows.append(self.buf.max(axis=0, keepdims=True) if self.reduce == "max" else self.buf.mean(axis=0, keepdims=True))
+        return np.concatenate(self.rows).astype(np.float32) if self.rows else np.zeros((0, width), np.float32)
+
+
+class SoundEventDetector:
+    """Frame-wise probabilities and events for any registered model.
+
+    Args:
+        model / checkpoint / labels / precision / batch_size / num_threads: as for
+            :class:`~audiocnn.Tagger`.
+        thresholds: scalar, per-class values or ``{label: value, "default": value}`` (default 0.5).
+        min_duration: seconds (default 0.1).
+        merge_gap: seconds (default 0.2).
+        chunk_seconds / margin_seconds: chunking of long inputs (frame-level models).
+        window_seconds / hop_seconds: sliding windows for clip-level models (default 2 s / 0.5 s).
+        keep_frames: keep the full ``(frames, classes)`` matrix: ``None`` = when under 20 M values.
+    """
+
+    def __init__(
+        self,
+        model: str | AudioModel = "cnn14_decision_level_max",
+        checkpoint: str | os.PathLike | None = None,
+        labels=None,
+        precision: str = "fp32",
+        batch_size: int = 8,
+        num_threads: int | None = None,
+        thresholds=0.5,
+        min_duration: float = 0.1,
+        merge_gap: float = 0.2,
+        chunk_seconds: float = 60.0,
+        margin_seconds: float = 3.2,
+        window_seconds: float = 2.0,
+        hop_seconds: float = 0.5,
+        keep_frames: bool | None = None,
+        activation: str | None = None,
+    ):
+        net, meta = load_model(model, checkpoint)
+        self.runner = Runner(net, precision=precision, num_threads=num_threads)
+        self.info = net.info
+        self.sample_rate = net.sample_rate
+        self.labels = resolve_labels(labels, net.num_classes, meta)
+        self.activation = activation or activation_for(meta)
+        self.thresholds, self.min_duration, self.merge_gap = thresholds, min_duration, merge_gap
+        self.batch_size = batch_size
+        self.keep_frames = keep_frames
+        sr = self.sample_rate
+        if self.info.frame_level:
+            self.frame_rate = float(self.info.frame_rate)
+            self.hop = int(round(sr / self.frame_rate))
+            align = self.hop * int(getattr(net, "time_ratio", 1) or 1)
+            self.margin = max(1, math.ceil(margin_seconds * sr / align)) * align
+            chunk = max(int(chunk_seconds * sr), 2 * self.margin + align)
+            self.chunk_hop = max(align, ((chunk - 2 * self.margin) // align) * align)
+            self.chunk = self.chunk_hop + 2 * self.margin
+            self.time_offset = 0.0
+        else:
+            self.window = max(int(round(window_seconds * sr)), self.info.min_samples)
+            self.hop = max(1, int(round(hop_seconds * sr)))
+            self.frame_rate = sr / self.hop
+            self.time_offset = self.window / sr / 2
+        self._display = LogMel(sr, *_display_stft(sr))
+
+    # -- sources -----------------------------------------------------------------------------
+    def _chunks_array(self, x: np.ndarray, length: int, hop: int) -> Iterator[tuple[int, np.ndarray]]:
+        n = x.shape[0]
+        start = 0
+        while True:
+            yield start, x[start : start + length]
+            if start + length >= n:
+                return
+            start += hop
+
+    def _chunks_file(self, path, length: int, hop: int) -> Iterator[tuple[int, np.ndarray]]:
+        log_resample(path, audio_info(path)["sample_rate"], self.sample_rate)
+        for start_s, chunk in iter_audio_chunks(path, length / self.sample_rate, self.sample_rate, hop / self.sample_rate):
+            yield int(round(start_s * self.sample_rate)), chunk
+
+    # -- frame probabilities -----------------------------------------------------------------
+    def iter_frame_probabilities(self, source, total_samples: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield consecutive ``(probabilities (frames, classes), audio for those frames)`` blocks."""
+        sr = self.sample_rate
+        if self.info.frame_level:
+            chunks = source(self.chunk, self.chunk_hop)
+            m_frames = self.margin // self.hop
+            pending = None  # (start, chunk, probs) of the previous chunk
+            for start, x in chunks:
+                probs = self._framewise(x)
+                if pending is not None:
+                    yield self._keep(pending, m_frames, last=False)
+                pending = (start, x, probs)
+            if pending is not None:
+                yield self._keep(pending, m_frames, last=True)
+        else:
+            batch, starts = [], []
+            for start, x in source(self.window, self.hop):
+                if x.shape[0] < self.window:
+                    x = np.pad(x, (0, self.window - x.shape[0]))
+                batch.append(x)
+                starts.append(start)
+                if len(batch) == self.batch_size:
+                    yield self._window_probs(batch), None
+                    batch = []
+            if batch:
+                yield self._window_probs(batch), None
+
+    def _keep(self, pending, m_frames: int, last: bool):
+        start, x, probs = pending
+        first = 0 if start == 0 else m_frames
+        stop = probs.shape[0] if last else m_frames + self.chunk_hop // self.hop
+        a0 = first * self.hop
+        a1 = min(stop * self.hop, x.shape[0])
+        return probs[first:stop], x[a0:a1]
+
+    def _framewise(self, x: np.ndarray) -> np.ndarray:
+        out = self.runner(torch.from_numpy(np.ascontiguousarray(x))[None])
+        if "framewise_logits" not in out:
+            raise ValueError(f"{self.info.name} is marked frame-level but returned no framewise_logits")
+        fw = out["framewise_logits"][0].numpy()
+        expected = 1 + max(x.shape[0], self.info.min_samples) // self.hop
+        return to_probabilities(fw[:expected], self.activation)
+
+    def _window_probs(self, batch: list[np.ndarray]) -> np.ndarray:
+        logits = self.runner(torch.from_numpy(np.stack(batch)))["logits"].numpy()
+        return to_probabilities(logits, self.activation)
+
+    def frame_probabilities(self, waveform: np.ndarray, sample_rate: int | None = None) -> np.ndarray:
+        """``(frames, classes)`` probabilities for a 1-D waveform (chunked like files)."""
+        return self.detect(waveform, sample_rate=sample_rate, keep_frames=True).frame_probabilities
+
+    # -- detection ---------------------------------------------------------------------------
+    def detect(self, source, sample_rate: int | None = None, keep_frames: bool | None = None) -> SedResult:
+        """Events and frame probabilities of a file path or a 1-D waveform array."""
+        sr = self.sample_rate
+        path = None
+        if isinstance(source, (str, os.PathLike)):
+            path = str(source)
+            info = audio_info(path)
+            total = int(round(info["frames"] * sr / info["sample_rate"]))
+            src = lambda length, hop: self._chunks_file(path, length, hop)  # noqa: E731
+        else:
+            x = np.asarray(source, dtype=np.float32)
+            if x.ndim != 1:
+                raise ValueError(f"expected a 1-D waveform, got shape {x.shape}")
+            if sample_rate is not None and sample_rate != sr:
+                from audiocnn.audio import resample
+
+                log.info("resampling input from %d Hz to the model's %d Hz (soxr)", sample_rate, sr)
+                x = resample(x, sample_rate, sr)
+            total = x.shape[0]
+            src = lambda length, hop: self._chunks_array(x, length, hop)  # noqa: E731
+        if self.info.frame_level:
+            n_frames = 1 + max(total, self.info.min_samples) // self.hop
+        else:
+            n_frames = 1 if total <= self.window else 1 + math.ceil((total - self.window) / self.hop)
+        keep = keep_frames if keep_frames is not None else self.keep_frames
+        if keep is None:
+            keep = n_frames * len(self.labels) <= 20_000_000
+        deci_hop = max(1, math.ceil(n_frames / 2000))
+        tracker = EventTracker(self.labels, self.frame_rate, self.thresholds, self.min_duration, self.merge_gap, self.time_offset)
+        over = _Decimator(deci_hop, "max")
+        class_max = np.zeros(len(self.labels), dtype=np.float32)
+        kept: list[np.ndarray] = []
+        spec_parts: list[np.ndarray] = []
+        count = 0
+        for probs, audio in self.iter_frame_probabilities(src, total):
+            tracker.update(probs)
+            over.update(probs)
+            np.maximum(class_max, probs.max(axis=0), out=class_max)
+            if keep:
+                kept.append(probs)
+            if audio is not None and audio.shape[0]:
+                spec_parts.append(self._display_spec(audio))
+            count += probs.shape[0]
+        if not spec_parts:  # clip-level models: a spectrogram of the whole input, decimated
+            spec_parts = [self._display_spec_source(src, total)]
+        spec = np.concatenate(spec_parts)
+        spec_hop = max(1, math.ceil(spec.shape[0] / 2000))
+        sd = _Decimator(spec_hop, "mean")
+        sd.update(spec)
+        return SedResult(
+            events=tracker.finish(),
+            frame_rate=self.frame_rate,
+            time_offset=self.time_offset,
+            duration=total / sr,
+            num_frames=count,
+            labels=self.labels,
+            class_max=class_max,
+            overview=over.finish(len(self.labels)),
+            overview_hop=deci_hop,
+            spectrogram=sd.finish(spec.shape[1]),
+            frame_probabilities=np.concatenate(kept) if keep and kept else None,
+            path=path,
+        )
+
+    def _display_spec(self, audio: np.ndarray) -> np.ndarray:
+        """Log-mel of ``audio`` at 10 frames/s (mean of 10-ms frames), for the plot only."""
+        with torch.inference_mode():
+            s = self._display(torch.from_numpy(np.ascontiguousarray(audio))[None])[0].numpy()
+        step = max(1, int(round(self.sample_rate / self._display.hop_length / 10)))
+        full = (s.shape[0] // step) * step
+        head = s[:full].reshape(-1, step, s.shape[1]).mean(axis=1) if full else np.zeros((0, s.shape[1]), np.float32)
+        return head if full == s.shape[0] else np.concatenate([head, s[full:].mean(axis=0, keepdims=True)])
+
+    def _display_spec_source(self, src, total: int) -> np.ndarray:
+        seg = 60 * self.sample_rate
+        return np.concatenate([self._display_spec(x[:seg]) for _, x in src(seg, seg)])
+
+
+def _display_stft(sr: int) -> tuple[int, int, int, float, float]:
+    n_fft = 1 << max(6, int(round(math.log2(sr * 0.032))))
+    return n_fft, max(1, sr // 100), 64, 50.0, min(14000.0, sr / 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Plot
+
+
+def plot_sed(result: SedResult, path: str | os.PathLike, top_k: int = 5, title: str | None = None) -> Path:
+    """Log-mel spectrogram on top, the ``top_k`` classes' probability curves below, events shaded
+    (the layout of the PANNs paper's SED figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, gridspec_kw={"height_ratios": [1, 1.2]})
+    dur = max(result.duration, 1e-3)
+    ax0.imshow(result.spectrogram.T, origin="lower", aspect="auto", cmap="magma", extent=[0, dur, 0, result.spectrogram.shape[1]])
+    ax0.set_ylabel("mel bin")
+    ax0.set_title(title or (Path(result.path).name if result.path else "sound event detection"))
+    cols = result.overview.shape[0]
+    t = result.time_offset + (np.arange(cols) * result.overview_hop + result.overview_hop / 2) / result.frame_rate
+    t = np.minimum(t, dur)
+    top = result.top_classes(top_k)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, c in enumerate(top):
+        color = colors[j % len(colors)]
+        ax1.plot(t, result.overview[:, c], color=color, label=result.labels[c], lw=1.2)
+        for ev in result.events:
+            if ev.index == c:
+                ax1.axvspan(ev.onset, ev.offset, color=color, alpha=0.12, lw=0)
+    ax1.set_ylim(0, 1.02)
+    ax1.set_xlim(0, dur)
+    ax1.set_xlabel("time (s)")
+    ax1.set_ylabel("probability")
+    if result.overview_hop > 1:
+        ax1.set_title(f"max over {result.overview_hop / result.frame_rate:.2f}-s bins", fontsize=9, loc="right")
+    ax1.legend(loc="upper right", fontsize=8, ncol=min(len(top), 3))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
