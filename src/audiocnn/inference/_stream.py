@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from audiocnn.audio import AudioLoadError, audio_info, iter_audio_chunks
 
-__all__ = ["AUDIO_EXTENSIONS", "WindowItem", "expand_paths", "iter_file_windows", "stream_windows"]
+__all__ = ["AUDIO_EXTENSIONS", "WindowItem", "batch_same_length", "expand_paths", "iter_file_windows", "stream_windows", "windows_of"]
 
 log = logging.getLogger("audiocnn.inference")
 
@@ -53,23 +53,44 @@ def expand_paths(paths: Sequence[str | os.PathLike], extensions: Sequence[str] =
     return out
 
 
-def iter_file_windows(path: str | os.PathLike, sample_rate: int, window: int) -> Iterator[tuple[float, np.ndarray]]:
-    """``(start_seconds, samples)`` windows of ``window`` samples at ``sample_rate``, hop = window.
+def iter_file_windows(path: str | os.PathLike, sample_rate: int, window: int, hop: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """``(start_seconds, samples)`` windows of ``window`` samples at ``sample_rate``, ``hop`` apart
+    (default: hop = window, no overlap).
 
     A file no longer than ``window`` is one window of its own length. For longer files the last
-    window is aligned with the end of the file (it overlaps the one before) so that every window
-    is full-length and nothing is zero-padded.
+    window is aligned with the end of the file (it overlaps the one before more than ``hop``
+    would) so that every window is full-length and nothing is zero-padded. The file is read
+    chunk by chunk: memory is flat in file length.
     """
+    hop = window if hop is None else hop
+    if not 0 < hop <= window:
+        raise ValueError(f"hop must be in (0, window], got {hop} for window {window}")
     info = audio_info(path)
     log_resample(path, info["sample_rate"], sample_rate)
     prev = None
-    for start_s, chunk in iter_audio_chunks(path, window / sample_rate, sample_rate):
+    for start_s, chunk in iter_audio_chunks(path, window / sample_rate, sample_rate, hop / sample_rate):
         if prev is not None and chunk.shape[0] < window:
+            # chunk covers [s + hop, e), prev covers [s, s + window); emit [e - window, e)
             r = chunk.shape[0]
-            yield start_s + r / sample_rate - window / sample_rate, np.concatenate([prev[r:], chunk])
+            tail = np.concatenate([prev[hop + r - window :], chunk[window - hop :]])
+            yield start_s + r / sample_rate - window / sample_rate, tail
             return
         yield start_s, chunk
         prev = chunk
+
+
+def windows_of(x: np.ndarray, window: int, hop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """In-memory version of :func:`iter_file_windows`: ``(start_sample, samples)`` pairs."""
+    hop = window if hop is None else hop
+    n = x.shape[0]
+    if n <= window:
+        yield 0, x
+        return
+    starts = list(range(0, n - window + 1, hop))
+    if starts[-1] + window < n:
+        starts.append(n - window)
+    for s in starts:
+        yield s, x[s : s + window]
 
 
 @dataclass
@@ -84,15 +105,15 @@ class WindowItem:
 
 
 class _WindowDataset(IterableDataset):
-    def __init__(self, paths: Sequence[Path], sample_rate: int, window: int):
-        self.paths, self.sample_rate, self.window = list(paths), sample_rate, window
+    def __init__(self, paths: Sequence[Path], sample_rate: int, window: int, hop: int | None = None):
+        self.paths, self.sample_rate, self.window, self.hop = list(paths), sample_rate, window, hop
 
     def __iter__(self):
         worker = get_worker_info()
         wid, n = (worker.id, worker.num_workers) if worker else (0, 1)
         for i in range(wid, len(self.paths), n):
             try:
-                for start, x in iter_file_windows(self.paths[i], self.sample_rate, self.window):
+                for start, x in iter_file_windows(self.paths[i], self.sample_rate, self.window, self.hop):
                     yield WindowItem(i, start, x)
                 yield WindowItem(i, end=True)
             except AudioLoadError as e:  # pickling the exception itself would lose its fields
@@ -105,10 +126,12 @@ def _identity(item):
     return item
 
 
-def stream_windows(paths: Sequence[Path], sample_rate: int, window: int, num_workers: int = 0, prefetch: int = 4) -> Iterator[WindowItem]:
+def stream_windows(
+    paths: Sequence[Path], sample_rate: int, window: int, num_workers: int = 0, prefetch: int = 4, hop: int | None = None
+) -> Iterator[WindowItem]:
     """Windows of all ``paths`` (decoded in ``num_workers`` processes when > 0, overlapped with
     whatever the caller does with them)."""
-    ds = _WindowDataset(paths, sample_rate, window)
+    ds = _WindowDataset(paths, sample_rate, window, hop)
     if num_workers <= 0:
         yield from iter(ds)
         return

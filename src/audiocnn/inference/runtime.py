@@ -143,14 +143,16 @@ class Runner:
         x = torch.as_tensor(waveform, dtype=torch.float32)
         if x.dim() == 1:
             x = x[None]
-        x = self.pad_short(x)
+        out = self.run(self.model, self.pad_short(x))
+        return {k: v.float() for k, v in out.items()}
+
+    def run(self, fn, *args):
+        """``fn(*args)`` under ``inference_mode`` and this runner's precision."""
         with torch.inference_mode():
             if self.precision == "bf16":
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    out = self.model(x)
-            else:
-                out = self.model(x)
-            return {k: v.float() for k, v in out.items()}
+                    return fn(*args)
+            return fn(*args)
 
 
 def _quantize_linear(model: nn.Module) -> nn.Module:

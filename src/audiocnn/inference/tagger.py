@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from audiocnn.audio import resample
-from audiocnn.inference._stream import WindowItem, batch_same_length, expand_paths, stream_windows
+from audiocnn.inference._stream import WindowItem, batch_same_length, expand_paths, stream_windows, windows_of
 from audiocnn.inference.labels import resolve_labels
 from audiocnn.inference.runtime import Runner, activation_for, load_model, to_probabilities
 from audiocnn.models.base import AudioModel
@@ -171,7 +171,7 @@ class Tagger:
         for i, r in enumerate(rows):
             if r.ndim != 1:
                 raise ValueError(f"input {i}: expected a 1-D waveform, got shape {r.shape}")
-            for start, w in _windows_of(r, self.window):
+            for start, w in windows_of(r, self.window):
                 items.append(WindowItem(i, start / self.sample_rate, w))
             items.append(WindowItem(i, end=True))
         results = self._run(iter(items), len(rows))
@@ -249,15 +249,3 @@ class Tagger:
                     bar.update(1)
         return accs
 
-
-def _windows_of(x: np.ndarray, window: int):
-    """``(start_sample, window)`` pairs, as :func:`~audiocnn.inference._stream.iter_file_windows`."""
-    n = x.shape[0]
-    if n <= window:
-        yield 0, x
-        return
-    starts = list(range(0, n - window + 1, window))
-    if starts[-1] + window < n:
-        starts.append(n - window)
-    for s in starts:
-        yield s, x[s : s + window]

@@ -1,0 +1,156 @@
+"""Embeddings of files: one row per file, or one row per window with its timestamp.
+
+- Per file: the model's ``"embedding"`` output averaged over windows of ``clip_seconds``
+  (default 10 s, hop = window, last window aligned with the end, as :class:`~audiocnn.Tagger`);
+  a file no longer than one window is embedded whole.
+- Per window (``per_window=True``): windows of ``window_seconds`` every ``hop_seconds``
+  (defaults 1 s / 0.5 s); the timestamp of a row is its window's centre in seconds. The last
+  window is aligned with the end of the file, so its hop can be shorter.
+
+Files are read chunk by chunk (flat memory in file length) and can be decoded in worker processes.
+
+``save_npz`` writes: ``embeddings`` ``(rows, dim)`` float32; ``paths`` ``(files,)``;
+``file_index`` ``(rows,)`` (row -> index into ``paths``); ``timestamps`` ``(rows,)`` seconds
+(per-window only); ``failed_paths`` / ``failed_reasons``; ``model``, ``sample_rate``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from audiocnn.inference._stream import batch_same_length, expand_paths, stream_windows
+from audiocnn.inference.runtime import Runner, load_model
+from audiocnn.models.base import AudioModel
+
+__all__ = ["EmbeddingSet", "Embedder"]
+
+
+@dataclass
+class EmbeddingSet:
+    """Embeddings of a set of files (see the module docstring for the fields)."""
+
+    embeddings: np.ndarray
+    paths: list[str]
+    file_index: np.ndarray
+    timestamps: np.ndarray | None = None
+    failed: dict[str, str] = field(default_factory=dict)
+    model: str = ""
+    sample_rate: int = 0
+
+    def save_npz(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "embeddings": self.embeddings.astype(np.float32),
+            "paths": np.array(self.paths, dtype=str),
+            "file_index": self.file_index.astype(np.int64),
+            "failed_paths": np.array(list(self.failed), dtype=str),
+            "failed_reasons": np.array(list(self.failed.values()), dtype=str),
+            "model": np.array(self.model),
+            "sample_rate": np.array(self.sample_rate),
+        }
+        if self.timestamps is not None:
+            arrays["timestamps"] = self.timestamps.astype(np.float64)
+        np.savez(path, **arrays)
+        return path
+
+
+class Embedder:
+    """Embeddings with any registered model (``model(waveform)["embedding"]``).
+
+    Args:
+        model / checkpoint / precision / batch_size / num_threads: as :class:`~audiocnn.Tagger`.
+        clip_seconds: window for per-file embeddings (default 10 s).
+        window_seconds / hop_seconds: windows for per-window embeddings (default 1 s / 0.5 s).
+    """
+
+    def __init__(
+        self,
+        model: str | AudioModel,
+        checkpoint: str | os.PathLike | None = None,
+        precision: str = "fp32",
+        batch_size: int = 8,
+        num_threads: int | None = None,
+        clip_seconds: float = 10.0,
+        window_seconds: float = 1.0,
+        hop_seconds: float = 0.5,
+    ):
+        net, self.metadata = load_model(model, checkpoint)
+        self.runner = Runner(net, precision=precision, num_threads=num_threads)
+        self.info = net.info
+        self.sample_rate = net.sample_rate
+        self.embedding_dim = net.embedding_dim
+        self.batch_size = batch_size
+        sr = self.sample_rate
+        self.clip = max(int(round(clip_seconds * sr)), net.info.min_samples)
+        self.window = max(int(round(window_seconds * sr)), net.info.min_samples)
+        self.hop = min(max(1, int(round(hop_seconds * sr))), self.window)
+
+    def embed_batch(self, waveforms: torch.Tensor | np.ndarray) -> np.ndarray:
+        """``(batch, samples)`` -> ``(batch, dim)`` float32."""
+        return self.runner(waveforms)["embedding"].numpy()
+
+    def embed_files(
+        self,
+        paths: Iterable[str | os.PathLike] | str | os.PathLike,
+        per_window: bool = False,
+        num_workers: int = 0,
+        progress: bool = False,
+    ) -> EmbeddingSet:
+        """Embed files (folders walked). Unreadable files are recorded in ``failed``."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        files = expand_paths(list(paths))
+        window, hop = (self.window, self.hop) if per_window else (self.clip, None)
+        items = stream_windows(files, self.sample_rate, window, num_workers=num_workers, hop=hop)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(files), unit="file", desc="embedding", dynamic_ncols=True)
+        rows: list[tuple[int, float, np.ndarray]] = []  # (file, centre seconds, embedding)
+        failed: dict[int, str] = {}
+        try:
+            for windows, batch, markers in batch_same_length(items, self.batch_size):
+                if windows:
+                    emb = self.embed_batch(batch)
+                    half = batch.shape[1] / self.sample_rate / 2
+                    rows.extend((w.index, w.start + half, e) for w, e in zip(windows, emb))
+                for m in markers:
+                    if m.error is not None:
+                        failed[m.index] = m.error
+                    if bar is not None:
+                        bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        ok = [i for i in range(len(files)) if i not in failed]
+        new_index = {old: new for new, old in enumerate(ok)}
+        rows.sort(key=lambda r: (r[0], r[1]))
+        dim = rows[0][2].shape[0] if rows else self.embedding_dim
+        if per_window:
+            emb = np.stack([r[2] for r in rows]) if rows else np.zeros((0, dim), np.float32)
+            file_index = np.array([new_index[r[0]] for r in rows], dtype=np.int64)
+            timestamps = np.array([r[1] for r in rows], dtype=np.float64)
+        else:
+            sums: dict[int, list[np.ndarray]] = {}
+            for i, _, e in rows:
+                sums.setdefault(i, []).append(e)
+            emb = np.stack([np.mean(sums[i], axis=0) for i in ok]) if ok else np.zeros((0, dim), np.float32)
+            file_index = np.arange(len(ok), dtype=np.int64)
+            timestamps = None
+        return EmbeddingSet(
+            embeddings=emb.astype(np.float32),
+            paths=[str(files[i]) for i in ok],
+            file_index=file_index,
+            timestamps=timestamps,
+            failed={str(files[i]): r for i, r in sorted(failed.items())},
+            model=self.info.name,
+            sample_rate=self.sample_rate,
+        )
