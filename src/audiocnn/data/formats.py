@@ -84,11 +84,12 @@ def _audioset_files(root: Path) -> tuple[list[Path], Path | None]:
     return segs, index
 
 
-def _gtzan_genres_dir(root: Path) -> Path | None:
+def _gtzan_genres_dir(root: Path, min_genres: int = 5) -> Path | None:
+    """The folder holding the genre folders (``genres/``, Kaggle's ``genres_original/``, or root)."""
     for cand in (root / "genres", root / "genres_original", root / "Data" / "genres_original", root):
         if cand.is_dir():
             names = {d.name.lower() for d in cand.iterdir() if d.is_dir()}
-            if len(names & set(GTZAN_GENRES)) >= 5:
+            if len(names & set(GTZAN_GENRES)) >= min_genres:
                 return cand
     return None
 
@@ -272,7 +273,7 @@ def load_gtzan(data: Path, *, use_split: bool = True, classes: Sequence[str] | N
     excerpts are loaded with no split, for random stratified k-fold.
     """
     data = Path(data)
-    gdir = _gtzan_genres_dir(data)
+    gdir = _gtzan_genres_dir(data, min_genres=1)
     if gdir is None:
         raise ValueError(f"{data}: not a GTZAN folder (expected genres/<genre>/<genre>.000NN.wav for the 10 genres)")
     files: dict[tuple[str, str], Path] = {}
