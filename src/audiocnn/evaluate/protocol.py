@@ -19,7 +19,7 @@ from audiocnn.evaluate.predict import predict_manifest
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 
-__all__ = ["auto_clip_seconds", "run_experiment", "write_json_atomic"]
+__all__ = ["auto_clip_seconds", "evaluate_checkpoint", "run_experiment", "write_json_atomic"]
 
 log = logging.getLogger(__name__)
 
@@ -228,3 +228,95 @@ def _with_bad(manifest, bad):
     import dataclasses
 
     return dataclasses.replace(manifest, bad=tuple(manifest.bad) + tuple(bad))
+
+
+# model_kwargs that choose initial weights, not the architecture: not needed to rebuild a trained model
+_INIT_KWARGS = ("init", "imagenet_weights", "pretrained")
+
+
+def evaluate_checkpoint(
+    checkpoint,
+    data,
+    *,
+    dataset: str | None = None,
+    model: str | None = None,
+    fold: str | None = None,
+    windows: bool = False,
+    clip_seconds: float | None = None,
+    skip_bad: bool = False,
+    group_column: str | None = None,
+    cache_dir=None,
+    out_dir=None,
+    manifest=None,
+) -> dict:
+    """Score a saved model (``fold_<k>/best.pth`` of a run) on labelled data.
+
+    The data's labels are mapped to the checkpoint's by name (the class order may differ); a
+    label the model does not know is an error naming it. ``fold`` restricts the data to one
+    predefined fold. Returns the metrics (accuracy, macro-F1, confusion matrix; or mAP, AUC,
+    d-prime) and, with ``out_dir``, writes ``metrics.json`` (and ``confusion_matrix.png``).
+    """
+    import dataclasses
+
+    from audiocnn.data import AudioCache, load_manifest, validate_manifest
+    from audiocnn.models import create_model, read_checkpoint
+
+    _, meta = read_checkpoint(checkpoint)
+    name = model or meta.get("name")
+    if not name:
+        raise ValueError(f"{checkpoint}: no model name stored; pass --model")
+    labels = meta.get("labels")
+    if not labels:
+        raise ValueError(f"{checkpoint}: no label list stored (not written by audiocnn train); cannot map the data's labels")
+    kwargs = {k: v for k, v in (meta.get("config") or {}).get("model_kwargs", {}).items() if k not in _INIT_KWARGS}
+    net = create_model(name, checkpoint=checkpoint, **kwargs).eval()
+    if manifest is None:
+        manifest = load_manifest(data, dataset, group_column=group_column)
+    manifest = validate_manifest(manifest, skip_bad=skip_bad)
+    if fold is not None:
+        if not manifest.has_folds():
+            raise ValueError(f"{data}: --fold {fold} given but the data has no predefined folds")
+        keep = [i for i, it in enumerate(manifest.items) if str(it.fold) == str(fold)]
+        if not keep:
+            raise ValueError(f"{data}: no item in fold {fold!r} (folds: {', '.join(manifest.fold_ids())})")
+        manifest = manifest.subset(keep)
+    unknown = sorted({lab for it in manifest.items for lab in it.labels} - set(labels))
+    if unknown:
+        raise ValueError(f"{data}: label(s) unknown to the model in {checkpoint}: {', '.join(map(str, unknown))} (model labels: {', '.join(map(str, labels))})")
+    manifest = dataclasses.replace(manifest, classes=tuple(labels))
+    multilabel = bool(meta.get("multilabel", manifest.multilabel))
+    clip = float(clip_seconds or meta.get("clip_seconds") or 1.0)
+    cache = AudioCache(net.sample_rate, Path(cache_dir) if cache_dir else None)
+    bad = cache.preload([it.path for it in manifest.items], progress=False)
+    if bad:
+        from audiocnn.data import BadDataError
+
+        if not skip_bad:
+            raise BadDataError(bad)
+        paths = {str(b.path) for b in bad}
+        manifest = _with_bad(manifest.subset([i for i, it in enumerate(manifest.items) if str(it.path) not in paths]), bad)
+    probs = predict_manifest(net, manifest, cache, clip, windows=windows, multilabel=multilabel)
+    if multilabel:
+        metrics = tagging_metrics(manifest.targets(), probs)
+    else:
+        metrics = classification_metrics(manifest.label_indices(), probs)
+    out = {
+        **metrics,
+        "n": len(manifest.items),
+        "checkpoint": str(checkpoint),
+        "model": name,
+        "data": str(data),
+        "fold": fold,
+        "clip_seconds": clip,
+        "eval": "sliding windows" if windows else "centre crop",
+        "classes": list(labels),
+        "bad_files": [{"path": str(b.path), "reason": b.reason} for b in manifest.bad],
+    }
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        write_json_atomic(out, out_dir / "metrics.json")
+        if not multilabel:
+            from audiocnn.evaluate.report import plot_confusion_matrix
+
+            plot_confusion_matrix(np.asarray(metrics["confusion_matrix"]), list(labels), out_dir / "confusion_matrix.png", title=f"{name} on {data}")
+    return out

@@ -34,7 +34,7 @@ class TrainConfig:
         accelerator, devices, strategy, precision: passed to ``lightning.Trainer``.
     """
 
-    model: str = "cnn_small"
+    model: str = "cnn6_lite"
     model_kwargs: dict = field(default_factory=dict)
     clip_seconds: float | None = None
     epochs: int = 30

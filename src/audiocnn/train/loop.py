@@ -145,6 +145,8 @@ def fit_fold(
     model.train()  # create_model returns eval mode; Lightning keeps the modes it finds
     module = AudioClassifier(model, config, manifest.multilabel, steps_per_epoch=len(train_dl))
 
+    for name in ("lightning.pytorch", "lightning.fabric"):  # "GPU available: False" etc. every fold
+        logging.getLogger(name).setLevel(logging.WARNING)
     ckpt_dir = out_dir / "lightning"
     ckpt_cb = ModelCheckpoint(
         dirpath=ckpt_dir,
@@ -179,8 +181,6 @@ def fit_fold(
     ckpt_path = str(last) if resume and last.exists() else None
     if ckpt_path:
         log.info("resuming %s from %s", out_dir.name, last)
-    for name in ("lightning.pytorch", "lightning.fabric"):  # "GPU available: False" etc. every fold
-        logging.getLogger(name).setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # small datasets: the loader has few batches; Lightning warns about it every fold
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")

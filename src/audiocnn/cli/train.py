@@ -1,0 +1,202 @@
+"""``audiocnn train`` (k-fold training and evaluation with a report) and ``audiocnn evaluate``
+(score a saved model on labelled data)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+ORDER = 20
+
+TRAIN_EPILOG = """examples:
+  audiocnn train --data my_clips/                       # folder of class sub-folders, all defaults
+  audiocnn train --data meta.csv --folds 5 --out runs/x  # CSV (filename,label[,fold,split,...])
+  audiocnn train --data /data/fsdd --dataset fsdd --folds logo --out runs/fsdd   # leave one speaker out
+  audiocnn train --data ESC-50/ --dataset esc50 --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --mode finetune
+  audiocnn train --data meta.csv --max-folds 1 --epochs 5  # a quick look at one fold
+
+Writes OUT/metrics.json, OUT/report.md, OUT/confusion_matrix.png, OUT/learning_curves.png and
+OUT/fold_<k>/best.pth. The epoch kept for each fold is chosen on a validation split of its
+training folds, never on the test fold.
+"""
+
+EVAL_EPILOG = """examples:
+  audiocnn evaluate --checkpoint runs/x/fold_1/best.pth --data held_out.csv
+  audiocnn evaluate --checkpoint runs/x/fold_1/best.pth --data meta.csv --fold 1 --out runs/x/eval_fold1
+
+Labels are matched to the checkpoint's by name; data with labels the model does not know is an error.
+"""
+
+
+def _folds(value: str):
+    if value in ("logo", "predefined", "auto"):
+        return None if value in ("predefined", "auto") else "logo"
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--folds takes an integer K, 'logo' or 'predefined', got {value!r}") from None
+    if k < 2:
+        raise argparse.ArgumentTypeError(f"--folds K needs K >= 2, got {k}")
+    return k
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    from audiocnn.data import DATASETS
+
+    p.add_argument("--data", required=True, help="CSV manifest, folder of class sub-folders, or a corpus folder")
+    p.add_argument("--dataset", choices=DATASETS, default=None, help="corpus layout (default: detected from --data)")
+    p.add_argument("--group-column", default=None, help="CSV column whose values must not straddle folds (e.g. speaker)")
+    p.add_argument("--skip-bad", action="store_true", help="skip unusable files (listed in the report) instead of stopping")
+    p.add_argument("--cache-dir", default=None, help="keep decoded, resampled audio here between runs")
+    p.add_argument("--clip-seconds", type=float, default=None, help="clip length (default: 95th percentile of file durations)")
+
+
+def register(subparsers) -> None:
+    from audiocnn.train.config import TrainConfig
+
+    d = TrainConfig()
+    p = subparsers.add_parser(
+        "train",
+        help="train and evaluate a model with k-fold cross-validation; writes a report",
+        description="Train any registered model on labelled audio with an honest k-fold protocol and write a report.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_data_args(p)
+    p.add_argument("--model", default=d.model, help=f"registered model (`audiocnn models`; default {d.model})")
+    p.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    p.add_argument("--folds", type=_folds, default=None, metavar="K|logo|predefined",
+                   help="K stratified folds (grouped when the data has groups), 'logo' = leave one group out; "
+                        "default: the data's predefined folds, else its train/test split, else 5")
+    p.add_argument("--max-folds", type=int, default=None, metavar="N", help="run only the first N folds (quick look)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"maximum epochs per fold (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+    p.add_argument("--optimizer", choices=("adamw", "adam"), default=d.optimizer)
+    p.add_argument("--schedule", choices=("cosine", "step", "constant"), default=d.schedule, help="after the warm-up")
+    p.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs)
+    p.add_argument("--mixup", type=float, default=d.mixup, metavar="ALPHA", help="mixup alpha on waveforms (0 = off)")
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    p.add_argument("--balanced", action="store_true", help="PANNs balanced sampler (each class equally often)")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation share of the training folds")
+    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs (0 = off)")
+    p.add_argument("--checkpoint", default=None, help="start from these weights (official PANNs file or ours)")
+    p.add_argument("--mode", choices=("scratch", "finetune", "linear"), default=None,
+                   help="transfer mode; linear = frozen backbone (default: finetune with --checkpoint, else scratch)")
+    p.add_argument("--init", choices=("random", "imagenet"), default=None, help="ImageNet models: initial weights")
+    p.add_argument("--imagenet-weights", default=None, help="ImageNet models: torchvision weight file")
+    p.add_argument("--eval-windows", choices=("auto", "yes", "no"), default="auto",
+                   help="score test files with sliding windows averaged per file (auto: when files are longer than a clip)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--devices", default="1", help="Lightning devices (e.g. 2, or 'auto')")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator (cpu, gpu, auto)")
+    p.add_argument("--strategy", default="auto", help="Lightning strategy (e.g. ddp)")
+    p.add_argument("--precision", default=d.precision, help="Lightning precision (32-true, bf16-mixed, 16-mixed)")
+    p.add_argument("--num-workers", type=int, default=0, help="data loader workers")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_train)
+
+    e = subparsers.add_parser(
+        "evaluate",
+        help="score a saved model on labelled audio",
+        description="Score a checkpoint written by `audiocnn train` (or any checkpoint with --model and --labels) on labelled data.",
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.add_argument("--checkpoint", required=True, help="fold_<k>/best.pth of a training run")
+    _add_data_args(e)
+    e.add_argument("--model", default=None, help="model name (default: from the checkpoint)")
+    e.add_argument("--fold", default=None, help="score only this predefined fold of --data")
+    e.add_argument("--windows", action="store_true", help="sliding windows averaged per file instead of a centre crop")
+    e.add_argument("--out", default=None, help="write metrics.json (and confusion_matrix.png) here")
+    e.set_defaults(func=run_evaluate)
+
+
+def _devices(v: str):
+    return int(v) if v.isdigit() else v
+
+
+def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
+    from audiocnn.train.config import TrainConfig
+
+    model_kwargs = {}
+    if args.init is not None:
+        model_kwargs["init"] = args.init
+    if args.imagenet_weights is not None:
+        model_kwargs["imagenet_weights"] = args.imagenet_weights
+    return TrainConfig(
+        model=args.model,
+        model_kwargs=model_kwargs,
+        clip_seconds=args.clip_seconds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs,
+        mixup=args.mixup,
+        label_smoothing=args.label_smoothing,
+        balanced=args.balanced,
+        val_fraction=args.val_fraction,
+        patience=args.patience,
+        checkpoint=args.checkpoint,
+        mode=args.mode,
+        eval_windows={"auto": None, "yes": True, "no": False}[args.eval_windows],
+        seed=args.seed,
+        accelerator=args.accelerator,
+        devices=_devices(str(args.devices)),
+        strategy=args.strategy,
+        precision=args.precision,
+        num_workers=args.num_workers,
+        progress=not args.no_progress,
+    )
+
+
+def run_train(args) -> int:
+    from audiocnn.evaluate.protocol import run_experiment
+
+    config = config_from_args(args)
+    metrics = run_experiment(
+        args.data,
+        config,
+        args.out,
+        dataset=args.dataset,
+        folds=args.folds,
+        group_column=args.group_column,
+        skip_bad=args.skip_bad,
+        max_folds=args.max_folds,
+        resume=args.resume,
+        cache_dir=args.cache_dir,
+    )
+    s = metrics["summary"]
+    keys = ("mAP", "auc", "d_prime") if metrics["task"] == "tagging" else ("accuracy", "macro_f1")
+    line = ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in keys if k in s)
+    print(f"{config.model}: {line} over {s['n_folds']} fold(s) in {metrics['wall_seconds']:.0f} s")
+    print(f"report: {args.out}/report.md")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from audiocnn.evaluate.protocol import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(
+        args.checkpoint,
+        args.data,
+        dataset=args.dataset,
+        model=args.model,
+        fold=args.fold,
+        windows=args.windows,
+        clip_seconds=args.clip_seconds,
+        skip_bad=args.skip_bad,
+        group_column=args.group_column,
+        cache_dir=args.cache_dir,
+        out_dir=args.out,
+    )
+    show = {k: v for k, v in metrics.items() if k not in ("confusion_matrix", "classes", "bad_files")}
+    print(json.dumps(show, indent=1))
+    if args.out:
+        print(f"metrics: {args.out}/metrics.json")
+    return 0
