@@ -48,6 +48,11 @@ def _fade(n: int, sr: int, ms: float = 5.0) -> np.ndarray:
     return env
 
 
+def _dur(rng: np.random.Generator, lo: float, hi: float, max_dur: float) -> float:
+    """A duration in [lo, hi] seconds, shrunk to fit clips shorter than the default 2 s."""
+    return rng.uniform(min(lo, 0.5 * max_dur), min(hi, max_dur))
+
+
 def _harmonic(f0: float, t: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
     n_harm = int(rng.integers(3, 9))
     rolloff = rng.uniform(0.5, 1.5)
@@ -64,7 +69,7 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
     max_dur = seconds * 0.9
     nyq = sr / 2
     if cls in ("pure_tone", "am_tone", "vibrato_tone"):
-        dur = rng.uniform(0.4, min(1.6, max_dur))
+        dur = _dur(rng, 0.4, 1.6, max_dur)
         t = np.arange(int(dur * sr)) / sr
         f = rng.uniform(250, min(3500, 0.8 * nyq))
         if cls == "pure_tone":
@@ -78,7 +83,7 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
             x = np.sin(phase)
         return x * _fade(len(t), sr, 10)
     if cls in ("chirp_up", "chirp_down"):
-        dur = rng.uniform(0.3, min(1.2, max_dur))
+        dur = _dur(rng, 0.3, 1.2, max_dur)
         t = np.arange(int(dur * sr)) / sr
         lo = rng.uniform(200, 900)
         hi = min(lo * rng.uniform(2.5, 6.0), 0.85 * nyq)
@@ -102,7 +107,7 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
         return x
     if cls == "click_train":
         rate = rng.uniform(6, 30)
-        dur = rng.uniform(0.4, min(1.5, max_dur))
+        dur = _dur(rng, 0.4, 1.5, max_dur)
         x = np.zeros(int(dur * sr))
         click_len = int(0.004 * sr)
         decay = np.exp(-np.arange(click_len) / (0.0008 * sr))
@@ -112,7 +117,7 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
             x[i:i + click_len] += c[: len(x) - i]
         return x
     if cls == "noise_burst":
-        dur = rng.uniform(0.2, min(1.2, max_dur))
+        dur = _dur(rng, 0.2, 1.2, max_dur)
         n = int(dur * sr)
         lo = rng.uniform(100, 0.4 * nyq)
         hi = min(lo * rng.uniform(2, 8), 0.95 * nyq)
@@ -122,12 +127,12 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
     if cls in ("harmonic_decay", "harmonic_sustain"):
         f0 = rng.uniform(110, 600)
         if cls == "harmonic_decay":
-            dur = rng.uniform(0.5, min(1.5, max_dur))
+            dur = _dur(rng, 0.5, 1.5, max_dur)
             t = np.arange(int(dur * sr)) / sr
             env = np.exp(-t / rng.uniform(0.06, 0.25))
             env[: int(0.002 * sr)] *= np.linspace(0, 1, int(0.002 * sr))
         else:
-            dur = rng.uniform(0.6, min(1.6, max_dur))
+            dur = _dur(rng, 0.6, 1.6, max_dur)
             t = np.arange(int(dur * sr)) / sr
             attack = rng.uniform(0.08, 0.25)
             env = np.minimum(1.0, t / attack) * _fade(len(t), sr, 60)
