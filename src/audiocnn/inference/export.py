@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,7 +145,8 @@ def export_onnx(model: AudioModel, path: str | os.PathLike, seconds: float = 10.
     path.parent.mkdir(parents=True, exist_ok=True)
     graph = LogitsGraph(onnx_friendly(model).eval()).eval()
     x = _example_input(model, seconds)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and constant-folding notices; parity is checked instead
         torch.onnx.export(
             graph,
             (x,),
@@ -164,7 +166,8 @@ def export_torchscript(model: AudioModel, path: str | os.PathLike, seconds: floa
     path.parent.mkdir(parents=True, exist_ok=True)
     graph = LogitsGraph(copy.deepcopy(model).eval()).eval()
     x = _example_input(model, seconds)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         traced = torch.jit.trace(graph, (x,), check_trace=False)
     traced.save(str(path))
     return path

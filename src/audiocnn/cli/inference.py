@@ -1,0 +1,279 @@
+"""``audiocnn tag | sed | embed | export``: thin wrappers over :mod:`audiocnn.inference`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+ORDER = 30
+
+_RAW = argparse.RawDescriptionHelpFormatter
+
+
+def _clean_warnings() -> None:
+    """Show library warnings (random weights, padding) as one readable line each."""
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"  # noqa: ARG005
+
+
+def _default_workers() -> int:
+    return max(1, min(2, (os.cpu_count() or 1) - 1))
+
+
+def _common(p: argparse.ArgumentParser, default_model: str) -> None:
+    from audiocnn.inference.runtime import PRECISIONS
+
+    p.add_argument("--model", default=default_model, help=f"registered model name (default {default_model}; see `audiocnn models`)")
+    p.add_argument("--checkpoint", help="weights (.pth, official PANNs or audiocnn); without it the model has RANDOM weights")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default), bf16 autocast, or int8 dynamic quantisation of Linear layers")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default 8)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+# -------------------------------------------------------------------------------------------- tag
+
+
+TAG_EPILOG = """examples:
+  audiocnn tag clip.wav recordings/ --model cnn14 --checkpoint Cnn14_mAP=0.431.pth \\
+      --labels class_labels_indices.csv --top-k 3
+  audiocnn tag recordings/ --checkpoint Cnn14_mAP=0.431.pth --format csv --out tags.csv
+
+Folders are walked for audio files (.wav .flac .ogg .mp3 ...). Files are decoded and resampled
+in worker processes while the model runs. Files longer than --clip-seconds are tagged in windows
+and the probabilities averaged (--aggregate max takes the maximum). Unreadable files are listed at
+the end with the reason; the exit code is 0 if at least one file was tagged.
+"""
+
+
+def _format_tags(results, fmt: str) -> str:
+    ok = [r for r in results if r.error is None]
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in ok], indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["path", "rank", "label", "index", "probability"])
+        for r in ok:
+            for k, t in enumerate(r.tags, 1):
+                w.writerow([r.path, k, t.label, t.index, f"{t.probability:.4f}"])
+        return buf.getvalue().rstrip("\n")
+    width = min(max((len(r.path) for r in ok), default=4), 60)
+    lines = [f"{'file':<{width}}  tags"]
+    for r in ok:
+        name = r.path if len(r.path) <= width else "..." + r.path[-(width - 3) :]
+        lines.append(f"{name:<{width}}  " + ", ".join(f"{t.label} ({t.probability:.3f})" for t in r.tags))
+    return "\n".join(lines)
+
+
+def run_tag(args) -> int:
+    _clean_warnings()
+    from audiocnn.inference.tagger import Tagger
+
+    tagger = Tagger(
+        args.model,
+        checkpoint=args.checkpoint,
+        labels=args.labels,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        clip_seconds=args.clip_seconds,
+        num_threads=args.threads,
+        aggregate=args.aggregate,
+    )
+    results = tagger.tag(args.paths, top_k=args.top_k, num_workers=args.workers, errors="record", progress=not args.no_progress)
+    text = _format_tags(results, args.format)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    failed = [r for r in results if r.error is not None]
+    n_ok = len(results) - len(failed)
+    if failed:
+        print(f"\n{len(failed)} of {len(results)} file(s) could not be read:", file=sys.stderr)
+        for r in failed:
+            print(f"  {r.path}: {r.error}", file=sys.stderr)
+    if not results:
+        print("audiocnn tag: no audio files found", file=sys.stderr)
+    return 0 if n_ok > 0 else 1
+
+
+# -------------------------------------------------------------------------------------------- sed
+
+
+SED_EPILOG = """examples:
+  audiocnn sed street.wav --model cnn14_decision_level_max --checkpoint Cnn14_DecisionLevelMax_mAP=0.385.pth \\
+      --labels class_labels_indices.csv --events events.csv --plot sed.png
+  audiocnn sed long_recording.flac --checkpoint ... --threshold 0.3 --min-duration 0.5 --merge-gap 1.0
+
+Frame-level models give probabilities at their frame rate (100 frames/s for PANNs); any
+clip-level model works through sliding windows (--window-seconds / --hop-seconds). Long files
+are processed in overlapping chunks, so memory stays flat in file length.
+"""
+
+
+def _read_class_thresholds(path: str, default: float) -> dict:
+    out = {"default": default}
+    with open(path, newline="") as f:
+        for row in csv.reader(f):
+            if not row or row[0].strip().lower() in ("label", "display_name") or row[0].startswith("#"):
+                continue
+            if len(row) < 2:
+                raise ValueError(f"{path}: expected 'label,threshold' rows, got {row}")
+            out[row[0].strip()] = float(row[1])
+    return out
+
+
+def run_sed(args) -> int:
+    _clean_warnings()
+    from audiocnn.inference.sed import SoundEventDetector, plot_sed, write_events_csv
+
+    thresholds = _read_class_thresholds(args.class_thresholds, args.threshold) if args.class_thresholds else args.threshold
+    det = SoundEventDetector(
+        args.model,
+        checkpoint=args.checkpoint,
+        labels=args.labels,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        num_threads=args.threads,
+        thresholds=thresholds,
+        min_duration=args.min_duration,
+        merge_gap=args.merge_gap,
+        chunk_seconds=args.chunk_seconds,
+        window_seconds=args.window_seconds,
+        hop_seconds=args.hop_seconds,
+    )
+    res = det.detect(args.file)
+    kind = "frame-level" if det.info.frame_level else f"sliding {args.window_seconds:g}-s windows"
+    print(f"{args.file}: {res.duration:.1f} s, {res.num_frames} frames at {res.frame_rate:g} frames/s ({kind}), {len(res.events)} event(s)")
+    for ev in res.events[: args.show]:
+        print(f"  {ev.onset:9.2f} {ev.offset:9.2f}  {ev.label}  ({ev.score:.3f})")
+    if len(res.events) > args.show:
+        print(f"  ... {len(res.events) - args.show} more")
+    if args.events:
+        write_events_csv(res.events, args.events)
+        print(f"wrote {args.events}")
+    if args.plot:
+        plot_sed(res, args.plot, top_k=args.top_k)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ embed
+
+
+EMBED_EPILOG = """examples:
+  audiocnn embed recordings/ --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --out embeddings.npz
+  audiocnn embed a.wav b.wav --per-window --window-seconds 1 --hop-seconds 0.5 --out frames.npz
+
+The .npz holds: embeddings (rows, dim), paths, file_index (row -> path), timestamps (window
+centres in seconds, with --per-window), failed_paths/failed_reasons, model, sample_rate.
+"""
+
+
+def run_embed(args) -> int:
+    _clean_warnings()
+    from audiocnn.inference.embed import Embedder
+
+    emb = Embedder(
+        args.model,
+        checkpoint=args.checkpoint,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        num_threads=args.threads,
+        clip_seconds=args.clip_seconds,
+        window_seconds=args.window_seconds,
+        hop_seconds=args.hop_seconds,
+    )
+    res = emb.embed_files(args.paths, per_window=args.per_window, num_workers=args.workers, progress=not args.no_progress)
+    res.save_npz(args.out)
+    print(f"wrote {args.out}: {res.embeddings.shape[0]} row(s) x {res.embeddings.shape[1]} dims from {len(res.paths)} file(s)")
+    if res.failed:
+        print(f"{len(res.failed)} file(s) could not be read:", file=sys.stderr)
+        for p, r in res.failed.items():
+            print(f"  {p}: {r}", file=sys.stderr)
+    return 0 if res.paths else 1
+
+
+# ----------------------------------------------------------------------------------------- export
+
+
+EXPORT_EPILOG = """examples:
+  audiocnn export --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --format onnx --out cnn14.onnx
+  audiocnn export --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --format torchscript --out cnn14.pt
+
+The exported graph maps a waveform (batch, samples) at the model's sample rate to
+(logits, embedding); batch and length are dynamic. A parity check against eager PyTorch
+(onnxruntime for ONNX, torch.jit.load for TorchScript) is printed after the export.
+"""
+
+
+def run_export(args) -> int:
+    _clean_warnings()
+    from audiocnn.inference.export import export_model
+    from audiocnn.inference.runtime import load_model
+
+    model, _ = load_model(args.model, args.checkpoint)
+    res = export_model(model, args.out, args.format, seconds=args.seconds)
+    print(res.summary())
+    return 0
+
+
+# --------------------------------------------------------------------------------------- register
+
+
+def register(sub) -> None:
+    p = sub.add_parser("tag", help="tag audio files with class probabilities", epilog=TAG_EPILOG, formatter_class=_RAW)
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files and/or folders (walked)")
+    _common(p, "cnn14")
+    p.add_argument("--labels", help="class_labels_indices.csv (index,mid,display_name) or one label per line")
+    p.add_argument("--top-k", type=int, default=5, help="tags per file (default 5)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--out", help="write the results here instead of stdout")
+    p.add_argument("--clip-seconds", type=float, default=None, help="window length for long files (default 10)")
+    p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="how window probabilities combine (default mean)")
+    p.add_argument("--workers", type=int, default=_default_workers(), help="decoding processes (default %(default)s; 0 = decode in the main process)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_tag)
+
+    p = sub.add_parser("sed", help="sound event detection: frame-wise probabilities, events, plot", epilog=SED_EPILOG, formatter_class=_RAW)
+    p.add_argument("file", help="audio file")
+    _common(p, "cnn14_decision_level_max")
+    p.add_argument("--labels", help="class_labels_indices.csv or one label per line")
+    p.add_argument("--events", help="write events here as CSV (onset,offset,label,score)")
+    p.add_argument("--plot", help="write the spectrogram + probability-curve figure here (.png)")
+    p.add_argument("--threshold", type=float, default=0.5, help="probability threshold of every class (default 0.5)")
+    p.add_argument("--class-thresholds", help="CSV of label,threshold overriding --threshold per class")
+    p.add_argument("--min-duration", type=float, default=0.1, help="drop events shorter than this (s, default 0.1)")
+    p.add_argument("--merge-gap", type=float, default=0.2, help="merge events of a class separated by at most this (s, default 0.2)")
+    p.add_argument("--chunk-seconds", type=float, default=60.0, help="chunk length for long files (default 60)")
+    p.add_argument("--window-seconds", type=float, default=2.0, help="sliding window of clip-level models (default 2)")
+    p.add_argument("--hop-seconds", type=float, default=0.5, help="sliding-window hop of clip-level models (default 0.5)")
+    p.add_argument("--top-k", type=int, default=5, help="classes drawn in the plot (default 5)")
+    p.add_argument("--show", type=int, default=20, help="events printed (default 20)")
+    p.set_defaults(func=run_sed)
+
+    p = sub.add_parser("embed", help="embeddings of audio files to .npz", epilog=EMBED_EPILOG, formatter_class=_RAW)
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    _common(p, "cnn14")
+    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--per-window", action="store_true", help="one row per window (with timestamps) instead of per file")
+    p.add_argument("--clip-seconds", type=float, default=10.0, help="window averaged for per-file embeddings (default 10)")
+    p.add_argument("--window-seconds", type=float, default=1.0, help="--per-window window length (default 1)")
+    p.add_argument("--hop-seconds", type=float, default=0.5, help="--per-window hop (default 0.5)")
+    p.add_argument("--workers", type=int, default=_default_workers(), help="decoding processes (default %(default)s)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_embed)
+
+    p = sub.add_parser("export", help="export waveform-to-logits to ONNX or TorchScript", epilog=EXPORT_EPILOG, formatter_class=_RAW)
+    p.add_argument("--model", default="cnn14", help="registered model name (default cnn14)")
+    p.add_argument("--checkpoint", help="weights; without it the export has RANDOM weights")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    p.add_argument("--out", required=True, help="output file (.onnx / .pt)")
+    p.add_argument("--seconds", type=float, default=10.0, help="example input length used for tracing (default 10)")
+    p.set_defaults(func=run_export)
