@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 ORDER = 30
@@ -19,6 +20,17 @@ _RAW = argparse.RawDescriptionHelpFormatter
 def _clean_warnings() -> None:
     """Show library warnings (random weights, padding) as one readable line each."""
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"  # noqa: ARG005
+
+
+@contextmanager
+def _printed_warnings():
+    """Print warnings raised while building the model (random weights ...) to stderr, always:
+    a CLI user must see them whatever the warning filters say."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
 
 
 def _default_workers() -> int:
@@ -74,16 +86,17 @@ def run_tag(args) -> int:
     _clean_warnings()
     from audiocnn.inference.tagger import Tagger
 
-    tagger = Tagger(
-        args.model,
-        checkpoint=args.checkpoint,
-        labels=args.labels,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        clip_seconds=args.clip_seconds,
-        num_threads=args.threads,
-        aggregate=args.aggregate,
-    )
+    with _printed_warnings():
+        tagger = Tagger(
+            args.model,
+            checkpoint=args.checkpoint,
+            labels=args.labels,
+            precision=args.precision,
+            batch_size=args.batch_size,
+            clip_seconds=args.clip_seconds,
+            num_threads=args.threads,
+            aggregate=args.aggregate,
+        )
     results = tagger.tag(args.paths, top_k=args.top_k, num_workers=args.workers, errors="record", progress=not args.no_progress)
     text = _format_tags(results, args.format)
     if args.out:
@@ -134,20 +147,21 @@ def run_sed(args) -> int:
     from audiocnn.inference.sed import SoundEventDetector, plot_sed, write_events_csv
 
     thresholds = _read_class_thresholds(args.class_thresholds, args.threshold) if args.class_thresholds else args.threshold
-    det = SoundEventDetector(
-        args.model,
-        checkpoint=args.checkpoint,
-        labels=args.labels,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        num_threads=args.threads,
-        thresholds=thresholds,
-        min_duration=args.min_duration,
-        merge_gap=args.merge_gap,
-        chunk_seconds=args.chunk_seconds,
-        window_seconds=args.window_seconds,
-        hop_seconds=args.hop_seconds,
-    )
+    with _printed_warnings():
+        det = SoundEventDetector(
+            args.model,
+            checkpoint=args.checkpoint,
+            labels=args.labels,
+            precision=args.precision,
+            batch_size=args.batch_size,
+            num_threads=args.threads,
+            thresholds=thresholds,
+            min_duration=args.min_duration,
+            merge_gap=args.merge_gap,
+            chunk_seconds=args.chunk_seconds,
+            window_seconds=args.window_seconds,
+            hop_seconds=args.hop_seconds,
+        )
     res = det.detect(args.file)
     kind = "frame-level" if det.info.frame_level else f"sliding {args.window_seconds:g}-s windows"
     print(f"{args.file}: {res.duration:.1f} s, {res.num_frames} frames at {res.frame_rate:g} frames/s ({kind}), {len(res.events)} event(s)")
@@ -180,16 +194,17 @@ def run_embed(args) -> int:
     _clean_warnings()
     from audiocnn.inference.embed import Embedder
 
-    emb = Embedder(
-        args.model,
-        checkpoint=args.checkpoint,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        num_threads=args.threads,
-        clip_seconds=args.clip_seconds,
-        window_seconds=args.window_seconds,
-        hop_seconds=args.hop_seconds,
-    )
+    with _printed_warnings():
+        emb = Embedder(
+            args.model,
+            checkpoint=args.checkpoint,
+            precision=args.precision,
+            batch_size=args.batch_size,
+            num_threads=args.threads,
+            clip_seconds=args.clip_seconds,
+            window_seconds=args.window_seconds,
+            hop_seconds=args.hop_seconds,
+        )
     res = emb.embed_files(args.paths, per_window=args.per_window, num_workers=args.workers, progress=not args.no_progress)
     res.save_npz(args.out)
     print(f"wrote {args.out}: {res.embeddings.shape[0]} row(s) x {res.embeddings.shape[1]} dims from {len(res.paths)} file(s)")
@@ -218,7 +233,8 @@ def run_export(args) -> int:
     from audiocnn.inference.export import export_model
     from audiocnn.inference.runtime import load_model
 
-    model, _ = load_model(args.model, args.checkpoint)
+    with _printed_warnings():
+        model, _ = load_model(args.model, args.checkpoint)
     res = export_model(model, args.out, args.format, seconds=args.seconds)
     print(res.summary())
     return 0
