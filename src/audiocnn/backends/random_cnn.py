@@ -269,7 +269,7 @@ def embed_paths(
     with torch.inference_mode():
         for batch in _batches(paths, load, batch_size, clip_samples, pad=not is_mfcc):
             if is_mfcc:  # variable lengths: one clip at a time (cheap)
-                emb = torch.cat([mfcc_stats(extractor(torch.from_numpy(_at_least(x, min_samples))[None])) for x in batch])
+                emb = torch.cat([mfcc_stats(extractor(torch.from_numpy(np.array(_at_least(x, min_samples)))[None])) for x in batch])
             elif checkpoint is not None:  # a trained model: its own embedding output
                 emb = extractor(torch.from_numpy(np.stack(batch)))["embedding"]
             else:
