@@ -176,3 +176,23 @@ def test_random_cnn_errors_are_one_clear_line(tiny_data, tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "unknown front-end(s) nope" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_triage_end_to_end(tiny_data, tmp_path):
+    import json
+
+    out = tmp_path / "triage"
+    code = main([
+        "triage", "--data", str(tiny_data / "meta.csv"), "--group-column", "speaker", "--folds", "logo", "--max-folds", "1",
+        "--models", "test_pons,test_pons_wave,test_cnn", "--epochs", "1", "--clip-seconds", "0.3", "--grid", "small",
+        "--no-progress", "--out", str(out),
+    ])
+    assert code == 0
+    result = json.loads((out / "triage.json").read_text())
+    assert [r["model"] for r in result["rows"]] == ["test_pons", "test_pons_wave", "test_cnn"]
+    for r in result["rows"]:
+        assert 0 <= r["random_accuracy"] <= 1 and 0 <= r["trained_accuracy"] <= 1
+    assert "Spearman" in (out / "triage.md").read_text()
+    assert (out / "triage.png").stat().st_size > 1000
+    assert (out / "train" / "test_cnn" / "metrics.json").exists()

@@ -58,13 +58,19 @@ def make_elm_search(n_features: int, inner_folds: int = 3, random_state: int = 0
 
 
 def make_backend(name: str, n_features: int, inner_folds: int = 3, random_state: int = 0, grid: str = "full") -> GridSearchCV:
-    """``"svm"`` or ``"elm"``; ``grid="small"`` is a cheaper grid (for tests and quick runs)."""
+    """``"svm"`` or ``"elm"``.
+
+    ``grid="full"``: SVM RBF C in {0.1, 1, 10, 100} x gamma in {0.25, 1, 4}/dim + linear C in
+    {0.001, 0.01, 0.1} (15 settings); ELM hidden {500, 2000} x alpha {0.1, 1, 10, 100} (8).
+    ``grid="small"`` (quick runs, contended CPUs): SVM RBF C in {1, 10, 100} at gamma = 1/dim +
+    linear C = 0.01 (4); ELM 1000 hidden x alpha {1, 10, 100} (3).
+    """
     small = grid == "small"
     if name == "svm":
-        kw = dict(C=(1.0, 10.0), gamma_scales=(1.0,), linear_C=(0.01,)) if small else {}
+        kw = dict(C=(1.0, 10.0, 100.0), gamma_scales=(1.0,), linear_C=(0.01,)) if small else {}
         return make_svm_search(n_features, inner_folds, **kw)
     if name == "elm":
-        kw = dict(n_hidden=(200,), alpha=(1.0, 10.0)) if small else {}
+        kw = dict(n_hidden=(1000,), alpha=(1.0, 10.0, 100.0)) if small else {}
         return make_elm_search(n_features, inner_folds, random_state, **kw)
     raise ValueError(f"unknown back-end {name!r}; choose from {', '.join(BACKENDS)}")
 

@@ -225,6 +225,7 @@ def run_triage(
     cache_dir=None,
     grid: str = "full",
     train_overrides: dict | None = None,
+    overrides: dict | None = None,
     progress: bool = True,
 ) -> dict:
     """For each model: accuracy with random weights + ``backend`` (nested CV) and accuracy after a
@@ -232,7 +233,8 @@ def run_triage(
     same folds; then the Spearman correlation between the two and a scatter plot.
 
     Writes ``triage.csv``, ``triage.md``, ``triage.png`` and ``triage.json`` in ``out_dir`` and
-    returns the JSON dict.
+    returns the JSON dict. ``overrides`` are architecture arguments (``sample_rate`` for every
+    model; ``dim``, ``n_fft``... for ``pons_*`` only), used identically in both arms.
     """
     from scipy.stats import spearmanr
 
@@ -252,22 +254,23 @@ def run_triage(
     rows = []
     for name in models:
         t0 = time.perf_counter()
-        e = embed_paths(paths, name, seed=seed, clip_seconds=clip_seconds, cache_dir=cache_dir, progress=progress)
+        kw = _overrides_for(name, dict(overrides or {}), None)
+        e = embed_paths(paths, name, seed=seed, clip_seconds=clip_seconds, cache_dir=cache_dir, progress=progress, overrides=kw)
         res = nested_cv(e.X, y, fold_list, backend, groups=groups, seed=seed, grid=grid)
         random_acc = float(np.mean([r.accuracy for r in res]))
         random_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        config = TrainConfig(**{"model": name, "epochs": epochs, "clip_seconds": clip_seconds, "seed": seed, "progress": progress, **(train_overrides or {})})
+        config = TrainConfig(**{"model": name, "epochs": epochs, "clip_seconds": clip_seconds, "seed": seed, "progress": progress, "model_kwargs": kw, **(train_overrides or {})})
         metrics = run_experiment(None, config, out / "train" / name, manifest=manifest, folds=folds, max_folds=max_folds)
         trained_acc = float(metrics["summary"]["accuracy"]["mean"])
         train_s = time.perf_counter() - t0
         rows.append({"model": name, "random_accuracy": random_acc, "trained_accuracy": trained_acc, "random_seconds": random_s, "train_seconds": train_s, "embedding_dim": e.dim})
         log.info("%s: random %.4f, trained %.4f", name, random_acc, trained_acc)
     rho, p = (float("nan"), float("nan"))
-    if len(rows) >= 3:
+    if len(rows) >= 3 and len({x["random_accuracy"] for x in rows}) > 1 and len({x["trained_accuracy"] for x in rows}) > 1:
         r = spearmanr([x["random_accuracy"] for x in rows], [x["trained_accuracy"] for x in rows])
         rho, p = float(r.statistic), float(r.pvalue)
-    result = {"rows": rows, "spearman": rho, "p_value": p, "epochs": epochs, "backend": backend, "n_folds": len(fold_list), "clip_seconds": clip_seconds, "data": manifest.name}
+    result = {"rows": rows, "spearman": rho, "overrides": dict(overrides or {}), "p_value": p, "epochs": epochs, "backend": backend, "n_folds": len(fold_list), "clip_seconds": clip_seconds, "data": manifest.name}
     (out / "triage.json").write_text(json.dumps(result, indent=1))
     with open(out / "triage.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["model"])
@@ -288,7 +291,7 @@ def triage_markdown(result: dict) -> str:
     for r in result["rows"]:
         lines.append(f"| {r['model']} | {100 * r['random_accuracy']:.1f} % | {100 * r['trained_accuracy']:.1f} % | {r['random_seconds']:.0f} | {r['train_seconds']:.0f} |")
     rho = result["spearman"]
-    corr = "n/a (fewer than 3 models)" if math.isnan(rho) else f"{rho:.3f} (p = {result['p_value']:.3f})"
+    corr = "n/a (fewer than 3 models, or all accuracies equal)" if math.isnan(rho) else f"{rho:.3f} (p = {result['p_value']:.3f})"
     lines += ["", f"Spearman rank correlation: {corr}"]
     return "\n".join(lines)
 

@@ -39,6 +39,21 @@ def _folds(value: str | None):
     return k
 
 
+def _arch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sample-rate", type=int, default=None, help="resample to this rate (default: each model's own, 16 kHz for pons_*)")
+    p.add_argument("--dim", type=int, default=None, help="target embedding size of the pons_* front-ends (default 3584)")
+    p.add_argument("--n-fft", type=int, default=None, help="STFT size of the pons_* spectrogram front-ends (default 512)")
+    p.add_argument("--hop-length", type=int, default=None, help="STFT hop of the pons_* spectrogram front-ends (default 256)")
+    p.add_argument("--n-mels", type=int, default=None, help="mel bins of the pons_* spectrogram front-ends (default 96)")
+
+
+def _overrides(args) -> dict:
+    o = {k: v for k, v in {"sample_rate": args.sample_rate, "dim": args.dim, "n_fft": args.n_fft, "hop_length": args.hop_length, "n_mels": args.n_mels}.items() if v is not None}
+    if args.sample_rate:
+        o["f_max"] = args.sample_rate / 2
+    return o
+
+
 def _data_args(p: argparse.ArgumentParser) -> None:
     from audiocnn.data import DATASETS
 
@@ -71,11 +86,7 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=int, default=3, help="random-weight draws per front-end (seeds 0..N-1)")
     p.add_argument("--checkpoint", default=None, help="use this trained model's embedding instead of random weights")
     p.add_argument("--stats", default="mean", help="pooling over time: comma list of mean,max,std")
-    p.add_argument("--sample-rate", type=int, default=None, help="resample to this rate (default: each front-end's own, 16 kHz for pons_*)")
-    p.add_argument("--dim", type=int, default=None, help="target embedding size of the pons_* front-ends (default 3584)")
-    p.add_argument("--n-fft", type=int, default=None, help="STFT size of the pons_* spectrogram front-ends (default 512)")
-    p.add_argument("--hop-length", type=int, default=None, help="STFT hop of the pons_* spectrogram front-ends (default 256)")
-    p.add_argument("--n-mels", type=int, default=None, help="mel bins of the pons_* spectrogram front-ends (default 96)")
+    _arch_args(p)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--inner-folds", type=int, default=3, help="inner CV folds for the hyper-parameter search")
     p.set_defaults(func=run)
@@ -96,6 +107,7 @@ def register(subparsers) -> None:
     t.add_argument("--backend", choices=BACKENDS, default="svm")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch-size", type=int, default=32, help="training batch size")
+    _arch_args(t)
     t.set_defaults(func=run_triage)
 
 
@@ -110,9 +122,7 @@ def run(args) -> int:
     stats = tuple(s.strip() for s in args.stats.split(",") if s.strip())
     if args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
-    overrides = {k: v for k, v in {"sample_rate": args.sample_rate, "dim": args.dim, "n_fft": args.n_fft, "hop_length": args.hop_length, "n_mels": args.n_mels}.items() if v is not None}
-    if args.sample_rate and "f_max" not in overrides:
-        overrides["f_max"] = args.sample_rate / 2
+    overrides = _overrides(args)
     manifest = load_manifest(args.data, args.dataset, group_column=args.group_column)
     out = Path(args.out)
     rows, records, manifest = run_study(
@@ -143,7 +153,7 @@ def run_triage(args) -> int:
         args.data, models, args.out, dataset=args.dataset, epochs=args.epochs, folds=args.folds, max_folds=args.max_folds,
         clip_seconds=args.clip_seconds, group_column=args.group_column, backend=args.backend, seed=args.seed,
         skip_bad=args.skip_bad, cache_dir=args.cache_dir, grid=args.grid, train_overrides={"batch_size": args.batch_size, "progress": not args.no_progress},
-        progress=not args.no_progress,
+        overrides=_overrides(args), progress=not args.no_progress,
     )
     print(triage_markdown(result))
     print(f"\nresults: {args.out}/triage.md  {args.out}/triage.png")
