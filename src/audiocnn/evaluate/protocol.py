@@ -57,7 +57,9 @@ def auto_clip_seconds(durations: np.ndarray) -> float:
 
 
 def _fold_dirname(name: str) -> str:
-    return "fold_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
+    """``"fold1"`` / ``"1"`` -> ``fold_1``; ``"george"`` -> ``fold_george``."""
+    name = re.sub(r"^fold[_-]?", "", str(name)) or str(name)
+    return "fold_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 def _is_global_zero() -> bool:
@@ -101,7 +103,7 @@ def run_experiment(
     t0 = time.time()
     out_dir = Path(out_dir)
     run_file = out_dir / "run.json"
-    if run_file.exists():
+    if run_file.exists() and _is_global_zero():  # other DDP ranks start after rank 0 wrote it
         if not resume:
             raise ValueError(f"{out_dir} already holds a run; add --resume to continue it or choose another --out")
         prev = json.loads(run_file.read_text())

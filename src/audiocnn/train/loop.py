@@ -188,6 +188,8 @@ def fit_fold(
         trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
 
     history = list(module.history)
+    if not history and last.exists():  # ddp_spawn trains in child processes: read it back
+        history = list(torch.load(last, map_location="cpu", weights_only=True).get("audiocnn_history", []))
     best_path = ckpt_cb.best_model_path or str(last)
     if best_path and Path(best_path).exists():
         load_lightning_weights(model, best_path)

@@ -1,0 +1,171 @@
+"""End-to-end training runs on tiny tone data with the test-size model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import audiocnn
+import audiocnn.data
+from audiocnn.evaluate import protocol
+from audiocnn.evaluate.protocol import evaluate_checkpoint, run_experiment
+
+
+
+def test_end_to_end_report_and_checkpoint(tone_csv, tiny_config, tmp_path):
+    out = tmp_path / "run"
+    m = run_experiment(tone_csv, tiny_config, out)
+    for f in ("metrics.json", "report.md", "confusion_matrix.png", "learning_curves.png"):
+        assert (out / f).stat().st_size > 0, f
+    saved = json.loads((out / "metrics.json").read_text())
+    for key in ("accuracy", "macro_f1"):
+        assert set(saved["summary"][key]) >= {"mean", "std"}
+        assert 0.0 <= saved["summary"][key]["mean"] <= 1.0
+    assert len(saved["folds"]) == 3 and saved["config"]["model"] == "test_cnn"
+    assert np.asarray(saved["confusion_matrix"]).sum() == 18  # every clip tested exactly once
+    report = (out / "report.md").read_text()
+    assert "| fold |" in report and "Wall time" in report and "Bad files skipped (0)" in report
+
+    # the best checkpoint of each fold loads through the registry, with labels in its metadata
+    ckpt = out / "fold_1" / "best.pth"
+    model = audiocnn.create_model("test_cnn", checkpoint=ckpt)
+    assert model.num_classes == 3
+    assert model.checkpoint_metadata["labels"] == ["high", "low", "mid"]
+    assert model.checkpoint_metadata["config"]["epochs"] == 2
+
+    # `evaluate` on the fold's test files reproduces the fold's accuracy
+    ev = evaluate_checkpoint(ckpt, tone_csv, fold="1", out_dir=tmp_path / "ev")
+    assert ev["n"] == 6
+    assert ev["accuracy"] == pytest.approx(m["folds"][0]["accuracy"])
+    assert (tmp_path / "ev" / "metrics.json").exists()
+
+
+def test_evaluate_maps_labels_by_name_and_rejects_unknown(tone_csv, tiny_config, tmp_path):
+    run_experiment(tone_csv, tiny_config, tmp_path / "run", max_folds=1)
+    ckpt = tmp_path / "run" / "fold_1" / "best.pth"
+    # the same files under a CSV that lists only two classes: class indices differ from the
+    # checkpoint's, scores must still be computed against the checkpoint's label order
+    full = evaluate_checkpoint(ckpt, tone_csv)
+    lines = tone_csv.read_text().splitlines()
+    sub = tone_csv.with_name("sub.csv")
+    sub.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if not ln.startswith("high")]) + "\n")
+    part = evaluate_checkpoint(ckpt, sub)
+    assert part["n"] == 12
+    full_cm = np.asarray(full["confusion_matrix"])
+    assert np.array_equal(np.asarray(part["confusion_matrix"])[1:], full_cm[1:])  # rows low, mid
+    bad = tone_csv.with_name("other.csv")
+    bad.write_text(lines[0] + "\n" + lines[1].replace("high", "squeak", 1).replace(",high,", ",squeak,") + "\n")
+    bad.write_text("filename,label,fold\n" + lines[1].split(",")[0] + ",squeak,1\n")
+    with pytest.raises(ValueError, match="squeak"):
+        evaluate_checkpoint(ckpt, bad)
+
+
+def test_model_selection_never_sees_the_test_fold(tone_csv, tiny_config, tmp_path, monkeypatch):
+    folds_seen, eval_paths = [], []
+    real_make_folds, real_dataset = audiocnn.data.make_folds, audiocnn.data.ClipDataset
+
+    def spy_make_folds(*a, **k):
+        folds = real_make_folds(*a, **k)
+        folds_seen.extend(folds)
+        return folds
+
+    class SpyDataset(real_dataset):
+        def __init__(self, manifest, cache, clip_seconds, train, seed=0):
+            super().__init__(manifest, cache, clip_seconds, train, seed)
+            eval_paths.append((train, {str(it.path) for it in manifest.items}))
+
+    monkeypatch.setattr(audiocnn.data, "make_folds", spy_make_folds)
+    monkeypatch.setattr(audiocnn.data, "ClipDataset", SpyDataset)
+    m = run_experiment(tone_csv, tiny_config, tmp_path / "run")
+    from audiocnn.data import load_manifest
+
+    man = load_manifest(tone_csv)
+    assert len(folds_seen) == 3 and len(eval_paths) == 6  # per fold: one train, one validation set
+    for (name, _, test_idx), (tr_flag, tr_paths), (va_flag, va_paths) in zip(folds_seen, eval_paths[0::2], eval_paths[1::2]):
+        test_paths = {str(man.items[i].path) for i in test_idx}
+        assert tr_flag is True and va_flag is False
+        assert va_paths and not (va_paths & test_paths), f"fold {name}: validation uses test files"
+        assert not (tr_paths & test_paths) and not (tr_paths & va_paths)
+    assert [f["n_test"] for f in m["folds"]] == [6, 6, 6]
+
+
+def _fold_fingerprint(m):
+    return [(f["fold"], f["accuracy"], f["best_epoch"], f.get("val_loss")) for f in m["folds"]]
+
+
+def test_same_seed_same_result(tone_csv, tiny_config, tmp_path):
+    a = run_experiment(tone_csv, tiny_config, tmp_path / "a", max_folds=2)
+    b = run_experiment(tone_csv, tiny_config, tmp_path / "b", max_folds=2)
+    assert _fold_fingerprint(a) == _fold_fingerprint(b)
+    wa = torch.load(tmp_path / "a" / "fold_2" / "best.pth", weights_only=True)["model"]
+    wb = torch.load(tmp_path / "b" / "fold_2" / "best.pth", weights_only=True)["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_runs_only_unfinished_folds(tone_csv, tiny_config, tmp_path, monkeypatch):
+    reference = run_experiment(tone_csv, tiny_config, tmp_path / "ref")
+    real_fit = protocol.fit_fold
+    calls = []
+
+    def killed_after_first_fold(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process dies while fold 2 trains
+        return real_fit(*a, **k)
+
+    monkeypatch.setattr(protocol, "fit_fold", killed_after_first_fold)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(tone_csv, tiny_config, out)
+    assert (out / "fold_1" / "result.json").exists() and not (out / "fold_2" / "result.json").exists()
+    with pytest.raises(ValueError, match="--resume"):
+        run_experiment(tone_csv, tiny_config, out)
+
+    trained = []
+
+    def counting_fit(manifest, tr, va, config, cache, clip, fdir, **k):
+        trained.append(fdir.name)
+        return real_fit(manifest, tr, va, config, cache, clip, fdir, **k)
+
+    monkeypatch.setattr(protocol, "fit_fold", counting_fit)
+    resumed = run_experiment(tone_csv, tiny_config, out, resume=True)
+    assert trained == ["fold_2", "fold_3"]
+    assert _fold_fingerprint(resumed) == _fold_fingerprint(reference)
+
+
+def test_resume_refuses_another_configuration(tone_csv, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    run_experiment(tone_csv, tiny_config, tmp_path / "run", max_folds=1)
+    with pytest.raises(ValueError, match="lr"):
+        run_experiment(tone_csv, replace(tiny_config, lr=0.1), tmp_path / "run", resume=True)
+
+
+def test_bad_files_stop_before_training_or_are_recorded(tmp_path, tiny_config, monkeypatch, make_tones):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "broken.wav").write_bytes(b"not audio at all")
+    csv = make_tones(
+        tmp_path / "data",
+        extra_rows=[{"filename": "missing.wav", "label": "low", "fold": "1"}, {"filename": "broken.wav", "label": "mid", "fold": "2"}],
+    )
+    trained = []
+    real_fit = protocol.fit_fold
+    monkeypatch.setattr(protocol, "fit_fold", lambda *a, **k: trained.append(1) or real_fit(*a, **k))
+    with pytest.raises(audiocnn.data.BadDataError) as e:
+        run_experiment(csv, tiny_config, tmp_path / "run")
+    assert "missing.wav" in str(e.value) and "broken.wav" in str(e.value)
+    assert trained == []
+    m = run_experiment(csv, tiny_config, tmp_path / "run2", skip_bad=True, max_folds=1)
+    assert sorted(b["path"].rsplit("/", 1)[-1] for b in m["bad_files"]) == ["broken.wav", "missing.wav"]
+    report = (tmp_path / "run2" / "report.md").read_text()
+    assert "Bad files skipped (2)" in report and "missing.wav" in report and "broken.wav" in report
+
+
+def test_multilabel_tagging_metrics(tmp_path, tiny_config, make_tones):
+    csv = make_tones(tmp_path / "data", multilabel=True)
+    m = run_experiment(csv, tiny_config, tmp_path / "run", max_folds=1)
+    assert m["task"] == "tagging"
+    assert set(m["summary"]) >= {"mAP", "auc", "d_prime"}
+    assert 0.0 <= m["summary"]["mAP"]["mean"] <= 1.0
+    assert (tmp_path / "run" / "learning_curves.png").exists()
