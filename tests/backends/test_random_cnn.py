@@ -196,3 +196,21 @@ def test_triage_end_to_end(tiny_data, tmp_path):
     assert "Spearman" in (out / "triage.md").read_text()
     assert (out / "triage.png").stat().st_size > 1000
     assert (out / "train" / "test_cnn" / "metrics.json").exists()
+
+
+def test_trained_checkpoint_uses_the_models_own_embedding(tiny_data, tmp_path):
+    from audiocnn import create_model, load_audio
+    from audiocnn.models._checkpoint import save_checkpoint
+
+    model = create_model("test_cnn", num_classes=3)
+    with torch.no_grad():  # "trained" weights: anything that is not a fresh random draw
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    ckpt = save_checkpoint(model, tmp_path / "m.pth")
+    paths = _paths(tiny_data)[:3]
+    res = embed_paths(paths, "test_cnn", checkpoint=ckpt, clip_seconds=1.0, progress=False, cache_dir=tmp_path / "c")
+    assert res.seed is None and res.cache_path.name.startswith("test_cnn-ckpt-")
+    x = np.stack([np.pad(load_audio(p, sample_rate=model.sample_rate)[0], (0, 22400))[: model.sample_rate] for p in paths])
+    with torch.no_grad():
+        ref = model.eval()(torch.from_numpy(x))["embedding"].numpy()
+    np.testing.assert_allclose(res.X, ref, rtol=1e-4, atol=1e-5)
