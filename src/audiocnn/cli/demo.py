@@ -36,6 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--max-folds", type=int, default=None, metavar="N", help="run only the first N folds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in --out")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -54,6 +55,9 @@ def run_demo(out_dir, *, model: str = DEMO_MODEL, epochs: int = DEMO_EPOCHS, cli
 
 
 def run(args) -> int:
+    from audiocnn.cli.train import set_threads
+
+    set_threads(args.threads)
     metrics = run_demo(
         args.out, model=args.model, epochs=args.epochs, clips_per_class=args.clips_per_class,
         max_folds=args.max_folds, seed=args.seed, resume=args.resume, progress=not args.no_progress,

@@ -95,6 +95,8 @@ def register(subparsers) -> None:
     p.add_argument("--strategy", default="auto", help="Lightning strategy (e.g. ddp)")
     p.add_argument("--precision", default=d.precision, help="Lightning precision (32-true, bf16-mixed, 16-mixed)")
     p.add_argument("--num-workers", type=int, default=0, help="data loader workers")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's; on a CPU shared with other jobs, 1 is often much faster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
 
@@ -155,9 +157,17 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
     )
 
 
+def set_threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
 def run_train(args) -> int:
     from audiocnn.evaluate.protocol import run_experiment
 
+    set_threads(args.threads)
     config = config_from_args(args)
     metrics = run_experiment(
         args.data,

@@ -1,0 +1,106 @@
+"""Training pieces: atomic checkpoints, schedules, transfer modes."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import audiocnn
+from audiocnn.models import save_checkpoint
+from audiocnn.train import AtomicCheckpointIO, TrainConfig, fit_fold, lr_lambda
+from audiocnn.train import loop as train_loop
+
+
+def _crashing_save(obj, f, *a, **k):
+    with open(f, "wb") as fh:
+        fh.write(b"half a checkpoint")
+    raise OSError("killed mid-write")
+
+
+def test_atomic_checkpoint_io_keeps_old_file_on_crash(tmp_path, monkeypatch):
+    path = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}, "epoch": 1}, path)
+    monkeypatch.setattr(train_loop.torch, "save", _crashing_save)
+    with pytest.raises(OSError, match="mid-write"):
+        io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}, "epoch": 2}, path)
+    monkeypatch.undo()
+    old = torch.load(path, weights_only=True)
+    assert old["epoch"] == 1 and torch.equal(old["state_dict"]["w"], torch.ones(3))
+    assert os.listdir(tmp_path) == ["last.ckpt"]  # no temporary left behind
+
+
+def test_best_model_export_is_atomic(tmp_path, monkeypatch):
+    from audiocnn.models import _checkpoint
+
+    model = audiocnn.create_model("test_cnn", num_classes=3)
+    path = save_checkpoint(model, tmp_path / "best.pth", labels=["a", "b", "c"])
+    monkeypatch.setattr(_checkpoint.torch, "save", _crashing_save)
+    with pytest.raises(OSError):
+        save_checkpoint(audiocnn.create_model("test_cnn", num_classes=3), path, labels=["x", "y", "z"])
+    monkeypatch.undo()
+    reloaded = audiocnn.create_model("test_cnn", checkpoint=path)
+    assert reloaded.checkpoint_metadata["labels"] == ["a", "b", "c"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reloaded.state_dict().values()))
+
+
+def test_lr_schedule_warmup_then_cosine_or_step():
+    cfg = TrainConfig(epochs=10, warmup_epochs=2, schedule="cosine")
+    f = lr_lambda(cfg, steps_per_epoch=5)
+    assert f(0) == pytest.approx(1 / 10) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0)  # cosine starts at the peak
+    assert f(30) == pytest.approx(0.5)  # half way through the 40 cosine steps
+    assert f(49) < 0.01
+    g = lr_lambda(TrainConfig(epochs=30, warmup_epochs=0, schedule="step", step_epochs=10, gamma=0.1), steps_per_epoch=4)
+    assert g(0) == 1.0 and g(39) == 1.0 and g(40) == pytest.approx(0.1) and g(80) == pytest.approx(0.01)
+
+
+def test_transfer_modes_are_checked():
+    with pytest.raises(ValueError, match="needs --checkpoint"):
+        TrainConfig(mode="linear")
+    with pytest.raises(ValueError, match="scratch"):
+        TrainConfig(mode="scratch", checkpoint="x.pth")
+    assert TrainConfig(checkpoint="x.pth").mode == "finetune"
+
+
+def _tone_data(tmp_path, make_tones):
+    from audiocnn.data import AudioCache, load_manifest
+
+    man = load_manifest(make_tones(tmp_path / "data"))
+    return man, AudioCache(32000)
+
+
+def test_linear_mode_trains_only_a_new_head(tmp_path, make_tones):
+    man, cache = _tone_data(tmp_path, make_tones)
+    pre = audiocnn.create_model("test_cnn", num_classes=5)  # "pretrained" on 5 other classes
+    with torch.no_grad():
+        for p in pre.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    ckpt = save_checkpoint(pre, tmp_path / "pre.pth")
+    cfg = TrainConfig(model="test_cnn", checkpoint=str(ckpt), mode="linear", epochs=2, batch_size=4, patience=0, progress=False)
+    idx = np.arange(len(man.items))
+    fit = fit_fold(man, idx[::2], idx[1::2], cfg, cache, 0.5, tmp_path / "fold")
+    after = fit.model.state_dict()
+    before = pre.state_dict()
+    head = fit.model.info.classifier + "."
+    assert fit.model.num_classes == 3
+    for k, v in after.items():
+        if k.startswith(head) or "num_batches_tracked" in k:
+            continue
+        assert torch.equal(v, before[k]), f"{k} changed in linear mode"
+    assert len(fit.history) == 2
+
+
+def test_finetune_starts_from_checkpoint_weights(tmp_path, make_tones):
+    man, cache = _tone_data(tmp_path, make_tones)
+    pre = audiocnn.create_model("test_cnn", num_classes=3)
+    ckpt = save_checkpoint(pre, tmp_path / "pre.pth", labels=["high", "low", "mid"])
+    cfg = TrainConfig(model="test_cnn", checkpoint=str(ckpt), epochs=1, batch_size=4, lr=1e-12, warmup_epochs=0,
+                      weight_decay=0.0, patience=0, progress=False)
+    idx = np.arange(len(man.items))
+    fit = fit_fold(man, idx[::2], idx[1::2], cfg, cache, 0.5, tmp_path / "fold")
+    conv = "conv_block1.conv1.weight"
+    assert torch.allclose(fit.model.state_dict()[conv], pre.state_dict()[conv], atol=1e-6)
+    # same labels in the same order: the head is kept too
+    assert torch.allclose(fit.model.fc_audioset.weight, pre.fc_audioset.weight, atol=1e-6)
