@@ -102,3 +102,26 @@ def test_invalid_configuration_is_a_clear_error(bad):
     kwargs = {"channels": (8, 8, 8), "pools": (1, 3, 3), **bad}
     with pytest.raises(ValueError, match="pool size|block must be"):
         WaveCnn1d(info, **kwargs)
+
+
+class _Logits(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["logits"]
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.parametrize("name", ["test_wavegram", "test_res1dnet", "test_leenet", "test_dainet"])
+def test_traced_graph_stays_valid_for_other_lengths(name):
+    # traced at 1 s (Wavegram and log-mel frames agree), run where they differ by a frame (1.01 s)
+    # and at a longer length: no length may be baked into the graph
+    model = audiocnn.create_model(name, num_classes=3).eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        traced = torch.jit.trace(_Logits(model), (0.1 * torch.randn(2, 32000, generator=g),), check_trace=False)
+        for n in (32320, 105600):
+            x = 0.1 * torch.randn(2, n, generator=g)
+            torch.testing.assert_close(traced(x), model(x)["logits"], rtol=1e-5, atol=1e-6)

@@ -54,8 +54,8 @@ class Wavegram(PannsLogMelModel):
     but never uses them; their checkpoint keys are accepted and dropped
     (``info.ignored_checkpoint_keys``).
 
-    When the two branches disagree by one frame (the original raises a size mismatch for
-    about half of all input lengths; 10-s clips are fine), the longer one is cropped.
+    When the log-mel branch has one frame more than the Wavegram (the original raises a size
+    mismatch for about half of all input lengths; 10-s clips are fine), its last frame is dropped.
 
     Args:
         channels: output channels of ``conv_block1`` ... ``conv_block{n}`` (``channels[0]`` is
@@ -153,7 +153,7 @@ class Wavegram(PannsLogMelModel):
         if self.logmel:
             if num_samples <= PANNS_FRONTENDS[self.sample_rate_hz][0] // 2:
                 return 0  # reflect padding needs more samples than half a window
-            # the longer branch is cropped to the shorter after conv_block1
+            # the log-mel branch is cropped to the Wavegram's frames after conv_block1
             n = min(n, ops_output_length(self.time_ops("logmel"), num_samples))
         return n
 
@@ -167,9 +167,8 @@ class Wavegram(PannsLogMelModel):
         x = F.relu_(self.pre_bn0(self.pre_conv0(waveform[:, None, :])))
         for i in range(1, self.num_pre_blocks + 1):
             x = getattr(self, f"pre_block{i}")(x, pool_size=4)
-        batch, _, frames = x.shape
         # channel c = group * bins + bin, as the original's reshape
-        x = x.reshape(batch, self.wavegram_groups, self.wavegram_bins, frames).transpose(2, 3)
+        x = x.reshape(x.shape[0], self.wavegram_groups, self.wavegram_bins, -1).transpose(2, 3)
         return getattr(self, f"pre_block{self.num_pre_blocks + 1}")(x, pool_size=(2, 1), pool_type="avg")
 
     def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
@@ -177,8 +176,10 @@ class Wavegram(PannsLogMelModel):
         x = self.wavegram(self.check_input(waveform))
         if self.logmel:
             mel = self.conv_block1(self.frontend(waveform), pool_size=(2, 2), pool_type="avg")
-            frames = min(mel.shape[2], x.shape[2])
-            x = torch.cat((mel[:, :, :frames], x[:, :, :frames]), dim=1)
+            # The log-mel branch has as many frames as the Wavegram or one more (1 + n // 320
+            # vs (n + 4) // 320 before the pooling); the original fails on the extra frame.
+            # Slicing by the Wavegram's size (not a Python min) keeps exported graphs dynamic.
+            x = torch.cat((mel[:, :, : x.shape[2]], x), dim=1)
         for i in range(2, self.num_blocks + 1):
             x = F.dropout(x, p=self.conv_dropout, training=self.training)
             pool = (1, 1) if i == self.num_blocks else (2, 2)
