@@ -129,3 +129,14 @@ def test_reduced_precision_agrees_with_fp32(precision):
     plo = quiet(Tagger, copy.deepcopy(m), precision=precision).predict_proba(x)
     assert np.abs(plo - p32).max() < 0.03
     assert (plo.argmax(1) == p32.argmax(1)).mean() >= 5 / 6
+
+
+def test_onnxruntime_backend_matches_torch(tiny_cnn):
+    import copy
+
+    x = (0.1 * np.random.default_rng(5).standard_normal((3, int(1.3 * SR)))).astype(np.float32)
+    ref = Tagger(copy.deepcopy(tiny_cnn)).predict_proba(x)
+    got = Tagger(copy.deepcopy(tiny_cnn), backend="onnxruntime").predict_proba(x)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    with pytest.raises(ValueError, match="fp32"):
+        Tagger(copy.deepcopy(tiny_cnn), backend="onnxruntime", precision="bf16")

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,8 +97,11 @@ def run_tag(args) -> int:
             clip_seconds=args.clip_seconds,
             num_threads=args.threads,
             aggregate=args.aggregate,
+            backend=args.backend,
         )
+    t0 = time.perf_counter()
     results = tagger.tag(args.paths, top_k=args.top_k, num_workers=args.workers, errors="record", progress=not args.no_progress)
+    elapsed = time.perf_counter() - t0
     text = _format_tags(results, args.format)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +117,8 @@ def run_tag(args) -> int:
             print(f"  {r.path}: {r.error}", file=sys.stderr)
     if not results:
         print("audiocnn tag: no audio files found", file=sys.stderr)
+    else:
+        print(f"tagged {n_ok} file(s) in {elapsed:.2f} s ({n_ok / max(elapsed, 1e-9):.2f} files/s, model loading excluded)", file=sys.stderr)
     return 0 if n_ok > 0 else 1
 
 
@@ -253,6 +259,7 @@ def register(sub) -> None:
     p.add_argument("--out", help="write the results here instead of stdout")
     p.add_argument("--clip-seconds", type=float, default=None, help="window length for long files (default 10)")
     p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="how window probabilities combine (default mean)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="run with PyTorch (default) or export to ONNX and run ONNX Runtime (fp32)")
     p.add_argument("--workers", type=int, default=_default_workers(), help="decoding processes (default %(default)s; 0 = decode in the main process)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_tag)

@@ -8,6 +8,8 @@
 - ``precision``: ``"fp32"``; ``"bf16"`` (``torch.autocast`` to bfloat16 on CPU, outputs cast
   back to float32); ``"int8"`` (dynamic int8 quantisation of every ``nn.Linear``; the
   convolutions stay float32);
+- ``backend="onnxruntime"``: the model is exported to ONNX (waveform -> logits, embedding,
+  see :mod:`audiocnn.inference.export`) and run by ONNX Runtime; clip-level outputs only;
 - inputs shorter than ``model.info.min_samples`` are zero-padded at the end with a warning
   instead of failing.
 
@@ -29,11 +31,12 @@ from torch import nn
 from audiocnn.models import create_model
 from audiocnn.models.base import AudioModel
 
-__all__ = ["PRECISIONS", "Runner", "activation_for", "load_model", "to_probabilities"]
+__all__ = ["BACKENDS", "PRECISIONS", "Runner", "activation_for", "load_model", "to_probabilities"]
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16", "int8")
+BACKENDS = ("torch", "onnxruntime")
 
 
 def load_model(model: str | AudioModel, checkpoint: str | os.PathLike | None = None, warn_random: bool = True) -> tuple[AudioModel, dict]:
@@ -110,12 +113,25 @@ class Runner:
         channels_last: store 4-D conv weights channels-last (default True).
     """
 
-    def __init__(self, model: AudioModel, precision: str = "fp32", num_threads: int | None = None, channels_last: bool = True):
+    def __init__(
+        self,
+        model: AudioModel,
+        precision: str = "fp32",
+        num_threads: int | None = None,
+        channels_last: bool = True,
+        backend: str = "torch",
+    ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "onnxruntime" and precision != "fp32":
+            raise ValueError("the onnxruntime backend runs the exported fp32 graph; use precision='fp32'")
         if num_threads:
             torch.set_num_threads(int(num_threads))
         model = model.eval()
+        self.backend = backend
+        self._session = _onnx_session(model, num_threads or torch.get_num_threads()) if backend == "onnxruntime" else None
         if precision == "int8":
             model = _quantize_linear(model)
         if channels_last:
@@ -143,7 +159,11 @@ class Runner:
         x = torch.as_tensor(waveform, dtype=torch.float32)
         if x.dim() == 1:
             x = x[None]
-        out = self.run(self.model, self.pad_short(x))
+        x = self.pad_short(x)
+        if self._session is not None:
+            logits, emb = self._session.run(["logits", "embedding"], {"waveform": x.numpy()})
+            return {"logits": torch.from_numpy(logits), "embedding": torch.from_numpy(emb)}
+        out = self.run(self.model, x)
         return {k: v.float() for k, v in out.items()}
 
     def run(self, fn, *args):
@@ -162,3 +182,22 @@ def _quantize_linear(model: nn.Module) -> nn.Module:
         q = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=False)
     q.info = model.info
     return q
+
+
+def _onnx_session(model: AudioModel, threads: int):
+    """Export ``model`` (waveform -> logits, embedding) to a temporary ONNX file and open it with
+    ONNX Runtime (CPU, ``threads`` intra-op threads, all graph optimisations)."""
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime as ort
+
+    from audiocnn.inference.export import export_onnx
+
+    with tempfile.TemporaryDirectory(prefix="audiocnn_onnx_") as tmp:
+        path = export_onnx(model, Path(tmp) / "model.onnx")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = int(threads)
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

@@ -110,6 +110,8 @@ class Tagger:
         aggregate: ``"mean"`` (default) or ``"max"`` over windows of a long input.
         activation: ``"sigmoid"``/``"softmax"``; default from checkpoint metadata (sigmoid,
             multi-label as PANNs, unless the metadata says single-label).
+        backend: ``"torch"`` (default) or ``"onnxruntime"`` (exports the model at start-up and
+            runs the ONNX graph; fp32 only).
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class Tagger:
         num_threads: int | None = None,
         aggregate: str = "mean",
         activation: str | None = None,
+        backend: str = "torch",
     ):
         if aggregate not in ("mean", "max"):
             raise ValueError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
@@ -130,7 +133,7 @@ class Tagger:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         net, meta = load_model(model, checkpoint)
         self.metadata = meta
-        self.runner = Runner(net, precision=precision, num_threads=num_threads)
+        self.runner = Runner(net, precision=precision, num_threads=num_threads, backend=backend)
         self.model = self.runner.model
         self.sample_rate = net.sample_rate
         self.labels = resolve_labels(labels, net.num_classes, meta)
