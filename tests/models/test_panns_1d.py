@@ -113,7 +113,7 @@ class _Logits(torch.nn.Module):
         return self.model(x)["logits"]
 
 
-@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore:`torch.jit.trace:DeprecationWarning")
 @pytest.mark.parametrize("name", ["test_wavegram", "test_res1dnet", "test_leenet", "test_dainet"])
 def test_traced_graph_stays_valid_for_other_lengths(name):
     # traced at 1 s (Wavegram and log-mel frames agree), run where they differ by a frame (1.01 s)
