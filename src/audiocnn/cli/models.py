@@ -1,0 +1,72 @@
+"""``audiocnn models``: the model zoo with sizes and costs (a thin wrapper of
+:func:`audiocnn.models.analysis.zoo_stats`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+ORDER = 10
+
+EPILOG = """examples:
+  audiocnn models                      # every model: input, rate, parameters, MACs per 10-s clip
+  audiocnn models 'cnn14*'             # shell wildcard on the registry name
+  audiocnn models 'test_*' --json      # machine-readable
+  audiocnn models mobilenet_v1 --seconds 1
+
+Parameters are trainable parameters. MACs are multiply-accumulates of the Conv/Linear layers for
+one clip, plus the STFT counted as the DFT convolution of the original PANNs code (column "STFT");
+the PANNs paper's "multi-adds" are about 2 x MACs. Details: docs/models.md.
+Figures are cached in ~/.cache/audiocnn/model_stats.json (--no-cache to recompute).
+"""
+
+_COLUMNS = [("name", 26), ("input", 13), ("rate", 6), ("params (M)", 10), ("MACs (G)", 9), ("STFT (G)", 8), ("frame-level", 11)]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "models",
+        help="list the model zoo with parameters and multiply-accumulates",
+        description="List registered models: input, sample rate, trainable parameters, "
+        "multiply-accumulates per clip and whether they emit frame-wise outputs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("pattern", nargs="?", default=None, help="shell wildcard on model names (default: all but test_*)")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.add_argument("--seconds", type=float, default=10.0, help="clip length for the MAC count (default: 10)")
+    p.add_argument("--include-test", action="store_true", help="also list the test-size test_* models")
+    p.add_argument("--no-cache", action="store_true", help="recompute instead of reading the on-disk cache")
+    p.set_defaults(func=run)
+
+
+def _row(cells: list[str]) -> str:
+    return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, _COLUMNS))).rstrip()
+
+
+def run(args: argparse.Namespace) -> int:
+    from audiocnn.models.analysis import zoo_stats
+
+    if args.seconds <= 0:
+        raise ValueError(f"--seconds must be positive, got {args.seconds}")
+    stats = zoo_stats(args.pattern, seconds=args.seconds, include_test=args.include_test, cache=not args.no_cache)
+    if args.json:
+        out = [dict(s.to_dict(), paper_style_gflops=round(s.paper_style_gflops, 3)) for s in stats]
+        json.dump(out, sys.stdout, indent=1)
+        print()
+        return 0
+    print(f"per {args.seconds:g}-s clip, batch of 1")
+    print(_row([name for name, _ in _COLUMNS]))
+    for s in stats:  # printed as computed: the first run builds every model once
+        cells = [
+            s.name,
+            s.input,
+            str(s.sample_rate),
+            f"{s.params / 1e6:.3f}",
+            f"{s.macs / 1e9:.3f}",
+            f"{s.frontend_macs / 1e9:.3f}",
+            "yes" if s.frame_level else "no",
+        ]
+        print(_row(cells), flush=True)
+    return 0
