@@ -2,7 +2,7 @@
 (leave-one-speaker-out, 6 folds), with wall times; checks the study's qualitative findings.
 
     nice python benchmarks/random_cnn_fsdd.py                       # the full setting (3 seeds, dim 3584, full grids)
-    nice python benchmarks/random_cnn_fsdd.py --seeds 1 --dim 896 --grid small   # the reduced run in docs/random_cnn.md
+    nice python benchmarks/random_cnn_fsdd.py --seeds 1 --dim 256 --grid small   # the reduced run in docs/random_cnn.md
 
 Prints a markdown table (and writes results.csv/.md/.png and the embedding cache under --out).
 Settings: FSDD is 8 kHz, so every front-end runs at 8 kHz; the spectrogram front-ends use
@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--grid", choices=("full", "small"), default="full")
     p.add_argument("--clip-seconds", type=float, default=1.0)
     p.add_argument("--out", default="runs/bench_random_cnn_fsdd")
+    p.add_argument("--cache-dir", default=None, help="embedding cache (default OUT/cache; share it with benchmarks/triage.py)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     data = Path(args.data) if args.data else (shared_data_dir() or Path("../shared/data")) / "fsdd"
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     rows, records, manifest = run_study(
         manifest, frontends, args.backends.split(","), seeds=args.seeds, folds="logo", clip_seconds=args.clip_seconds,
-        overrides=overrides, cache_dir=Path(args.out) / "cache", grid=args.grid, progress=sys.stderr.isatty(),
+        overrides=overrides, cache_dir=Path(args.cache_dir or Path(args.out) / "cache"), grid=args.grid, progress=sys.stderr.isatty(),
     )
     wall = time.time() - t0
     notes = (

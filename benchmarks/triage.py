@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--dim", type=int, default=256)
     p.add_argument("--grid", choices=("full", "small"), default="small")
     p.add_argument("--out", default="runs/bench_triage")
+    p.add_argument("--cache-dir", default=None, help="embedding cache (default OUT/cache; share it with random_cnn_fsdd.py)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("lightning").setLevel(logging.WARNING)
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     result = run_triage(
         data, args.models.split(","), args.out, dataset="fsdd", epochs=args.epochs, folds="logo", max_folds=args.max_folds,
-        clip_seconds=1.0, grid=args.grid, overrides=overrides, cache_dir=Path(args.out) / "cache",
+        clip_seconds=1.0, grid=args.grid, overrides=overrides, cache_dir=Path(args.cache_dir or Path(args.out) / "cache"),
         train_overrides={"progress": False}, progress=False,
     )
     print(f"FSDD leave-one-speaker-out, first {args.max_folds} fold(s); {args.epochs} epochs; dim {args.dim}; "
