@@ -214,3 +214,20 @@ def test_trained_checkpoint_uses_the_models_own_embedding(tiny_data, tmp_path):
     with torch.no_grad():
         ref = model.eval()(torch.from_numpy(x))["embedding"].numpy()
     np.testing.assert_allclose(res.X, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_rows_stop_the_run_with_names_or_are_skipped_and_listed(tiny_data, tmp_path, capsys):
+    meta = tmp_path / "meta.csv"
+    lines = (tiny_data / "meta.csv").read_text().splitlines()
+    rows = [lines[0]] + [f"{tiny_data}/{line}" if i else line for i, line in enumerate(lines[1:], 1)]
+    meta.write_text("\n".join(rows + ["missing_clip.wav,low,a"]) + "\n")
+    (tmp_path / "garbage.wav").write_bytes(b"nope")
+    meta.write_text(meta.read_text() + "garbage.wav,high,b\n")
+    args = ["random-cnn", "--data", str(meta), "--group-column", "speaker", "--folds", "logo", "--frontends", "mfcc",
+            "--backends", "elm", "--seeds", "1", "--clip-seconds", "0.3", "--grid", "small", "--no-progress"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert "missing_clip.wav" in err and "garbage.wav" in err
+    assert main(args + ["--skip-bad", "--out", str(tmp_path / "b")]) == 0
+    md = (tmp_path / "b" / "results.md").read_text()
+    assert "missing_clip.wav" in md and "garbage.wav" in md
