@@ -125,3 +125,9 @@ def test_traced_graph_stays_valid_for_other_lengths(name):
         for n in (32320, 105600):
             x = 0.1 * torch.randn(2, n, generator=g)
             torch.testing.assert_close(traced(x), model(x)["logits"], rtol=1e-5, atol=1e-6)
+
+
+def test_wavegram_only_at_32_khz():
+    assert audiocnn.create_model("test_wavegram", sample_rate=32000).sample_rate == 32000
+    with pytest.raises(ValueError, match="32000 Hz only"):
+        audiocnn.create_model("test_wavegram", sample_rate=16000)

@@ -63,6 +63,7 @@ class Wavegram(PannsLogMelModel):
         pre_channels: output channels of ``pre_conv0`` and the 1-D ``pre_block``s.
         wavegram_bins: frequency bins of the Wavegram (32 = the log-mel's bins after one pooling).
         logmel: add the log-mel branch.
+        sample_rate: must be 32000 (accepted so that callers can pass it uniformly).
     """
 
     sample_rate_hz = 32000
@@ -78,8 +79,12 @@ class Wavegram(PannsLogMelModel):
         conv_dropout: float = 0.2,
         fc_dropout: float = 0.5,
         spec_augment: bool = True,
+        sample_rate: int = 32000,
     ):
         super().__init__()
+        if sample_rate != self.sample_rate_hz:
+            # the Wavegram's 320-sample frames match the log-mel hop of the 32 kHz front-end only
+            raise ValueError(f"the Wavegram models are defined at {self.sample_rate_hz} Hz only, got sample_rate={sample_rate}")
         if pre_channels[-1] % wavegram_bins:
             raise ValueError(f"pre_channels[-1] = {pre_channels[-1]} is not a multiple of wavegram_bins = {wavegram_bins}")
         self.logmel = logmel
