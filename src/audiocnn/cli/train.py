@@ -181,6 +181,10 @@ def run_train(args) -> int:
         resume=args.resume,
         cache_dir=args.cache_dir,
     )
+    from audiocnn.evaluate.protocol import _is_global_zero
+
+    if not _is_global_zero():  # DDP: the other ranks ran the same protocol silently
+        return 0
     s = metrics["summary"]
     keys = ("mAP", "auc", "d_prime") if metrics["task"] == "tagging" else ("accuracy", "macro_f1")
     line = ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in keys if k in s)

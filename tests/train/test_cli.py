@@ -1,0 +1,66 @@
+"""The train / evaluate / demo commands."""
+
+import json
+
+import pytest
+
+from audiocnn.cli import build_parser, main
+
+
+@pytest.mark.parametrize("cmd", ["train", "evaluate", "demo"])
+def test_help_shows_examples(cmd, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([cmd, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"audiocnn {cmd}" in out
+
+
+def test_init_flags_reach_model_kwargs_only_when_given():
+    from audiocnn.cli.train import config_from_args
+
+    p = build_parser()
+    cfg = config_from_args(p.parse_args(["train", "--data", "x.csv"]))
+    assert cfg.model_kwargs == {}
+    cfg = config_from_args(p.parse_args(["train", "--data", "x.csv", "--init", "imagenet", "--imagenet-weights", "w.pth"]))
+    assert cfg.model_kwargs == {"init": "imagenet", "imagenet_weights": "w.pth"}
+    assert config_from_args(p.parse_args(["train", "--data", "x.csv", "--folds", "logo"])) is not None
+    with pytest.raises(SystemExit):
+        p.parse_args(["train", "--data", "x.csv", "--folds", "1"])
+
+
+def test_train_then_evaluate_commands(tone_csv, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(tone_csv), "--model", "test_cnn", "--epochs", "1", "--batch-size", "8",
+                 "--max-folds", "1", "--clip-seconds", "0.5", "--out", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"{out}/report.md" in printed and "accuracy" in printed
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["summary"]["n_folds"] == 1 and m["summary"]["n_folds_total"] == 3
+    assert "only 1 of 3 folds" in (out / "report.md").read_text()
+    code = main(["evaluate", "--checkpoint", str(out / "fold_1" / "best.pth"), "--data", str(tone_csv), "--fold", "1"])
+    assert code == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["n"] == 6 and shown["accuracy"] == pytest.approx(m["folds"][0]["accuracy"])
+
+
+def test_train_command_lists_every_bad_file(tmp_path, make_tones, capsys):
+    csv = make_tones(tmp_path / "data", extra_rows=[{"filename": "gone1.wav", "label": "low", "fold": "1"},
+                                                  {"filename": "gone2.wav", "label": "mid", "fold": "2"}])
+    code = main(["train", "--data", str(csv), "--model", "test_cnn", "--out", str(tmp_path / "run"), "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "gone1.wav" in err and "gone2.wav" in err and "--skip-bad" in err
+    assert not (tmp_path / "run" / "fold_1").exists()
+
+
+def test_demo_command_smoke(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(["demo", "--out", str(out), "--model", "test_cnn", "--epochs", "1", "--clips-per-class", "5",
+                 "--max-folds", "1", "--no-progress"])
+    assert code == 0
+    assert f"report: {out / 'report.md'}" in capsys.readouterr().out
+    m = json.loads((out / "metrics.json").read_text())
+    assert len(m["classes"]) == 10 and m["folds"][0]["n_test"] == 10
+    assert (out / "data" / "metadata.csv").exists()
