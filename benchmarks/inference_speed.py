@@ -207,8 +207,9 @@ def agreement(fns: dict, clips: np.ndarray, batch: int) -> dict[str, dict]:
 def run_child(cmd: list[str]) -> tuple[float, int, str, str]:
     """Run ``cmd``; return (wall seconds, peak RSS in MB, stdout, stderr).
 
-    The peak is the largest sum of RSS over the child and its descendants (decode workers),
-    sampled every 20 ms with psutil. (``wait4``'s ``ru_maxrss`` would be wrong here: Linux keeps
+    The peak is the largest sum of PSS (proportional set size: pages shared between the main
+    process and its forked decode workers are counted once) over the child and its descendants,
+    sampled every 50 ms with psutil. (``wait4``'s ``ru_maxrss`` would be wrong here: Linux keeps
     the high-water mark across fork+exec, so a child of this big process inherits its size.)
     """
     import psutil
@@ -221,10 +222,10 @@ def run_child(cmd: list[str]) -> tuple[float, int, str, str]:
         while p.poll() is None:
             try:
                 procs = [proc, *proc.children(recursive=True)]
-                peak = max(peak, sum(q.memory_info().rss for q in procs))
+                peak = max(peak, sum(q.memory_full_info().pss for q in procs))
             except psutil.Error:
                 pass
-            time.sleep(0.02)
+            time.sleep(0.05)
         wall = time.perf_counter() - t
         out.seek(0)
         err.seek(0)
@@ -323,7 +324,14 @@ def main(argv=None) -> int:
 
     # -- 3. fast path ------------------------------------------------------------------------
     def ok(k):
-        return all(a[k]["top5"] >= 0.99 and a[k]["maxdiff"] < 0.02 for a in agree.values()) if agree else True
+        # Strict top-5 agreement where the outputs are spread (randomised BN statistics); on the
+        # random PANNs init many classes sit within 1e-3 of each other, and a swap between such
+        # near-ties across the 5th place is counted as agreement (both figures are printed).
+        if not agree:
+            return True
+        return all(
+            (a[k]["top5_ties"] if w == "random init" else a[k]["top5"]) >= 0.99 and a[k]["maxdiff"] < 0.02 for w, a in agree.items()
+        )
 
     fast_keys = [k for k in cand if k != "fp32 eager (plain)" and ok(k)]
     fast = max(fast_keys, key=lambda k: speed[f"audiocnn cnn14 {k}"]) if fast_keys else "fp32 channels-last (Tagger fp32)"
@@ -380,7 +388,7 @@ def main(argv=None) -> int:
     print(f"Command: `nice python benchmarks/inference_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}`  ")
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch} x 10-s clips at 32 kHz; "
           f"load average at start {load:.1f} (other processes share the CPU when it is > 0); wall {time.perf_counter() - started:.0f} s\n")
-    print("| what | clips/s | real-time factor | vs original Cnn14 | peak RSS |")
+    print("| what | clips/s | real-time factor | vs original Cnn14 | peak memory (PSS) |")
     print("|---|---:|---:|---:|---:|")
     for k, v in speed.items():
         rel = f"{v / base:.2f}x" if base else "-"
@@ -406,7 +414,8 @@ def main(argv=None) -> int:
                 if k == "fp32 eager (plain)":
                     continue
                 print(f"| {w} | {k} | {r['top1']:.1%} | {r['top5']:.1%} | {r['top5_ties']:.1%} | {r['maxdiff']:.2e} |")
-    print(f"\nFast path chosen (fastest candidate with top-5 agreement >= 99% and max prob diff < 0.02): **{fast}**"
+    print(f"\nFast path chosen (fastest candidate with top-5 agreement >= 99% (near-ties allowed on the random init) "
+          f"and max prob diff < 0.02 on both weight sets): **{fast}**"
           + (f", {speed[f'audiocnn cnn14 {fast}'] / base:.2f}x the original Cnn14" if base else ""))
     return 0
 
