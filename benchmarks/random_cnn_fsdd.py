@@ -66,6 +66,7 @@ def main(argv=None) -> int:
     p.add_argument("--dim", type=int, default=3584, help="target embedding size of every pons_* front-end")
     p.add_argument("--grid", choices=("full", "small"), default="full")
     p.add_argument("--clip-seconds", type=float, default=1.0)
+    p.add_argument("--takes", type=int, default=50, help="use takes 0..N-1 of each speaker and digit (FSDD has 50; fewer = a faster, still speaker-independent run)")
     p.add_argument("--out", default="runs/bench_random_cnn_fsdd")
     p.add_argument("--cache-dir", default=None, help="embedding cache (default OUT/cache; share it with benchmarks/triage.py)")
     args = p.parse_args(argv)
@@ -76,6 +77,7 @@ def main(argv=None) -> int:
         return 1
     frontends = pons_frontends() + ["mfcc"] if args.frontends == "all" else args.frontends.split(",")
     manifest = load_manifest(data, "fsdd")
+    manifest = manifest.subset([i for i, it in enumerate(manifest.items) if int(it.extra.get("take", 0)) < args.takes])
     overrides = {"sample_rate": 8000, "n_fft": 256, "hop_length": 128, "n_mels": 96, "f_max": 4000.0, "dim": args.dim}
     t0 = time.time()
     rows, records, manifest = run_study(
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
     wall = time.time() - t0
     notes = (
         f"FSDD ({len(manifest.items)} clips, 10 digits), leave-one-speaker-out ({rows[0]['n_folds']} folds); seeds {args.seeds}; "
-        f"dim {args.dim}; grid {args.grid}; 8 kHz, log-mel n_fft 256 / hop 128 / 96 bins; clips {args.clip_seconds} s. "
+        f"takes 0-{args.takes - 1}; dim {args.dim}; grid {args.grid}; 8 kHz, log-mel n_fft 256 / hop 128 / 96 bins; clips {args.clip_seconds} s. "
         f"Total wall time {wall / 60:.1f} min."
     )
     found = findings(rows)

@@ -226,6 +226,7 @@ def run_triage(
     grid: str = "full",
     train_overrides: dict | None = None,
     overrides: dict | None = None,
+    manifest=None,
     progress: bool = True,
 ) -> dict:
     """For each model: accuracy with random weights + ``backend`` (nested CV) and accuracy after a
@@ -244,7 +245,8 @@ def run_triage(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    manifest = load_manifest(data, dataset, group_column=group_column)
+    if manifest is None:
+        manifest = load_manifest(data, dataset, group_column=group_column)
     manifest, fold_list, y, groups = _prepare(manifest, folds, skip_bad, seed)
     if max_folds:
         fold_list = fold_list[:max_folds]
