@@ -48,7 +48,7 @@ import soundfile as sf
 import torch
 
 import audiocnn
-from audiocnn.audio import load_audio, resample
+from audiocnn.audio import load_audio
 from audiocnn.inference.runtime import Runner
 from audiocnn.testing import shared_data_dir
 
@@ -278,7 +278,6 @@ def main(argv=None) -> int:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    rows: list[tuple[str, str, float | None, int | None, str]] = []  # (group, what, clips/s, rss, note)
 
     x = torch.from_numpy(fsdd_clips(args.batch, seed=1))
     load = os.getloadavg()[0]
@@ -337,7 +336,6 @@ def main(argv=None) -> int:
     fast = max(fast_keys, key=lambda k: speed[f"audiocnn cnn14 {k}"]) if fast_keys else "fp32 channels-last (Tagger fp32)"
     fast_precision = {"bf16 autocast + channels-last": "bf16", "int8 dynamic Linear + channels-last": "int8"}.get(fast, "fp32")
     fast_backend = "onnxruntime" if fast.startswith("ONNX") else "torch"
-    fast_speed = speed[f"audiocnn cnn14 {fast}"]
     # free the many model copies before the child processes run (memory and page cache)
     del cand, fns
     orig = ours = orig_mb = mb = mb_plain = mb_run = mb_bf = bn_model = None  # noqa: F841

@@ -17,7 +17,7 @@ Files are read chunk by chunk (flat memory in file length) and can be decoded in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 

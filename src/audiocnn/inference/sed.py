@@ -323,7 +323,6 @@ class SoundEventDetector:
     # -- frame probabilities -----------------------------------------------------------------
     def iter_frame_probabilities(self, source, total_samples: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield consecutive ``(probabilities (frames, classes), audio for those frames)`` blocks."""
-        sr = self.sample_rate
         if self.info.frame_level:
             chunks = source(self.chunk, self.chunk_hop)
             m_frames = self.margin // self.hop
