@@ -39,6 +39,12 @@ class CompactCnn(PannsCnn):
             the network invariant to the recording level (a gain is a constant dB shift).
             Without it, models trained on a few speakers or microphones learn their levels:
             on FSDD, leave-one-speaker-out, speakers differ by up to 20 dB in RMS.
+        channel_norm: subtract each mel bin's mean over the clip's active frames (within 60 dB
+            of its maximum) -- cepstral mean normalisation in the log-mel domain, which removes
+            a fixed microphone/channel response; inactive (silent, padded) frames are set to
+            -60. Implies a per-clip level reference.
+        freq_shift: in training, roll each clip's log-mel by a random integer in
+            ``[-freq_shift, freq_shift]`` mel bins (a cheap vocal-tract-length perturbation).
         other arguments: as :class:`~audiocnn.models.panns.PannsCnn` (``sample_rate`` 8000,
             16000 or 32000 picks the PANNs window and mel range of that rate).
     """
@@ -53,10 +59,14 @@ class CompactCnn(PannsCnn):
         freq_drop_width: int = 8,
         spec_augment: bool = True,
         level_norm: bool = True,
+        channel_norm: bool = False,
+        freq_shift: int = 0,
         **kwargs,
     ):
         super().__init__(info, spec_augment=False, **kwargs)
         self.level_norm = level_norm
+        self.channel_norm = channel_norm
+        self.freq_shift = freq_shift
         sr = self.info.sample_rate
         n_fft, _, _, fmin, fmax = PANNS_FRONTENDS[sr]
         hop = int(round(sr * hop_ms / 1000))
@@ -76,8 +86,16 @@ class CompactCnn(PannsCnn):
     def frontend(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> level-normalised log-mel ``(batch, 1, frames, mel_bins)``."""
         x = self.logmel_extractor(self.check_input(waveform))[:, None]
-        if self.level_norm:
+        if self.level_norm or self.channel_norm:
             x = x - x.amax(dim=(2, 3), keepdim=True)
+        if self.channel_norm:
+            active = x.amax(dim=3, keepdim=True) > -60.0  # (batch, 1, frames, 1)
+            w = active.to(x.dtype)
+            mean = (x * w).sum(dim=2, keepdim=True) / w.sum(dim=2, keepdim=True).clamp(min=1.0)
+            x = torch.where(active, x - mean, torch.full_like(x, -60.0))
+        if self.training and self.freq_shift > 0:
+            shifts = torch.randint(-self.freq_shift, self.freq_shift + 1, (x.shape[0],)).tolist()
+            x = torch.stack([torch.roll(xi, s, dims=-1) for xi, s in zip(x, shifts)])
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         return self.spec_augmenter(x)
 
@@ -110,3 +128,17 @@ def cnn6_lite(**kwargs) -> CompactCnn:
     kwargs.setdefault("hop_ms", 20.0)
     kwargs.setdefault("time_drop_width", 8)
     return _compact("cnn6_lite", channels=(16, 32, 64, 128), kernel_size=5, num_convs=1, **kwargs)
+
+
+@register_model
+def cnn6_lite_speech(**kwargs) -> CompactCnn:
+    """``cnn6_lite`` for speech: per-clip channel (cepstral-mean) normalisation of the log-mel and
+    lighter dropout (0.1 conv, 0.2 fc). Channel normalisation removes each clip's average
+    spectrum, so it suits speech from unseen speakers/microphones, not stationary sounds whose
+    identity *is* their average spectrum."""
+    kwargs.setdefault("hop_ms", 20.0)
+    kwargs.setdefault("time_drop_width", 8)
+    kwargs.setdefault("channel_norm", True)
+    kwargs.setdefault("conv_dropout", 0.1)
+    kwargs.setdefault("fc_dropout", 0.2)
+    return _compact("cnn6_lite_speech", channels=(16, 32, 64, 128), kernel_size=5, num_convs=1, **kwargs)
