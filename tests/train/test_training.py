@@ -104,3 +104,29 @@ def test_finetune_starts_from_checkpoint_weights(tmp_path, make_tones):
     assert torch.allclose(fit.model.state_dict()[conv], pre.state_dict()[conv], atol=1e-6)
     # same labels in the same order: the head is kept too
     assert torch.allclose(fit.model.fc_audioset.weight, pre.fc_audioset.weight, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{"mixup": 0.4}, {"balanced": True}, {"optimizer": "adam", "schedule": "step"}])
+def test_training_options_run(tmp_path, make_tones, options):
+    man, cache = _tone_data(tmp_path, make_tones)
+    cfg = TrainConfig(model="test_cnn", epochs=1, batch_size=4, patience=0, progress=False, **options)
+    idx = np.arange(len(man.items))
+    fit = fit_fold(man, idx[::2], idx[1::2], cfg, cache, 0.5, tmp_path / "fold")
+    assert len(fit.history) == 1 and np.isfinite(fit.history[0]["train_loss"])
+    assert np.isfinite(fit.history[0]["val_loss"])
+
+
+def test_soft_target_loss_matches_hand_computation():
+    from audiocnn.train import AudioClassifier
+
+    model = audiocnn.create_model("test_cnn", num_classes=3)
+    mod = AudioClassifier(model, TrainConfig(), multilabel=False, steps_per_epoch=1)
+    logits = torch.tensor([[2.0, 0.0, -1.0]])
+    soft = torch.tensor([[0.7, 0.3, 0.0]])  # what mixup of classes 0 and 1 gives
+    logp = torch.log_softmax(logits, -1)
+    assert mod._loss(logits, soft).item() == pytest.approx(-(0.7 * logp[0, 0] + 0.3 * logp[0, 1]).item(), rel=1e-6)
+    tag = AudioClassifier(model, TrainConfig(), multilabel=True, steps_per_epoch=1)
+    t = torch.tensor([[1.0, 0.0, 1.0]])
+    p = torch.sigmoid(logits)
+    bce = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
+    assert tag._loss(logits, t).item() == pytest.approx(bce.item(), rel=1e-6)
