@@ -10,6 +10,13 @@ import numpy as np
 __all__ = ["plot_confusion_matrix", "plot_learning_curves", "write_report"]
 
 
+def _fold_label(name) -> str:
+    """``"fold1"`` -> ``"1"`` so that labels read "fold 1", not "fold fold1"."""
+    import re
+
+    return re.sub(r"^fold[_-]?", "", str(name)) or str(name)
+
+
 def _fmt(v, digits=4) -> str:
     if isinstance(v, float):
         return f"{v:.{digits}f}"
@@ -60,12 +67,17 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
     for k, (hist, name) in enumerate(zip(histories, fold_names)):
         if not hist:
             continue
+        name = _fold_label(name)
         c = colours[k % len(colours)]
         ep = [h["epoch"] for h in hist]
         a1.plot(ep, [h.get("train_loss", np.nan) for h in hist], color=c, label=f"fold {name} train")
         if any("val_loss" in h for h in hist):
             a1.plot(ep, [h.get("val_loss", np.nan) for h in hist], color=c, ls="--", label=f"fold {name} val")
             a2.plot(ep, [h.get("val_metric", np.nan) for h in hist], color=c, label=f"fold {name}")
+    from matplotlib.ticker import MaxNLocator
+
+    for a in (a1, a2):
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     a1.set_xlabel("epoch")
     a1.set_ylabel("loss")
     a1.set_title("loss (solid: train, dashed: validation)")
@@ -111,7 +123,7 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
     for f in folds:
         vals = " | ".join(_fmt(f.get(k, float("nan"))) for k in keys)
         lines.append(
-            f"| {f['fold']} | {f['n_train']} | {f['n_val']} | {f['n_test']} | {vals} | {f['best_epoch']} | "
+            f"| {_fold_label(f['fold'])} | {f['n_train']} | {f['n_val']} | {f['n_test']} | {vals} | {f['best_epoch']} | "
             f"{f['epochs_run']} | {_fmt(f.get('val_metric', float('nan')))} | {f['seconds']:.0f} |"
         )
     lines += ["", "## Configuration", "", "| setting | value |", "|---|---|"]
