@@ -70,3 +70,19 @@ def test_long_scene_audio_is_averaged_over_windows():
     with torch.no_grad():
         parts = [m.model(audio[:, s : s + SR])["embedding"] for s in (0, SR, int(1.5 * SR))]
     torch.testing.assert_close(hear.get_scene_embeddings(audio, m), torch.stack(parts).mean(0), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", __import__("audiocnn").list_models("test_*", include_test=True))
+def test_every_family_gives_hear_embeddings(name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        m = hear.load_model(model_name=name)
+    audio = 0.1 * torch.randn(2, int(1.1 * m.sample_rate))
+    scene = hear.get_scene_embeddings(audio, m)
+    emb, ts = hear.get_timestamp_embeddings(audio, m)
+    assert scene.shape == (2, m.scene_embedding_size) and torch.isfinite(scene).all()
+    assert emb.shape[0] == 2 and emb.shape[2] == m.timestamp_embedding_size and ts.shape == emb.shape[:2]
+    assert torch.all(ts[:, 1:] > ts[:, :-1])
