@@ -49,7 +49,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from audiocnn.audio import load_audio
+    from audiocnn.audio import AudioLoadError, load_audio
     from audiocnn.inference.labels import resolve_labels
     from audiocnn.inference.runtime import load_model
     from audiocnn.inference.saliency import plot_saliency, saliency
@@ -68,7 +68,10 @@ def run(args) -> int:
             target = labels.index(args.target)
         else:
             raise ValueError(f"--target {args.target!r} is neither a class index nor one of the {len(labels)} labels")
-    wave, _ = load_audio(args.file, sample_rate=model.sample_rate, offset=args.offset, duration=args.duration)
+    try:
+        wave, _ = load_audio(args.file, sample_rate=model.sample_rate, offset=args.offset, duration=args.duration)
+    except AudioLoadError as e:  # one clear line from the CLI, not a traceback
+        raise ValueError(str(e)) from e
     if len(wave) < model.info.min_samples:
         print(f"warning: {args.file}: {len(wave)} samples, padded to the model's minimum {model.info.min_samples}", file=sys.stderr)
     result = saliency(model, wave, method=args.method, target=target, samples=args.samples, labels=labels)
