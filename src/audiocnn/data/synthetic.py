@@ -35,7 +35,7 @@ SYNTHETIC_CLASSES: tuple[str, ...] = (
     "harmonic_sustain",   # harmonic (bowed-like) tone with a slow attack and sustain
 )
 
-_VERSION = 1  # bump when the generator changes (invalidates existing generated folders)
+_VERSION = 2  # bump when the generator changes (invalidates existing generated folders)
 
 
 def _fade(n: int, sr: int, ms: float = 5.0) -> np.ndarray:
@@ -75,10 +75,10 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
         if cls == "pure_tone":
             x = np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
         elif cls == "am_tone":
-            rate, depth = rng.uniform(4, 14), rng.uniform(0.5, 1.0)
+            rate, depth = rng.uniform(4, 12), rng.uniform(0.8, 1.0)
             x = (1 - depth * 0.5 * (1 + np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi)))) * np.sin(2 * np.pi * f * t)
         else:
-            rate, dev = rng.uniform(3, 9), rng.uniform(0.03, 0.12) * f
+            rate, dev = rng.uniform(3, 8), rng.uniform(0.06, 0.15) * f
             phase = 2 * np.pi * f * t + (dev / rate) * np.sin(2 * np.pi * rate * t)
             x = np.sin(phase)
         return x * _fade(len(t), sr, 10)
@@ -86,7 +86,7 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
         dur = _dur(rng, 0.3, 1.2, max_dur)
         t = np.arange(int(dur * sr)) / sr
         lo = rng.uniform(200, 900)
-        hi = min(lo * rng.uniform(2.5, 6.0), 0.85 * nyq)
+        hi = min(lo * rng.uniform(3.0, 8.0), 0.85 * nyq)
         f0, f1 = (lo, hi) if cls == "chirp_up" else (hi, lo)
         x = sps.chirp(t, f0=f0, t1=dur, f1=f1, method="logarithmic", phi=rng.uniform(0, 360))
         return x * _fade(len(t), sr, 10)
@@ -129,12 +129,12 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
         if cls == "harmonic_decay":
             dur = _dur(rng, 0.5, 1.5, max_dur)
             t = np.arange(int(dur * sr)) / sr
-            env = np.exp(-t / rng.uniform(0.06, 0.25))
+            env = np.exp(-t / rng.uniform(0.05, 0.2))
             env[: int(0.002 * sr)] *= np.linspace(0, 1, int(0.002 * sr))
         else:
             dur = _dur(rng, 0.6, 1.6, max_dur)
             t = np.arange(int(dur * sr)) / sr
-            attack = rng.uniform(0.08, 0.25)
+            attack = rng.uniform(0.1, 0.3)
             env = np.minimum(1.0, t / attack) * _fade(len(t), sr, 60)
         return _harmonic(f0, t, rng, sr) * env
     raise ValueError(f"unknown synthetic class {cls!r}")
@@ -167,7 +167,7 @@ def synthesize_clip(cls: str, index: int, *, sample_rate: int = 16000, seconds: 
     ev = ev / (np.sqrt(np.mean(ev**2)) + 1e-12)  # unit RMS over the event
     ev = ev[:n]
     level_db = rng.uniform(-32, -14)  # event RMS in dBFS
-    snr_db = rng.uniform(3, 30)       # event RMS over background RMS
+    snr_db = rng.uniform(6, 30)       # event RMS over background RMS
     start = int(rng.integers(0, n - len(ev) + 1))
     x = np.zeros(n)
     x[start:start + len(ev)] = ev * 10 ** (level_db / 20)
