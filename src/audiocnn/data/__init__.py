@@ -26,6 +26,7 @@ from audiocnn.data.manifest import (
     validate_manifest,
 )
 from audiocnn.data.samplers import BalancedSampler
+from audiocnn.data.synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 
 __all__ = [
     "AudioCache",
@@ -50,11 +51,3 @@ __all__ = [
     "validate_manifest",
 ]
 
-
-def __getattr__(name):
-    # synthetic.py lands after the core modules; import it lazily so a partial checkout works.
-    if name in ("SYNTHETIC_CLASSES", "make_synthetic_dataset"):
-        from audiocnn.data import synthetic
-
-        return getattr(synthetic, name)
-    raise AttributeError(f"module 'audiocnn.data' has no attribute {name!r}")
