@@ -314,3 +314,17 @@ def test_audio_model_is_frontend_then_backbone():
         img = model.frontend(w)
         assert img.shape == (2, 3, 128, 50)
         torch.testing.assert_close(model(w)["logits"], model.backbone(img))
+
+
+def test_audiocnn_checkpoint_round_trip_and_transfer_to_another_class_count(tmp_path):
+    from audiocnn.models import save_checkpoint
+
+    model = audiocnn.create_model("test_imagenet_resnet", num_classes=4)
+    path = save_checkpoint(model, tmp_path / "m.pth")
+    again = audiocnn.create_model("test_imagenet_resnet", checkpoint=path)
+    w = 0.1 * torch.randn(2, 16000)
+    with torch.no_grad():
+        torch.testing.assert_close(again(w)["logits"], model(w)["logits"])
+    other = audiocnn.create_model("test_imagenet_resnet", checkpoint=path, num_classes=9)
+    assert other.num_classes == 9
+    torch.testing.assert_close(other.backbone.layer2[0].conv1.weight, model.backbone.layer2[0].conv1.weight)
