@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 
 ORDER = 20
@@ -84,6 +85,8 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", default=None, help="start from these weights (official PANNs file or ours)")
     p.add_argument("--mode", choices=("scratch", "finetune", "linear"), default=None,
                    help="transfer mode; linear = frozen backbone (default: finetune with --checkpoint, else scratch)")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="architecture argument for create_model, repeatable (e.g. --model-arg fc_dropout=0.2)")
     p.add_argument("--init", choices=("random", "imagenet"), default=None, help="ImageNet models: initial weights")
     p.add_argument("--imagenet-weights", default=None, help="ImageNet models: torchvision weight file")
     p.add_argument("--eval-windows", choices=("auto", "yes", "no"), default="auto",
@@ -124,6 +127,14 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
     from audiocnn.train.config import TrainConfig
 
     model_kwargs = {}
+    for kv in args.model_arg:
+        key, sep, value = kv.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--model-arg takes KEY=VALUE, got {kv!r}")
+        try:
+            model_kwargs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            model_kwargs[key] = value  # a plain string
     if args.init is not None:
         model_kwargs["init"] = args.init
     if args.imagenet_weights is not None:
