@@ -81,6 +81,9 @@ def register(subparsers) -> None:
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     p.add_argument("--balanced", action="store_true", help="PANNs balanced sampler (each class equally often)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation share of the training folds")
+    p.add_argument("--val-split", choices=("groups", "random"), default="groups",
+                   help="with groups (speakers...): hold out whole training groups for validation (default), "
+                        "or a random part of every training group (trains on all training groups)")
     p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--checkpoint", default=None, help="start from these weights (official PANNs file or ours)")
     p.add_argument("--mode", choices=("scratch", "finetune", "linear"), default=None,
@@ -154,6 +157,7 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
         label_smoothing=args.label_smoothing,
         balanced=args.balanced,
         val_fraction=args.val_fraction,
+        val_groups=args.val_split == "groups",
         patience=args.patience,
         checkpoint=args.checkpoint,
         mode=args.mode,

@@ -152,7 +152,7 @@ def run_experiment(
             continue
         t_fold = time.time()
         seed = config.seed + i
-        tr, va = split_train_val(manifest, train_idx, config.val_fraction, seed=seed)
+        tr, va = split_train_val(manifest if config.val_groups else _without_groups(manifest), train_idx, config.val_fraction, seed=seed)
         test_set = set(np.asarray(test_idx).tolist())
         if test_set & (set(np.asarray(tr).tolist()) | set(np.asarray(va).tolist())):
             raise RuntimeError(f"fold {name}: training/validation indices overlap the test fold")
@@ -224,6 +224,12 @@ def run_experiment(
 
         write_report(out_dir, metrics, [r.get("history", []) for r in results])
     return metrics
+
+
+def _without_groups(manifest):
+    import dataclasses
+
+    return dataclasses.replace(manifest, items=tuple(dataclasses.replace(it, group=None) for it in manifest.items))
 
 
 def _with_bad(manifest, bad):

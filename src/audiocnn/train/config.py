@@ -24,6 +24,9 @@ class TrainConfig:
         label_smoothing: for single-label cross-entropy.
         balanced: PANNs balanced sampler (each class equally often) instead of shuffling.
         val_fraction: part of the training folds held out for early stopping and model selection.
+        val_groups: when the data has groups (speakers...), hold out whole groups for
+            validation (a group-independent choice of epoch, at the price of training on one
+            group fewer); ``False`` takes a stratified random part of every training group.
         patience: early-stopping patience in epochs on the validation score; 0 disables it.
         checkpoint, mode: transfer learning; ``mode`` ``"scratch"``, ``"finetune"`` or ``"linear"``
             (frozen backbone, trained head); ``None`` = ``finetune`` with a checkpoint, else ``scratch``.
@@ -50,6 +53,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     balanced: bool = False
     val_fraction: float = 0.1
+    val_groups: bool = True
     patience: int = 8
     checkpoint: str | None = None
     mode: str | None = None
