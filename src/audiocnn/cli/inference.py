@@ -274,7 +274,7 @@ def register(sub) -> None:
     p.add_argument("--class-thresholds", help="CSV of label,threshold overriding --threshold per class")
     p.add_argument("--min-duration", type=float, default=0.1, help="drop events shorter than this (s, default 0.1)")
     p.add_argument("--merge-gap", type=float, default=0.2, help="merge events of a class separated by at most this (s, default 0.2)")
-    p.add_argument("--chunk-seconds", type=float, default=60.0, help="chunk length for long files (default 60)")
+    p.add_argument("--chunk-seconds", type=float, default=40.0, help="chunk length for long files (default 40; memory grows with it)")
     p.add_argument("--window-seconds", type=float, default=2.0, help="sliding window of clip-level models (default 2)")
     p.add_argument("--hop-seconds", type=float, default=0.5, help="sliding-window hop of clip-level models (default 0.5)")
     p.add_argument("--top-k", type=int, default=5, help="classes drawn in the plot (default 5)")

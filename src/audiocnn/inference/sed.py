@@ -8,8 +8,8 @@ Frame-wise probabilities
       window probabilities form a sequence at ``1 / hop`` frames/s, frame ``i`` standing for the
       window centred at ``time_offset + i * hop`` with ``time_offset = window / 2``.
 
-Long files are processed in chunks (default 60 s) that overlap by a margin on each side (default
-3.2 s, more than half the receptive field of Cnn14); each chunk contributes only the frames away
+Long files are processed in chunks (default 40 s) that overlap by a margin on each side (default
+2.56 s, more than half the receptive field of Cnn14, about 1.75 s); each chunk contributes only the frames away
 from its edges, and chunk starts are multiples of the model's time-pooling stride, so the
 stitched result equals a single pass over the whole file (up to float rounding) while memory
 stays flat in file length. The full frame-by-class matrix is kept only when it is small
@@ -272,8 +272,8 @@ class SoundEventDetector:
         thresholds=0.5,
         min_duration: float = 0.1,
         merge_gap: float = 0.2,
-        chunk_seconds: float = 60.0,
-        margin_seconds: float = 3.2,
+        chunk_seconds: float = 40.0,
+        margin_seconds: float = 2.56,
         window_seconds: float = 2.0,
         hop_seconds: float = 0.5,
         keep_frames: bool | None = None,
