@@ -268,6 +268,7 @@ def run_triage(
         train_s = time.perf_counter() - t0
         rows.append({"model": name, "random_accuracy": random_acc, "trained_accuracy": trained_acc, "random_seconds": random_s, "train_seconds": train_s, "embedding_dim": e.dim})
         log.info("%s: random %.4f, trained %.4f", name, random_acc, trained_acc)
+        (out / "triage_partial.json").write_text(json.dumps(rows, indent=1))  # survives an interrupted run
     rho, p = (float("nan"), float("nan"))
     if len(rows) >= 3 and len({x["random_accuracy"] for x in rows}) > 1 and len({x["trained_accuracy"] for x in rows}) > 1:
         r = spearmanr([x["random_accuracy"] for x in rows], [x["trained_accuracy"] for x in rows])
