@@ -14,7 +14,7 @@ EPILOG = """examples:
 
 The dataset (10 classes: tones, chirps, click trains, noise bursts, harmonic sounds ...) is
 generated deterministically; the run is the same as
-  audiocnn train --data OUT/data/metadata.csv --model cnn6_lite --epochs 10 --out OUT
+  audiocnn train --data OUT/data/metadata.csv --epochs 10 --out OUT
 """
 
 DEMO_MODEL = "cnn6_lite"

@@ -72,7 +72,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-folds", type=int, default=None, metavar="N", help="run only the first N folds (quick look)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"maximum epochs per fold (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default 3e-3 from scratch, 1e-4 with --mode finetune, 1e-3 linear)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
     p.add_argument("--optimizer", choices=("adamw", "adam"), default=d.optimizer)
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), default=d.schedule, help="after the warm-up")

@@ -124,9 +124,16 @@ def cnn_tiny(**kwargs) -> CompactCnn:
 @register_model
 def cnn6_lite(**kwargs) -> CompactCnn:
     """Cnn6 layout (four 5x5 conv blocks) at a quarter of the width (16-128), 16 kHz, 20 ms hop,
-    about 0.29 M parameters; the default of ``audiocnn train``."""
+    about 0.29 M parameters; the default of ``audiocnn train``.
+
+    Lightly regularised (no conv dropout, fc dropout 0.2, no SpecAugment): trained from scratch
+    for a few minutes on a few hundred clips, the PANNs regularisation (0.2 / 0.5 + SpecAugment)
+    kept it from fitting (docs/training.md)."""
     kwargs.setdefault("hop_ms", 20.0)
     kwargs.setdefault("time_drop_width", 8)
+    kwargs.setdefault("conv_dropout", 0.0)
+    kwargs.setdefault("fc_dropout", 0.2)
+    kwargs.setdefault("spec_augment", False)
     return _compact("cnn6_lite", channels=(16, 32, 64, 128), kernel_size=5, num_convs=1, **kwargs)
 
 

@@ -18,6 +18,7 @@ class TrainConfig:
         clip_seconds: training/evaluation clip length; ``None`` = automatic (95th percentile of
             the file durations, rounded up to 0.25 s, between 0.5 and 10 s).
         epochs, batch_size, lr, weight_decay: the usual; ``optimizer`` ``"adamw"`` or ``"adam"``.
+            ``lr=None``: 3e-3 from scratch, 1e-4 fine-tuning, 1e-3 linear probing.
         schedule: ``"cosine"`` (to 0 after warm-up), ``"step"`` (x ``gamma`` every
             ``step_epochs``) or ``"constant"``; ``warmup_epochs`` of linear warm-up first.
         mixup: Beta(alpha, alpha) mixup of waveforms and targets; 0 disables it.
@@ -41,8 +42,8 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
     clip_seconds: float | None = None
     epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
+    batch_size: int = 16
+    lr: float | None = None
     weight_decay: float = 1e-2
     optimizer: str = "adamw"
     schedule: str = "cosine"
@@ -76,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
         if self.mode is None:
             self.mode = "finetune" if self.checkpoint else "scratch"
+        if self.lr is None:  # fine-tuning pretrained weights needs a much smaller step
+            self.lr = {"scratch": 3e-3, "finetune": 1e-4, "linear": 1e-3}.get(self.mode, 3e-3)
         if self.mode not in ("scratch", "finetune", "linear"):
             raise ValueError(f"mode must be 'scratch', 'finetune' or 'linear', got {self.mode!r}")
         if self.mode in ("finetune", "linear") and not self.checkpoint:
