@@ -130,3 +130,23 @@ def test_soft_target_loss_matches_hand_computation():
     p = torch.sigmoid(logits)
     bce = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
     assert tag._loss(logits, t).item() == pytest.approx(bce.item(), rel=1e-6)
+
+
+def test_unfinished_fold_resumes_from_its_last_checkpoint(tmp_path, make_tones):
+    from lightning.pytorch.callbacks import Callback
+
+    man, cache = _tone_data(tmp_path, make_tones)
+    cfg = TrainConfig(model="test_cnn", epochs=3, batch_size=4, patience=0, progress=False)
+    idx = np.arange(len(man.items))
+
+    class Crash(Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            if trainer.current_epoch == 1:  # dies during the second epoch's bookkeeping
+                raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        fit_fold(man, idx[::2], idx[1::2], cfg, cache, 0.5, tmp_path / "fold", extra_callbacks=[Crash()])
+    last = tmp_path / "fold" / "lightning" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 0  # only the first epoch was saved
+    fit = fit_fold(man, idx[::2], idx[1::2], cfg, cache, 0.5, tmp_path / "fold", resume=True)
+    assert [h["epoch"] for h in fit.history] == [1, 2, 3]  # epoch 1 from the checkpoint, 2-3 trained now
