@@ -40,3 +40,23 @@ def test_mixup_mixes_inputs_and_targets_consistently():
         torch.testing.assert_close(xm[i], lam * x[i] + (1 - lam) * x[j])
     x2, t2 = Mixup(alpha=1.0).eval()(x, t)
     assert x2 is x and t2 is t
+
+
+def test_speed_perturb_changes_pitch_by_the_factor_and_keeps_length():
+    import numpy as np
+
+    from audiocnn.features import SpeedPerturb, speed_perturb
+    from audiocnn.testing import tone
+
+    sr = 8000
+    x = torch.from_numpy(tone(500, 1.0, sr))[None].repeat(2, 1)
+    y = speed_perturb(x, torch.tensor([1.2, 0.8]))
+    assert y.shape == x.shape
+    for i, expected in enumerate([600, 400]):
+        seg = y[i, :6000].numpy()  # the sped-up item is padded after 1/1.2 s
+        peak = np.argmax(np.abs(np.fft.rfft(seg * np.hanning(len(seg))))) * sr / len(seg)
+        assert abs(peak - expected) < 5
+    assert torch.all(y[0, 6700:] == 0)
+    aug = SpeedPerturb(0.1)
+    assert aug.eval()(x) is x
+    torch.testing.assert_close(speed_perturb(x, torch.ones(2)), x)

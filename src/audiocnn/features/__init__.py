@@ -1,6 +1,6 @@
 """Front-ends (log-mel etc.) as pure functions plus thin modules, and training-time augmentation."""
 
-from audiocnn.features.augment import Mixup, SpecAugment, drop_stripes
+from audiocnn.features.augment import Mixup, SpecAugment, SpeedPerturb, drop_stripes, speed_perturb
 from audiocnn.features.spectrogram import (
     LogMel,
     MelSpectrogram,
@@ -17,7 +17,9 @@ __all__ = [
     "MelSpectrogram",
     "Mixup",
     "SpecAugment",
+    "SpeedPerturb",
     "drop_stripes",
+    "speed_perturb",
     "hann_window",
     "hz_to_mel",
     "mel_filterbank",

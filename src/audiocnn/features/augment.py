@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["Mixup", "SpecAugment", "drop_stripes"]
+__all__ = ["Mixup", "SpecAugment", "SpeedPerturb", "drop_stripes", "speed_perturb"]
 
 
 def drop_stripes(x: torch.Tensor, dim: int, max_width: int, num_stripes: int, generator=None) -> torch.Tensor:
@@ -78,3 +78,47 @@ class Mixup(nn.Module):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
+
+
+def speed_perturb(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Play each waveform ``factors[i]`` times faster (pitch and tempo together, as Kaldi's speed
+    perturbation), keeping the length: ``(batch, samples)`` -> ``(batch, samples)``.
+
+    Resampling is linear interpolation (cheap; the mild aliasing is harmless for augmentation);
+    a sped-up item is zero-padded at the end, a slowed-down one is centre-cropped.
+    """
+    batch, n = x.shape
+    out = torch.zeros_like(x)
+    for i in range(batch):
+        m = max(2, int(round(n / float(factors[i]))))
+        y = nn.functional.interpolate(x[i].view(1, 1, n), size=m, mode="linear", align_corners=False).view(m)
+        if m >= n:
+            start = (m - n) // 2
+            out[i] = y[start : start + n]
+        else:
+            out[i, :m] = y
+    return out
+
+
+class SpeedPerturb(nn.Module):
+    """Random speed change of each training waveform by a factor in ``[1 - max_change, 1 + max_change]``.
+
+    Changes pitch, formants and tempo together, which imitates other speakers' vocal tracts and
+    speaking rates (Ko et al., "Audio augmentation for speech recognition", 2015) and other
+    sources' sizes. Active only in training mode; ``max_change <= 0`` disables it.
+    """
+
+    def __init__(self, max_change: float = 0.1):
+        super().__init__()
+        if not 0 <= max_change < 1:
+            raise ValueError(f"max_change must be in [0, 1), got {max_change}")
+        self.max_change = max_change
+
+    def forward(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        if not self.training or self.max_change <= 0:
+            return x
+        u = torch.rand(x.shape[0], generator=generator)
+        return speed_perturb(x, 1.0 + self.max_change * (2 * u - 1))
+
+    def extra_repr(self) -> str:
+        return f"max_change={self.max_change}"
