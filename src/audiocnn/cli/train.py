@@ -79,6 +79,8 @@ def register(subparsers) -> None:
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), default=d.schedule, help="after the warm-up")
     p.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs)
     p.add_argument("--mixup", type=float, default=d.mixup, metavar="ALPHA", help="mixup alpha on waveforms (0 = off)")
+    p.add_argument("--speed-perturb", type=float, default=d.speed_perturb, metavar="FRACTION",
+                   help="random speed change of training clips by up to this fraction, e.g. 0.1 (0 = off)")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     p.add_argument("--balanced", action="store_true", help="PANNs balanced sampler (each class equally often)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation share of the training folds")
@@ -155,6 +157,7 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
         schedule=args.schedule,
         warmup_epochs=args.warmup_epochs,
         mixup=args.mixup,
+        speed_perturb=args.speed_perturb,
         label_smoothing=args.label_smoothing,
         balanced=args.balanced,
         val_fraction=args.val_fraction,

@@ -22,6 +22,8 @@ class TrainConfig:
         schedule: ``"cosine"`` (to 0 after warm-up), ``"step"`` (x ``gamma`` every
             ``step_epochs``) or ``"constant"``; ``warmup_epochs`` of linear warm-up first.
         mixup: Beta(alpha, alpha) mixup of waveforms and targets; 0 disables it.
+        speed_perturb: random speed change of each training waveform by up to this fraction
+            (0.1: factors in [0.9, 1.1]); 0 disables it.
         label_smoothing: for single-label cross-entropy.
         balanced: PANNs balanced sampler (each class equally often) instead of shuffling.
         val_fraction: part of the training folds held out for early stopping and model selection.
@@ -51,6 +53,7 @@ class TrainConfig:
     step_epochs: int = 10
     gamma: float = 0.1
     mixup: float = 0.0
+    speed_perturb: float = 0.0
     label_smoothing: float = 0.0
     balanced: bool = False
     val_fraction: float = 0.1

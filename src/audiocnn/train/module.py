@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiocnn.evaluate.metrics import accuracy, mean_average_precision
-from audiocnn.features import Mixup
+from audiocnn.features import Mixup, SpeedPerturb
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
 
@@ -53,6 +53,7 @@ class AudioClassifier(L.LightningModule):
         self.multilabel = multilabel
         self.steps_per_epoch = max(1, steps_per_epoch)
         self.mixup = Mixup(config.mixup)
+        self.speed_perturb = SpeedPerturb(config.speed_perturb)
         self.history: list[dict] = []
         self._train_losses: list[float] = []
         self._val_out: list[torch.Tensor] = []
@@ -83,6 +84,8 @@ class AudioClassifier(L.LightningModule):
         x, y = batch
         targets = self._soft_targets(y, self.model.num_classes)
         self.mixup.train()
+        self.speed_perturb.train()
+        x = self.speed_perturb(x)
         x, targets = self.mixup(x, targets)
         logits = self.model(x)["logits"]
         loss = self._loss(logits, targets)
