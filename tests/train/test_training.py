@@ -106,7 +106,7 @@ def test_finetune_starts_from_checkpoint_weights(tmp_path, make_tones):
     assert torch.allclose(fit.model.fc_audioset.weight, pre.fc_audioset.weight, atol=1e-6)
 
 
-@pytest.mark.parametrize("options", [{"mixup": 0.4}, {"balanced": True}, {"optimizer": "adam", "schedule": "step"}])
+@pytest.mark.parametrize("options", [{"mixup": 0.4}, {"speed_perturb": 0.15}, {"balanced": True}, {"optimizer": "adam", "schedule": "step"}])
 def test_training_options_run(tmp_path, make_tones, options):
     man, cache = _tone_data(tmp_path, make_tones)
     cfg = TrainConfig(model="test_cnn", epochs=1, batch_size=4, patience=0, progress=False, **options)
