@@ -17,11 +17,11 @@ EPILOG = """examples:
 
 Parameters are trainable parameters. MACs are multiply-accumulates of the Conv/Linear layers for
 one clip, plus the STFT counted as the DFT convolution of the original PANNs code (column "STFT");
-the PANNs paper's "multi-adds" are about 2 x MACs. Details: docs/models.md.
+the PANNs paper's "multi-adds" are about 2 x MACs (column "paper-style"). Details: docs/models.md.
 Figures are cached in ~/.cache/audiocnn/model_stats.json (--no-cache to recompute).
 """
 
-_COLUMNS = [("name", 26), ("input", 13), ("rate", 6), ("params (M)", 10), ("MACs (G)", 9), ("STFT (G)", 8), ("frame-level", 11)]
+_COLUMNS = [("name", 26), ("input", 13), ("rate", 6), ("params (M)", 10), ("MACs (G)", 9), ("STFT (G)", 8), ("paper-style (G)", 15), ("frame-level", 11)]
 
 
 def register(subparsers) -> None:
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             f"{s.params / 1e6:.3f}",
             f"{s.macs / 1e9:.3f}",
             f"{s.frontend_macs / 1e9:.3f}",
+            f"{s.paper_style_gflops:.3f}",
             "yes" if s.frame_level else "no",
         ]
         print(_row(cells), flush=True)
