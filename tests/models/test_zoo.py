@@ -89,3 +89,8 @@ def test_too_short_input_is_a_clear_error(name):
         pytest.skip("accepts any length")
     with pytest.raises(ValueError, match="needs at least"):
         model(torch.zeros(1, model.info.min_samples - 1))
+
+
+def test_unknown_override_is_a_clear_error():
+    with pytest.raises(ValueError, match="model 'cnn6' has no argument 'init'"):
+        audiocnn.create_model("cnn6", init="random")

@@ -11,6 +11,16 @@ from audiocnn.models.base import AudioModel
 __all__ = ["create_model"]
 
 
+def _build(name: str, builder, **kwargs) -> AudioModel:
+    try:
+        return builder(**kwargs)
+    except TypeError as e:  # an override this family does not have: say which, not a traceback
+        if "unexpected keyword argument" in str(e):
+            bad = str(e).split("unexpected keyword argument")[-1].strip()
+            raise ValueError(f"model {name!r} has no argument {bad} (given: {sorted(kwargs)})") from e
+        raise
+
+
 def _checkpoint_num_classes(model: AudioModel, sd: dict) -> int | None:
     key = model.info.classifier + ".weight"
     return int(sd[key].shape[0]) if key in sd else None
@@ -37,11 +47,11 @@ def create_model(
     """
     builder = get_model_builder(name)
     if checkpoint is None:
-        model = builder(num_classes=527 if num_classes is None else num_classes, **overrides)
+        model = _build(name, builder, num_classes=527 if num_classes is None else num_classes, **overrides)
         return model.eval()
     sd, meta = read_checkpoint(checkpoint)
     probe_classes = meta.get("num_classes")
-    model = builder(num_classes=probe_classes or 527, **overrides)
+    model = _build(name, builder, num_classes=probe_classes or 527, **overrides)
     ckpt_classes = _checkpoint_num_classes(model, sd) or probe_classes
     if ckpt_classes and ckpt_classes != model.num_classes:
         model.reset_classifier(ckpt_classes)
