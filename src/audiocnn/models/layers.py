@@ -18,7 +18,9 @@ __all__ = [
     "PANNS_FRONTENDS",
     "AttBlock",
     "ConvBlock",
+    "PannsClipHead",
     "PannsLogMelModel",
+    "panns_clip_head",
     "pool2d",
     "repeat_frames",
     "time_pool_max_mean",
@@ -104,6 +106,32 @@ def prob_to_logit(p: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
 def time_pool_max_mean(x: torch.Tensor) -> torch.Tensor:
     """``(batch, channels, time)`` -> ``(batch, channels)``: max over time plus mean over time."""
     return x.amax(dim=2) + x.mean(dim=2)
+
+
+def panns_clip_head(
+    x: torch.Tensor, fc1: nn.Linear, classifier: nn.Linear, dropout: float, training: bool
+) -> dict[str, torch.Tensor]:
+    """The PANNs clip head on a feature sequence ``(batch, channels, time)``.
+
+    max + mean over time, dropout, ``relu(fc1)``; as in PANNs the embedding is the dropped-out
+    hidden vector while the classifier reads the undropped one.
+    """
+    x = F.dropout(time_pool_max_mean(x), p=dropout, training=training)
+    x = F.relu_(fc1(x))
+    return {"logits": classifier(x), "embedding": F.dropout(x, p=dropout, training=training)}
+
+
+class PannsClipHead:
+    """Mixin for clip-level models whose ``forward`` ends in ``fc1`` and the ``fc_audioset``
+    classifier: the uniform ``forward_features`` / ``forward_head`` pair."""
+
+    def forward_features(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Pooled pre-logits embedding ``(batch, embedding_dim)`` (dropped out in training)."""
+        return self.forward(waveform)["embedding"]
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Clip logits ``(batch, classes)`` from :meth:`forward_features` output."""
+        return self.fc_audioset(features)
 
 
 def repeat_frames(x: torch.Tensor, ratio: int, frames: int) -> torch.Tensor:

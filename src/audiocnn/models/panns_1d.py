@@ -21,6 +21,7 @@ from torch import nn
 
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import AudioModel, ModelInfo, init_bn, init_layer
+from audiocnn.models.layers import PannsClipHead, panns_clip_head
 from audiocnn.models.wave_layers import (
     Conv1dBlock,
     ResBasicBlock1d,
@@ -29,7 +30,6 @@ from audiocnn.models.wave_layers import (
     conv_op,
     ops_output_length,
     ops_receptive_field,
-    panns_clip_head,
     pool_op,
     shortest_valid_length,
 )
@@ -43,7 +43,7 @@ def _finish_info(info: ModelInfo, **fields) -> ModelInfo:
     return ModelInfo(**{**info.to_dict(), **fields})
 
 
-class WaveCnn1d(AudioModel):
+class WaveCnn1d(PannsClipHead, AudioModel):
     """A stack of 1-D conv blocks on the waveform, max + mean over time, ``fc1``, classifier.
 
     Block ``i`` is ``conv_block{i}``; after it comes max-pooling by ``pools[i]`` (1 = none)
@@ -156,13 +156,6 @@ class WaveCnn1d(AudioModel):
                 x = F.dropout(x, p=self.block_dropout, training=self.training)
         return x
 
-    def forward_features(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Pooled pre-logits embedding ``(batch, embedding_dim)``."""
-        return self.forward(waveform)["embedding"]
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.fc_audioset(features)
-
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         return panns_clip_head(self.forward_conv(waveform), self.fc1, self.fc_audioset, self.fc_dropout, self.training)
 
@@ -186,7 +179,7 @@ class _ResNetStages(nn.Module):
         return x
 
 
-class Res1dNet(AudioModel):
+class Res1dNet(PannsClipHead, AudioModel):
     """1-D ResNet on the waveform: ``conv0`` (kernel 11, stride 5) + BN, residual stages
     (``resnet.layer{s}``), max + mean over time, ``fc1``, classifier.
 
@@ -255,13 +248,6 @@ class Res1dNet(AudioModel):
         """``(batch, samples)`` -> features ``(batch, channels, time')``."""
         x = self.check_input(waveform)[:, None, :]
         return self.resnet(self.bn0(self.conv0(x)))  # no ReLU after bn0, as in the original
-
-    def forward_features(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Pooled pre-logits embedding ``(batch, embedding_dim)``."""
-        return self.forward(waveform)["embedding"]
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.fc_audioset(features)
 
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         return panns_clip_head(self.forward_conv(waveform), self.fc1, self.fc_audioset, self.fc_dropout, self.training)

@@ -20,7 +20,7 @@ from torch import nn
 
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import PANNS_FRONTENDS, PannsLogMelModel, time_pool_max_mean
+from audiocnn.models.layers import PANNS_FRONTENDS, PannsClipHead, PannsLogMelModel, time_pool_max_mean
 
 __all__ = ["InvertedResidual", "PannsMobileNet"]
 
@@ -73,7 +73,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
 
-class PannsMobileNet(PannsLogMelModel):
+class PannsMobileNet(PannsClipHead, PannsLogMelModel):
     """Log-mel -> MobileNet ``features`` (time and frequency / 32) -> Cnn14-style head.
 
     Args:
@@ -148,13 +148,6 @@ class PannsMobileNet(PannsLogMelModel):
     def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> feature map ``(batch, channels, time/32, mels/32)``."""
         return self.features(self.frontend(waveform))
-
-    def forward_features(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Pooled pre-logits embedding ``(batch, embedding_dim)`` (dropped out in training)."""
-        return self.forward(waveform)["embedding"]
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.fc_audioset(features)
 
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         x = time_pool_max_mean(self.forward_conv(waveform).mean(dim=3))

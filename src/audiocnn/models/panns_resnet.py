@@ -20,7 +20,7 @@ from torch import nn
 
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import PANNS_FRONTENDS, ConvBlock, PannsLogMelModel, time_pool_max_mean
+from audiocnn.models.layers import PANNS_FRONTENDS, ConvBlock, PannsClipHead, PannsLogMelModel, panns_clip_head
 
 __all__ = ["BasicBlock", "Bottleneck", "PannsResNet", "ResNetStages"]
 
@@ -127,7 +127,7 @@ class ResNetStages(nn.Module):
         return x
 
 
-class PannsResNet(PannsLogMelModel):
+class PannsResNet(PannsClipHead, PannsLogMelModel):
     """Log-mel -> ConvBlock stem -> ResNet stages -> 2x2 avg pool -> ConvBlock -> Cnn14 head.
 
     Args:
@@ -195,20 +195,9 @@ class PannsResNet(PannsLogMelModel):
         x = self.conv_block_after1(x, pool_size=(1, 1), pool_type="avg")
         return F.dropout(x, p=self.conv_dropout, training=self.training)
 
-    def forward_features(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Pooled pre-logits embedding ``(batch, embedding_dim)`` (dropped out in training)."""
-        return self.forward(waveform)["embedding"]
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.fc_audioset(features)
-
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.forward_conv(waveform).mean(dim=3)
-        x = F.dropout(time_pool_max_mean(x), p=self.fc_dropout, training=self.training)
-        x = F.relu(self.fc1(x))
-        # as in PANNs: the embedding is dropped out, the classifier reads the undropped x
-        embedding = F.dropout(x, p=self.fc_dropout, training=self.training)
-        return {"logits": self.fc_audioset(x), "embedding": embedding}
+        return panns_clip_head(x, self.fc1, self.fc_audioset, self.fc_dropout, self.training)
 
 
 def _resnet(name: str, checkpoint_class: str | None, **kwargs) -> PannsResNet:

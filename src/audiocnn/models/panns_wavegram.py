@@ -17,14 +17,13 @@ from torch import nn
 
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import PANNS_FRONTENDS, ConvBlock, PannsLogMelModel
+from audiocnn.models.layers import PANNS_FRONTENDS, ConvBlock, PannsClipHead, PannsLogMelModel, panns_clip_head
 from audiocnn.models.wave_layers import (
     DilatedConvBlock1d,
     TimeOp,
     conv_op,
     ops_output_length,
     ops_receptive_field,
-    panns_clip_head,
     pool_op,
     shortest_valid_length,
 )
@@ -34,7 +33,7 @@ __all__ = ["Wavegram"]
 _REF = "Kong et al. 2020, PANNs (TASLP)"
 
 
-class Wavegram(PannsLogMelModel):
+class Wavegram(PannsClipHead, PannsLogMelModel):
     """Wavegram (optionally + log-mel) -> 2-D conv blocks -> max + mean over time -> ``fc1`` -> classifier.
 
     Wavegram branch: ``pre_conv0`` (kernel 11, stride 5) + BN + ReLU, then ``pre_block{i}``
@@ -191,13 +190,6 @@ class Wavegram(PannsLogMelModel):
             x = getattr(self, f"conv_block{i}")(x, pool_size=pool, pool_type="avg")
         x = F.dropout(x, p=self.conv_dropout, training=self.training)
         return x.mean(dim=3)
-
-    def forward_features(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Pooled pre-logits embedding ``(batch, embedding_dim)``."""
-        return self.forward(waveform)["embedding"]
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.fc_audioset(features)
 
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         return panns_clip_head(self.forward_conv(waveform), self.fc1, self.fc_audioset, self.fc_dropout, self.training)

@@ -6,8 +6,7 @@ PANNs code so that its checkpoints load by name. All tensors are ``(batch, chann
 Also holds the length arithmetic the waveform models use to state their shortest accepted
 input and their receptive field: each model lists the convolutions and poolings along its time
 axis as :data:`TimeOp` tuples (``time_ops()``), from which :func:`ops_output_length` and
-:func:`ops_receptive_field` follow; and the clip head they share with the Cnn family
-(:func:`panns_clip_head`).
+:func:`ops_receptive_field` follow. Their clip head is :func:`audiocnn.models.layers.panns_clip_head`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiocnn.models.base import init_bn, init_layer
-from audiocnn.models.layers import time_pool_max_mean
 
 __all__ = [
     "Conv1dBlock",
@@ -31,7 +29,6 @@ __all__ = [
     "conv_out_len",
     "ops_output_length",
     "ops_receptive_field",
-    "panns_clip_head",
     "pool_op",
     "pool_out_len",
     "shortest_valid_length",
@@ -149,19 +146,6 @@ class DilatedConvBlock1d(nn.Module):
         x = F.relu_(self.bn1(self.conv1(x)))
         x = F.relu_(self.bn2(self.conv2(x)))
         return F.max_pool1d(x, kernel_size=pool_size)
-
-
-def panns_clip_head(
-    x: torch.Tensor, fc1: nn.Linear, classifier: nn.Linear, dropout: float, training: bool
-) -> dict[str, torch.Tensor]:
-    """The PANNs clip head on a feature sequence ``(batch, channels, time)``.
-
-    max + mean over time, dropout, ``relu(fc1)``; as in PANNs the embedding is the dropped-out
-    hidden vector while the classifier reads the undropped one.
-    """
-    x = F.dropout(time_pool_max_mean(x), p=dropout, training=training)
-    x = F.relu_(fc1(x))
-    return {"logits": classifier(x), "embedding": F.dropout(x, p=dropout, training=training)}
 
 
 # --------------------------------------------------------------------------------------------
