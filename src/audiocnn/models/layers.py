@@ -17,6 +17,7 @@ from audiocnn.models.base import AudioModel, init_bn, init_layer
 __all__ = [
     "PANNS_FRONTENDS",
     "AttBlock",
+    "logmel_min_samples",
     "ConvBlock",
     "PannsClipHead",
     "PannsLogMelModel",
@@ -33,6 +34,13 @@ PANNS_FRONTENDS: dict[int, tuple[int, int, int, float, float]] = {
     16000: (512, 160, 64, 50.0, 8000.0),
     8000: (256, 80, 64, 50.0, 4000.0),
 }
+
+
+def logmel_min_samples(sample_rate: int, time_ratio: int) -> int:
+    """Shortest input (samples) a PANNs log-mel model accepts: enough frames to survive a time
+    pooling of ``time_ratio`` in total, and more than ``n_fft / 2`` for the reflect padding."""
+    n_fft, hop = PANNS_FRONTENDS[sample_rate][:2]
+    return max((time_ratio - 1) * hop, n_fft // 2 + 1)
 
 
 def pool2d(x: torch.Tensor, pool_size: tuple[int, int], pool_type: str) -> torch.Tensor:

@@ -19,6 +19,7 @@ from audiocnn.models.layers import (
     AttBlock,
     ConvBlock,
     PannsLogMelModel,
+    logmel_min_samples,
     prob_to_logit,
     repeat_frames,
     time_pool_max_mean,
@@ -88,8 +89,7 @@ class PannsCnn(PannsLogMelModel):
                 "frame_level": pooling != "clip",
                 "classifier": "att_block" if pooling == "att" else "fc_audioset",
                 "frame_rate": sample_rate / hop,
-                # enough frames to survive the time pooling, and > n_fft/2 for reflect padding
-                "min_samples": max((self.time_ratio - 1) * hop, PANNS_FRONTENDS[sample_rate][0] // 2 + 1),
+                "min_samples": logmel_min_samples(sample_rate, self.time_ratio),
                 "gradcam_layer": f"conv_block{self.num_blocks}.conv{num_convs}",
                 "embedding_dim": in_ch,
             }

@@ -23,13 +23,12 @@ from audiocnn.models._registry import register_model
 from audiocnn.models.base import AudioModel, ModelInfo, init_bn, init_layer
 from audiocnn.models.layers import PannsClipHead, panns_clip_head
 from audiocnn.models.wave_layers import (
+    TimeOpsGeometry,
     Conv1dBlock,
     ResBasicBlock1d,
     ResidualConvBlock1d,
     TimeOp,
     conv_op,
-    ops_output_length,
-    ops_receptive_field,
     pool_op,
     shortest_valid_length,
 )
@@ -43,7 +42,7 @@ def _finish_info(info: ModelInfo, **fields) -> ModelInfo:
     return ModelInfo(**{**info.to_dict(), **fields})
 
 
-class WaveCnn1d(PannsClipHead, AudioModel):
+class WaveCnn1d(PannsClipHead, TimeOpsGeometry, AudioModel):
     """A stack of 1-D conv blocks on the waveform, max + mean over time, ``fc1``, classifier.
 
     Block ``i`` is ``conv_block{i}``; after it comes max-pooling by ``pools[i]`` (1 = none)
@@ -134,14 +133,6 @@ class WaveCnn1d(PannsClipHead, AudioModel):
                 ops.append(pool_op(pool, pool // 2 if self.pool_padding else 0))
         return ops
 
-    def output_length(self, num_samples: int) -> int:
-        """Time steps of the last feature map for an input of ``num_samples`` (< 1: too short)."""
-        return ops_output_length(self.time_ops(), num_samples)
-
-    def receptive_field(self) -> tuple[int, int]:
-        """``(receptive field, hop)`` in samples of one step of the last feature map."""
-        return ops_receptive_field(self.time_ops())
-
     def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> features ``(batch, channels, time')``."""
         x = self.check_input(waveform)[:, None, :]
@@ -179,7 +170,7 @@ class _ResNetStages(nn.Module):
         return x
 
 
-class Res1dNet(PannsClipHead, AudioModel):
+class Res1dNet(PannsClipHead, TimeOpsGeometry, AudioModel):
     """1-D ResNet on the waveform: ``conv0`` (kernel 11, stride 5) + BN, residual stages
     (``resnet.layer{s}``), max + mean over time, ``fc1``, classifier.
 
@@ -235,14 +226,6 @@ class Res1dNet(PannsClipHead, AudioModel):
                     ops.append(pool_op(stride))
                 ops += [conv_op(3), conv_op(3, dilation=2)]
         return ops
-
-    def output_length(self, num_samples: int) -> int:
-        """Time steps of the last feature map for an input of ``num_samples`` (< 1: too short)."""
-        return ops_output_length(self.time_ops(), num_samples)
-
-    def receptive_field(self) -> tuple[int, int]:
-        """``(receptive field, hop)`` in samples of one step of the last feature map."""
-        return ops_receptive_field(self.time_ops())
 
     def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> features ``(batch, channels, time')``."""

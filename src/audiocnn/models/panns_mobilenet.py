@@ -20,7 +20,7 @@ from torch import nn
 
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import PANNS_FRONTENDS, PannsClipHead, PannsLogMelModel, time_pool_max_mean
+from audiocnn.models.layers import logmel_min_samples, PannsClipHead, PannsLogMelModel, time_pool_max_mean
 
 __all__ = ["InvertedResidual", "PannsMobileNet"]
 
@@ -131,7 +131,6 @@ class PannsMobileNet(PannsClipHead, PannsLogMelModel):
         self.time_ratio = 1
         for s in strides:
             self.time_ratio *= s
-        n_fft, hop = PANNS_FRONTENDS[sample_rate][:2]
         self.info = ModelInfo(
             **{
                 **info.to_dict(),
@@ -139,7 +138,7 @@ class PannsMobileNet(PannsClipHead, PannsLogMelModel):
                 "sample_rate": sample_rate,
                 "frame_level": False,
                 "classifier": "fc_audioset",
-                "min_samples": max((self.time_ratio - 1) * hop, n_fft // 2 + 1),
+                "min_samples": logmel_min_samples(sample_rate, self.time_ratio),
                 "gradcam_layer": last_conv,
                 "embedding_dim": fc_channels,
             }

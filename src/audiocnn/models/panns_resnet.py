@@ -20,7 +20,7 @@ from torch import nn
 
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import PANNS_FRONTENDS, ConvBlock, PannsClipHead, PannsLogMelModel, panns_clip_head
+from audiocnn.models.layers import logmel_min_samples, ConvBlock, PannsClipHead, PannsLogMelModel, panns_clip_head
 
 __all__ = ["BasicBlock", "Bottleneck", "PannsResNet", "ResNetStages"]
 
@@ -169,7 +169,6 @@ class PannsResNet(PannsClipHead, PannsLogMelModel):
         init_layer(self.fc_audioset)
         # stem pool, stages 2.., pool after the stages
         self.time_ratio = 2 * 2 ** (len(depths) - 1) * 2
-        n_fft, hop = PANNS_FRONTENDS[sample_rate][:2]
         self.info = ModelInfo(
             **{
                 **info.to_dict(),
@@ -177,8 +176,7 @@ class PannsResNet(PannsClipHead, PannsLogMelModel):
                 "sample_rate": sample_rate,
                 "frame_level": False,
                 "classifier": "fc_audioset",
-                # the last pooling needs >= time_ratio frames; reflect padding needs > n_fft/2
-                "min_samples": max((self.time_ratio - 1) * hop, n_fft // 2 + 1),
+                "min_samples": logmel_min_samples(sample_rate, self.time_ratio),
                 "gradcam_layer": "conv_block_after1.conv2",
                 "embedding_dim": head_channels,
             }

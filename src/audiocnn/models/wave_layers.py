@@ -204,3 +204,16 @@ def shortest_valid_length(out_len: Callable[[int], int], upper: int = 1 << 24) -
         else:
             lo = mid + 1
     return lo
+
+
+class TimeOpsGeometry:
+    """Mixin: ``output_length`` and ``receptive_field`` of a model that lists its time-axis
+    operations in ``time_ops()``."""
+
+    def output_length(self, num_samples: int) -> int:
+        """Time steps of the last feature map for an input of ``num_samples`` (< 1: too short)."""
+        return ops_output_length(self.time_ops(), num_samples)
+
+    def receptive_field(self) -> tuple[int, int]:
+        """``(receptive field, hop)`` in samples of one step of the last feature map."""
+        return ops_receptive_field(self.time_ops())
