@@ -10,6 +10,7 @@ from audiocnn.features.multires import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     MultiResolutionMel,
+    linear_resize_matrix,
     multi_resolution_mel,
     num_multires_frames,
     resize_frames,
@@ -94,3 +95,27 @@ def test_too_short_input_is_a_clear_error():
     m = MultiResolutionMel(22050)
     with pytest.raises(ValueError, match="at least 1103 samples"):
         m(torch.zeros(1, 1000))
+
+
+@pytest.mark.parametrize("n_in, n_out", [(1001, 500), (101, 50), (51, 50), (26, 25), (11, 50), (2, 5), (3, 1), (7, 7)])
+def test_resize_matrix_equals_antialiased_interpolate(n_in, n_out):
+    # the export path resizes by a matrix product (F.interpolate's antialiased mode has no ONNX
+    # form); in float64 it is F.interpolate's own arithmetic, so the two agree to rounding
+    x = torch.randn(2, 8, n_in, dtype=torch.float64, generator=torch.Generator().manual_seed(n_in))
+    ref = torch.nn.functional.interpolate(x[:, None], size=(8, n_out), mode="bilinear", align_corners=False, antialias=True)[:, 0]
+    for sizes in ((n_in, n_out), (torch.tensor(n_in), torch.tensor(n_out))):  # ints, or traced-style 0-d tensors
+        got = x @ linear_resize_matrix(*sizes, dtype=torch.float64)
+        torch.testing.assert_close(got, ref, atol=1e-12, rtol=0)
+    got = resize_frames(x, torch.tensor(n_out))
+    torch.testing.assert_close(got, ref, atol=1e-12, rtol=0)
+
+
+def test_frame_count_as_a_tensor_equals_the_integer_rule():
+    # traced for export, the frame count is computed on a 0-d tensor; it must equal the eager
+    # rule for every length, including exact halves (at 16 kHz, 480 samples = 1.5 frames -> 2,
+    # 800 = 2.5 -> 2: both round half to even)
+    for sr in (16000, 22050, 44100):
+        ns = list(range(1, 2000, 7)) + [160, 480, 800, 1120, 5 * sr, 5 * sr + 1, 30 * sr + 441 // 2]
+        got = [int(num_multires_frames(torch.tensor(n), sr)) for n in ns]
+        assert got == [num_multires_frames(n, sr) for n in ns]
+    assert num_multires_frames(480, 16000) == 2 and num_multires_frames(800, 16000) == 2

@@ -49,6 +49,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MultiResolutionMel",
+    "linear_resize_matrix",
     "multi_resolution_mel",
     "num_multires_frames",
     "resize_frames",
@@ -62,16 +63,49 @@ STUDY_WINDOWS_MS = (25.0, 50.0, 100.0)
 STUDY_HOPS_MS = (10.0, 25.0, 50.0)
 
 
-def num_multires_frames(num_samples: int, sample_rate: int, frames_per_second: float = 50.0) -> int:
-    """Common frame count of the stacked image: 250 for a 5-s clip at the default 50 frames/s."""
+def num_multires_frames(num_samples, sample_rate: int, frames_per_second: float = 50.0):
+    """Common frame count of the stacked image: 250 for a 5-s clip at the default 50 frames/s.
+
+    ``num_samples`` is an int (eager use) or, while the model is traced for export, a 0-d
+    integer tensor; the count is then a 0-d int64 tensor computed by the same float64 arithmetic
+    (``round`` and ``torch.round`` both round half to even), so the exported graph follows the
+    input length instead of freezing the traced one.
+    """
+    if isinstance(num_samples, torch.Tensor):
+        x = torch.round(num_samples.to(torch.float64) * frames_per_second / sample_rate)
+        return torch.clamp(x, min=1.0).to(torch.int64)
     return max(1, int(round(num_samples * frames_per_second / sample_rate)))
 
 
-def resize_frames(spec: torch.Tensor, frames: int) -> torch.Tensor:
+def linear_resize_matrix(in_size, out_size, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Weights ``(in_size, out_size)`` of an antialiased linear resize along one axis.
+
+    ``x @ linear_resize_matrix(n, m)`` equals ``F.interpolate`` (``"bilinear"`` along that axis,
+    ``align_corners=False``, ``antialias=True``: PIL's triangle filter, widened by the scale
+    when shrinking) up to float rounding. Sizes may be ints or 0-d tensors (traced shapes), so
+    the resize can be exported with a dynamic length; ``F.interpolate``'s antialiased mode has
+    no ONNX equivalent. Weights are computed in float64 and cast to ``dtype``.
+    """
+    f64 = torch.float64
+    n_in = torch.as_tensor(in_size).to(f64)
+    n_out = torch.as_tensor(out_size).to(f64)
+    scale = n_in / n_out
+    support = torch.clamp(scale, min=1.0)  # the triangle spans +-1 input sample, +-scale when shrinking
+    centre = (torch.arange(out_size, dtype=f64) + 0.5) * scale  # (out,), in input samples
+    pos = torch.arange(in_size, dtype=f64) + 0.5  # (in,)
+    w = torch.clamp(1.0 - torch.abs(pos[:, None] - centre[None, :]) / support, min=0.0)
+    return (w / w.sum(dim=0, keepdim=True)).to(dtype)
+
+
+def resize_frames(spec: torch.Tensor, frames) -> torch.Tensor:
     """Resize ``(batch, mels, time)`` to ``(batch, mels, frames)`` along time (bilinear, antialiased).
 
-    The mel axis keeps its size, so only time is interpolated. Differentiable.
+    The mel axis keeps its size, so only time is interpolated. Differentiable. With ``frames``
+    a 0-d tensor (tracing for export, see :func:`num_multires_frames`) the same resize is a
+    product with :func:`linear_resize_matrix`, which follows a dynamic input length.
     """
+    if isinstance(frames, torch.Tensor):
+        return torch.matmul(spec, linear_resize_matrix(spec.shape[-1], frames, spec.dtype).to(spec.device))
     if spec.shape[-1] == frames:
         return spec
     x = F.interpolate(spec[:, None], size=(spec.shape[-2], frames), mode="bilinear", align_corners=False, antialias=True)
@@ -90,13 +124,18 @@ def _multires(
     hops: list[int],
     melW: torch.Tensor,
     n_fft: int,
-    frames: int,
+    frames,
     eps: float,
     normalize: bool,
 ) -> torch.Tensor:
+    powers = (stft_power(waveform, n_fft, hop, window) for window, hop in zip(windows, hops))
+    return _stack_channels(powers, melW, frames, eps, normalize)
+
+
+def _stack_channels(powers, melW: torch.Tensor, frames, eps: float, normalize: bool) -> torch.Tensor:
+    """Power spectrograms ``(batch, time_c, bins)`` (an iterable, consumed one at a time) -> image."""
     channels = []
-    for window, hop in zip(windows, hops):
-        power = stft_power(waveform, n_fft, hop, window)  # (batch, time, n_fft//2+1)
+    for power in powers:  # (batch, time, n_fft//2+1)
         mel = torch.matmul(power, melW).transpose(1, 2)  # (batch, mels, time)
         channels.append(resize_frames(torch.log(mel + eps), frames))
     x = torch.stack(channels, dim=1)  # (batch, 3, mels, frames)
@@ -194,7 +233,8 @@ class MultiResolutionMel(nn.Module):
         """Shortest input: reflect padding of the centred STFT needs more than ``n_fft // 2`` samples."""
         return self.n_fft // 2 + 1
 
-    def num_frames(self, num_samples: int) -> int:
+    def num_frames(self, num_samples):
+        """Image width for ``num_samples`` (int; a 0-d tensor while traced, see :func:`num_multires_frames`)."""
         return num_multires_frames(num_samples, self.sample_rate, self.frames_per_second)
 
     def frame_times(self, num_samples: int) -> torch.Tensor:
@@ -213,9 +253,16 @@ class MultiResolutionMel(nn.Module):
             raise ValueError(f"expected a (batch, samples) waveform, got shape {tuple(waveform.shape)}")
         if waveform.shape[-1] < self.min_samples:
             raise ValueError(f"need at least {self.min_samples} samples at {self.sample_rate} Hz, got {waveform.shape[-1]}")
-        windows = [getattr(self, f"hann_{i}") for i in range(self.num_channels)]
-        frames = self.num_frames(waveform.shape[-1])
-        return _multires(waveform, windows, self.hop_lengths, self.melW, self.n_fft, frames, self.eps, self.normalize)
+        frames = self.num_frames(waveform.shape[-1])  # a 0-d tensor while traced for export
+        powers = (self.channel_power(waveform, i) for i in range(self.num_channels))
+        return _stack_channels(powers, self.melW, frames, self.eps, self.normalize)
+
+    def channel_power(self, waveform: torch.Tensor, i: int) -> torch.Tensor:
+        """Power spectrogram of channel ``i``: ``(batch, samples)`` -> ``(batch, time_i, n_fft//2+1)``.
+
+        (The ONNX export replaces this by a DFT convolution; see ``audiocnn.inference.export``.)
+        """
+        return stft_power(waveform, self.n_fft, self.hop_lengths[i], getattr(self, f"hann_{i}"))
 
     def extra_repr(self) -> str:
         return (
