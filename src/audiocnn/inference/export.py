@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.features.multires import MultiResolutionMel
 from audiocnn.features.spectrogram import LogMel, MelSpectrogram, power_to_db
 from audiocnn.models.base import AudioModel
 
@@ -77,12 +78,31 @@ class _ConvStftMixin:
         return power
 
 
+class _ConvMultiResMixin:
+    """The multi-resolution mel's per-channel power spectrogram as a DFT convolution.
+
+    Each channel's Hann window is centred in a zero-padded ``n_fft`` frame; the kernels keep only
+    the taps under the window (25/50/100 ms instead of 100 ms for all three) and the input is
+    shifted to match: the same sums without their zero terms, at 58 % of the size and cost.
+    """
+
+    def channel_power(self, waveform: torch.Tensor, i: int) -> torch.Tensor:
+        pad = self.n_fft // 2
+        x = F.pad(waveform[:, None, :], (pad, pad), mode="reflect")
+        left, right = self.dft_trim[i]
+        x = x[:, :, left : x.shape[-1] - right]
+        real = F.conv1d(x, getattr(self, f"dft_real_{i}"), stride=self.hop_lengths[i])
+        imag = F.conv1d(x, getattr(self, f"dft_imag_{i}"), stride=self.hop_lengths[i])
+        return (real * real + imag * imag).transpose(1, 2)  # (batch, frames, bins)
+
+
 def onnx_friendly(model: nn.Module) -> nn.Module:
     """A deep copy of ``model`` whose mel front-ends use a convolutional STFT.
 
     Every :class:`~audiocnn.features.MelSpectrogram` (and :class:`LogMel`) sub-module of the copy
     gets its class swapped for a subclass whose ``forward`` uses :class:`_ConvStftMixin`; all other
-    attributes and methods (``num_frames``, ``melW`` ...) stay as they are.
+    attributes and methods (``num_frames``, ``melW`` ...) stay as they are. The ImageNet models'
+    :class:`~audiocnn.features.multires.MultiResolutionMel` gets :class:`_ConvMultiResMixin`.
     """
     model = copy.deepcopy(model)
     for module in model.modules():
@@ -92,6 +112,16 @@ def onnx_friendly(model: nn.Module) -> nn.Module:
             real, imag = dft_kernels(module.n_fft, module.window)
             module.register_buffer("dft_real", real.to(module.melW.device), persistent=False)
             module.register_buffer("dft_imag", imag.to(module.melW.device), persistent=False)
+        elif isinstance(module, MultiResolutionMel) and not isinstance(module, _ConvMultiResMixin):
+            cls = type(module)
+            module.__class__ = type(f"ConvStft{cls.__name__}", (_ConvMultiResMixin, cls), {})
+            module.dft_trim = []
+            for i, win in enumerate(module.win_lengths):
+                left = (module.n_fft - win) // 2  # where _padded_window put the window
+                real, imag = dft_kernels(module.n_fft, getattr(module, f"hann_{i}"))
+                module.register_buffer(f"dft_real_{i}", real[..., left : left + win].contiguous().to(module.melW.device), persistent=False)
+                module.register_buffer(f"dft_imag_{i}", imag[..., left : left + win].contiguous().to(module.melW.device), persistent=False)
+                module.dft_trim.append((left, module.n_fft - win - left))
     return model
 
 
