@@ -6,8 +6,11 @@
 - channels-last weights for every 2-D convolution (oneDNN's fast layout on x86; measured to
   be the largest single gain for the PANNs CNNs, see ``docs/inference.md``);
 - ``precision``: ``"fp32"``; ``"bf16"`` (``torch.autocast`` to bfloat16 on CPU, outputs cast
-  back to float32); ``"int8"`` (dynamic int8 quantisation of every ``nn.Linear``; the
-  convolutions stay float32);
+  back to float32); ``"int8"``: static int8 quantisation of the convolution blocks, BatchNorm
+  folded, activation ranges calibrated on ``calibration`` clips or a built-in synthetic set
+  (:mod:`audiocnn.inference.quantize`; the fastest path for the PANNs CNNs); a model without
+  such blocks gets dynamic int8 quantisation of its ``nn.Linear`` layers instead (with a log
+  line: that gains little, the convolutions stay float32);
 - ``backend="onnxruntime"``: the model is exported to ONNX (waveform -> logits, embedding,
   see :mod:`audiocnn.inference.export`) and run by ONNX Runtime; clip-level outputs only;
 - inputs shorter than ``model.info.min_samples`` are zero-padded at the end with a warning
@@ -111,6 +114,10 @@ class Runner:
         precision: ``"fp32"``, ``"bf16"`` or ``"int8"``.
         num_threads: ``torch.set_num_threads`` (process-wide) if given.
         channels_last: store 4-D conv weights channels-last (default True).
+        calibration: ``int8`` only: ``(clips, samples)`` waveforms at the model's rate, each at
+            least ``model.info.min_samples`` long, to calibrate the activation ranges on; default:
+            :func:`~audiocnn.inference.quantize.synthetic_calibration` (deterministic). Clips like
+            the ones to be tagged are better.
     """
 
     def __init__(
@@ -120,6 +127,7 @@ class Runner:
         num_threads: int | None = None,
         channels_last: bool = True,
         backend: str = "torch",
+        calibration: np.ndarray | torch.Tensor | None = None,
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -132,8 +140,10 @@ class Runner:
         model = model.eval()
         self.backend = backend
         self._session = _onnx_session(model, num_threads or torch.get_num_threads()) if backend == "onnxruntime" else None
+        if calibration is not None and precision != "int8":
+            raise ValueError(f"calibration clips are only used by precision='int8', not {precision!r}")
         if precision == "int8":
-            model = _quantize_linear(model)
+            model = _quantize_int8(model, calibration, channels_last)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -173,6 +183,17 @@ class Runner:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     return fn(*args)
             return fn(*args)
+
+
+def _quantize_int8(model: AudioModel, calibration, channels_last: bool) -> nn.Module:
+    """Static int8 conv blocks (calibrated) if the model has any, else dynamic int8 Linear."""
+    from audiocnn.inference.quantize import quantize_conv_blocks
+
+    q, n = quantize_conv_blocks(model, calibration, channels_last=channels_last)
+    if n:
+        return q
+    log.info("%s has no ConvBlock to quantise statically: int8 = dynamic quantisation of its Linear layers only", model.info.name)
+    return _quantize_linear(model)
 
 
 def _quantize_linear(model: nn.Module) -> nn.Module:

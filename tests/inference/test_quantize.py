@@ -1,0 +1,135 @@
+import copy
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from audiocnn.cli import main
+from audiocnn.inference.quantize import Int8ConvBlock, fold_batchnorm, quantize_conv_blocks, synthetic_calibration
+from audiocnn.inference.runtime import Runner
+from audiocnn.inference.tagger import Tagger
+from audiocnn.models import create_model
+from audiocnn.models.layers import ConvBlock
+from audiocnn.testing import tone
+
+from inference_helpers import SR, quiet
+
+
+def _randomised_bn(name="test_cnn", seed=3, **kw):
+    """A test model whose BatchNorms are not the init's identity (so folding/quantising them is tested)."""
+    torch.manual_seed(seed)
+    m = create_model(name, num_classes=10, **kw).eval()
+    g = torch.Generator().manual_seed(seed)
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            n = mod.num_features
+            mod.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            mod.running_var.copy_(0.5 + 1.5 * torch.rand(n, generator=g))
+            mod.weight.data.copy_(1 + 0.3 * torch.randn(n, generator=g))
+            mod.bias.data.copy_(0.2 * torch.randn(n, generator=g))
+    return m
+
+
+def _clips(n=6, seconds=1.0):
+    rng = np.random.default_rng(4)
+    freqs = (200, 500, 900, 2000, 5000, 8000, 300, 3000)
+    return np.stack([tone(freqs[i % 8], seconds, SR) * (0.2 + 0.1 * i) + 0.05 * rng.standard_normal(int(seconds * SR)).astype(np.float32) for i in range(n)])
+
+
+def test_fold_batchnorm_is_exact_in_fp32():
+    m = _randomised_bn()
+    x = torch.from_numpy(_clips())
+    with torch.no_grad():
+        ref = m(x)["logits"]
+    folded = copy.deepcopy(m)
+    n = fold_batchnorm(folded)
+    assert n == 4  # test_cnn: 2 blocks x 2 convs
+    assert not any(isinstance(b, torch.nn.BatchNorm2d) for blk in folded.modules() if isinstance(blk, ConvBlock) for b in blk.children())
+    with torch.no_grad():
+        got = folded(x)["logits"]
+    assert (ref - got).abs().max().item() < 1e-4 * max(1.0, ref.abs().max().item())
+    assert fold_batchnorm(folded) == 0  # nothing left to fold
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(copy.deepcopy(m).train())
+
+
+def test_int8_quantises_every_conv_block_and_stays_close_to_fp32():
+    m = _randomised_bn()
+    x = _clips(8)
+    q, n = quantize_conv_blocks(m, calibration=x[:4])
+    assert n == 2
+    blocks = [b for b in q.modules() if isinstance(b, Int8ConvBlock)]
+    assert len(blocks) == 2 and not any(isinstance(b, ConvBlock) for b in q.modules())
+    # converted: int8 weights, not float modules with observers
+    assert all(b.convs[0].weight().dtype == torch.qint8 for b in blocks)
+    assert isinstance(next(m.modules()), type(q)) and any(isinstance(b, ConvBlock) for b in m.modules())  # input untouched
+    with torch.no_grad():
+        ref = torch.sigmoid(m(torch.from_numpy(x))["logits"]).numpy()
+        got = torch.sigmoid(q(torch.from_numpy(x))["logits"]).numpy()
+    assert np.abs(got - ref).max() < 0.03
+    assert (got.argmax(1) == ref.argmax(1)).mean() >= 7 / 8
+
+
+def test_int8_pooling_in_uint8_equals_pooling_in_float_up_to_one_step():
+    torch.manual_seed(0)
+    block = ConvBlock(1, 4).eval()
+    x = torch.randn(2, 1, 8, 8)
+    import torch.ao.quantization as tq
+
+    q = Int8ConvBlock(block).eval()
+    q.qconfig = tq.get_default_qconfig(torch.backends.quantized.engine)
+    tq.prepare(q, inplace=True)
+    q(x)
+    tq.convert(q, inplace=True)
+    with torch.no_grad():
+        ref = block(x, pool_type="avg+max")
+        got = q(x, pool_type="avg+max")
+        avg = q(x, pool_type="avg")
+    assert got.shape == ref.shape == (2, 4, 4, 4)
+    assert (got - ref).abs().max().item() < 0.05 * ref.abs().max().item()
+    assert avg.dtype == torch.float32 and not avg.is_quantized
+
+
+def test_runner_int8_selectable_from_tagger_with_own_calibration():
+    m = _randomised_bn()
+    x = _clips(6)
+    p32 = Tagger(copy.deepcopy(m)).predict_proba(x)
+    t8 = quiet(Tagger, copy.deepcopy(m), precision="int8", calibration=x[:3])
+    assert any(isinstance(b, Int8ConvBlock) for b in t8.model.modules())
+    p8 = t8.predict_proba(x)
+    assert np.abs(p8 - p32).max() < 0.03
+    with pytest.raises(ValueError, match="calibration must be"):
+        Runner(copy.deepcopy(m), "int8", calibration=x[:, :100])
+    with pytest.raises(ValueError, match="only used by precision='int8'"):
+        Runner(copy.deepcopy(m), "bf16", calibration=x)
+
+
+def test_int8_without_conv_blocks_falls_back_to_dynamic_linear(caplog):
+    torch.manual_seed(0)
+    m = create_model("test_mobilenet", num_classes=5).eval()
+    assert not any(isinstance(b, ConvBlock) for b in m.modules())
+    with caplog.at_level(logging.INFO, logger="audiocnn.inference.runtime"):
+        r = Runner(m, "int8")
+    assert "no ConvBlock" in caplog.text
+    assert any(type(mod).__module__.startswith("torch.ao.nn.quantized.dynamic") for mod in r.model.modules())
+    assert r(torch.from_numpy(_clips(2)))["logits"].shape == (2, 5)
+
+
+def test_synthetic_calibration_is_deterministic_and_in_range():
+    a = synthetic_calibration(SR, n=8, seconds=0.5)
+    b = synthetic_calibration(SR, n=8, seconds=0.5)
+    assert a.shape == (8, SR // 2) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(a).all() and np.abs(a).max() <= 1.0
+    peaks = np.abs(a).max(1)
+    assert peaks.max() / peaks.min() > 10  # a spread of levels, not one
+
+
+def test_cli_tag_precision_int8(wavs, capsys):
+    rc = main(["tag", *map(str, wavs), "--model", "test_cnn", "--precision", "int8", "--format", "json", "--workers", "0", "--no-progress"])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    rows = json.loads(out)
+    assert len(rows) == 3 and all(len(r["tags"]) == 5 for r in rows)
