@@ -150,3 +150,42 @@ def test_unfinished_fold_resumes_from_its_last_checkpoint(tmp_path, make_tones):
     assert torch.load(last, weights_only=True)["epoch"] == 0  # only the first epoch was saved
     fit = fit_fold(man, idx[::2], idx[1::2], cfg, cache, 0.5, tmp_path / "fold", resume=True)
     assert [h["epoch"] for h in fit.history] == [1, 2, 3]  # epoch 1 from the checkpoint, 2-3 trained now
+
+
+def test_weight_average_follows_the_ema_recursion():
+    from audiocnn.train import WeightAverage
+
+    lin = torch.nn.Linear(2, 1)
+    bn = torch.nn.BatchNorm1d(1)
+    model = torch.nn.Sequential(lin, bn)
+    avg = WeightAverage(model, decay=0.9)
+    expected = lin.weight.detach().clone()
+    for n in range(30):
+        with torch.no_grad():
+            lin.weight.add_(1.0)
+            bn.num_batches_tracked += 1
+        avg.update(model)
+        d = min(0.9, (1 + n) / (10 + n))
+        expected = d * expected + (1 - d) * lin.weight.detach()
+    torch.testing.assert_close(avg.module[0].weight, expected)
+    assert not torch.equal(avg.module[0].weight, lin.weight)  # it lags behind the model
+    assert int(avg.module[1].num_batches_tracked) == 30  # integer buffers are copied
+    assert not any(p.requires_grad for p in avg.parameters())
+
+
+def test_ema_run_selects_and_saves_the_averaged_weights(tmp_path, make_tones):
+    man, cache = _tone_data(tmp_path, make_tones)
+    cfg = TrainConfig(model="test_cnn", epochs=2, batch_size=4, patience=0, progress=False, ema=0.9)
+    idx = np.arange(len(man.items))
+    fit = fit_fold(man, idx[::2], idx[1::2], cfg, cache, 0.5, tmp_path / "fold")
+    state = torch.load(tmp_path / "fold" / "lightning" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    ema = {k[len("ema_model.module."):]: v for k, v in state.items() if k.startswith("ema_model.module.")}
+    raw = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+    assert ema.keys() == raw.keys()
+    got = fit.model.state_dict()
+    assert all(torch.equal(got[k], ema[k]) for k in ema)
+    assert any(not torch.equal(ema[k], raw[k]) for k in ema if ema[k].is_floating_point())
+    saved = audiocnn.create_model("test_cnn", checkpoint=tmp_path / "fold" / "best.pth")
+    assert all(torch.equal(saved.state_dict()[k], ema[k]) for k in ema)
+    with pytest.raises(ValueError, match="ema"):
+        TrainConfig(ema=1.0)

@@ -82,6 +82,9 @@ def register(subparsers) -> None:
     p.add_argument("--speed-perturb", type=float, default=d.speed_perturb, metavar="FRACTION",
                    help="random speed change of training clips by up to this fraction, e.g. 0.1 (0 = off)")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    p.add_argument("--ema", type=float, default=d.ema, metavar="DECAY",
+                   help="exponential moving average of the weights, e.g. 0.995 (0 = off); "
+                        "validation, model selection and the test use the average")
     p.add_argument("--balanced", action="store_true", help="PANNs balanced sampler (each class equally often)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation share of the training folds")
     p.add_argument("--val-split", choices=("groups", "random"), default="groups",
@@ -159,6 +162,7 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
         mixup=args.mixup,
         speed_perturb=args.speed_perturb,
         label_smoothing=args.label_smoothing,
+        ema=args.ema,
         balanced=args.balanced,
         val_fraction=args.val_fraction,
         val_groups=args.val_split == "groups",

@@ -4,13 +4,14 @@ on a validation split, atomic checkpoints and resume. The k-fold runner is
 
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import AtomicCheckpointIO, FoldFit, build_model, fit_fold, load_lightning_weights
-from audiocnn.train.module import AudioClassifier, lr_lambda
+from audiocnn.train.module import AudioClassifier, WeightAverage, lr_lambda
 
 __all__ = [
     "AtomicCheckpointIO",
     "AudioClassifier",
     "FoldFit",
     "TrainConfig",
+    "WeightAverage",
     "build_model",
     "fit_fold",
     "load_lightning_weights",

@@ -25,6 +25,10 @@ class TrainConfig:
         speed_perturb: random speed change of each training waveform by up to this fraction
             (0.1: factors in [0.9, 1.1]); 0 disables it.
         label_smoothing: for single-label cross-entropy.
+        ema: decay of an exponential moving average of the weights (and BatchNorm statistics),
+            updated every step with a warm-up (decay ``min(ema, (1 + n) / (10 + n))`` at step
+            ``n``); validation, model selection, the saved model and the test use the average.
+            0 disables it. It smooths the epoch-to-epoch swings of small-data runs.
         balanced: PANNs balanced sampler (each class equally often) instead of shuffling.
         val_fraction: part of the training folds held out for early stopping and model selection.
         val_groups: when the data has groups (speakers...), hold out whole groups for
@@ -55,6 +59,7 @@ class TrainConfig:
     mixup: float = 0.0
     speed_perturb: float = 0.0
     label_smoothing: float = 0.0
+    ema: float = 0.0
     balanced: bool = False
     val_fraction: float = 0.1
     val_groups: bool = True
@@ -90,6 +95,8 @@ class TrainConfig:
             raise ValueError("--mode scratch trains from random weights; drop --checkpoint or use --mode finetune|linear")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1) (0 = off), got {self.ema}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 

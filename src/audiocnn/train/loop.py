@@ -82,9 +82,12 @@ def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] |
 
 
 def load_lightning_weights(model: AudioModel, path: str | os.PathLike) -> None:
-    """Load the ``model.``-prefixed weights of a Lightning checkpoint into ``model``."""
+    """Load a Lightning checkpoint's weights into ``model``: the weight average
+    (``ema_model.module.``) when the run kept one, else the ``model.``-prefixed weights."""
     obj = torch.load(path, map_location="cpu", weights_only=True)
-    sd = {k[len("model.") :]: v for k, v in obj["state_dict"].items() if k.startswith("model.")}
+    state = obj["state_dict"]
+    prefix = "ema_model.module." if any(k.startswith("ema_model.module.") for k in state) else "model."
+    sd = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     model.load_state_dict(sd)
 
 

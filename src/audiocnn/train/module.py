@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import lightning as L
@@ -15,7 +16,7 @@ from audiocnn.features import Mixup, SpeedPerturb
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
 
-__all__ = ["AudioClassifier", "lr_lambda"]
+__all__ = ["AudioClassifier", "WeightAverage", "lr_lambda"]
 
 
 def lr_lambda(config: TrainConfig, steps_per_epoch: int):
@@ -36,6 +37,40 @@ def lr_lambda(config: TrainConfig, steps_per_epoch: int):
     return f
 
 
+class WeightAverage(nn.Module):
+    """Exponential moving average of a model's weights and buffers (a frozen copy, ``module``).
+
+    ``update(model)`` after every optimiser step: floating-point entries of the state dict move
+    towards the model's by ``1 - d`` with ``d = min(decay, (1 + n) / (10 + n))`` at update ``n``
+    (so the first updates follow the model closely); integer buffers (BatchNorm's
+    ``num_batches_tracked``) are copied.
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        super().__init__()
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.module = copy.deepcopy(model).requires_grad_(False)
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        n = int(self.num_updates)
+        d = min(self.decay, (1.0 + n) / (10.0 + n))
+        src = model.state_dict()
+        for k, avg in self.module.state_dict().items():
+            new = src[k].detach()
+            if avg.dtype.is_floating_point:
+                avg.lerp_(new.to(avg.dtype), 1.0 - d)
+            else:
+                avg.copy_(new)
+        self.num_updates += 1
+
+    def forward(self, *args, **kwargs):
+        return self.module(*args, **kwargs)
+
+
 class AudioClassifier(L.LightningModule):
     """Wraps ``model`` for single-label (cross-entropy on logits, soft targets under mixup) or
     multi-label training (BCE on the clip logits, also for frame-level models).
@@ -44,6 +79,8 @@ class AudioClassifier(L.LightningModule):
     multi-hot float vector. Every epoch the validation loss, metric (accuracy or mAP) and the
     selection score ``val_score = metric - 1e-4 * loss`` (the loss only breaks ties) are logged;
     ``history`` keeps one record per epoch and travels inside Lightning checkpoints (resume).
+    With ``config.ema`` a :class:`WeightAverage` (``ema_model``) follows the weights; validation
+    scores it, and :func:`~audiocnn.train.loop.load_lightning_weights` loads it.
     """
 
     def __init__(self, model: AudioModel, config: TrainConfig, multilabel: bool, steps_per_epoch: int):
@@ -61,6 +98,8 @@ class AudioClassifier(L.LightningModule):
         self._last_val: dict = {}
         if config.mode == "linear":
             model.freeze_backbone()
+        # after freezing, so the copy's parameters are frozen too (it is never trained directly)
+        self.ema_model = WeightAverage(model, config.ema) if config.ema > 0 else None
 
     # -- training ----------------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:
@@ -93,13 +132,21 @@ class AudioClassifier(L.LightningModule):
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=x.shape[0])
         return loss
 
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.ema_model is not None:
+            self.ema_model.update(self.model)
+
+    def scored_model(self) -> nn.Module:
+        """The model validation scores: the weight average when there is one."""
+        return self.ema_model.module if self.ema_model is not None else self.model
+
     # -- validation --------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self._val_out, self._val_tgt = [], []
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        self._val_out.append(self.model(x)["logits"].detach())
+        self._val_out.append(self.scored_model()(x)["logits"].detach())
         self._val_tgt.append(y.detach())
 
     def on_validation_epoch_end(self) -> None:
