@@ -19,7 +19,7 @@ from audiocnn.evaluate.predict import predict_manifest
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 
-__all__ = ["auto_clip_seconds", "evaluate_checkpoint", "run_experiment", "write_json_atomic"]
+__all__ = ["auto_clip_seconds", "evaluate_checkpoint", "run_experiment", "split_digest", "write_json_atomic"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,18 @@ def _fold_dirname(name: str) -> str:
     """``"fold1"`` / ``"1"`` -> ``fold_1``; ``"george"`` -> ``fold_george``."""
     name = re.sub(r"^fold[_-]?", "", str(name)) or str(name)
     return "fold_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def split_digest(manifest, train_idx, val_idx, test_idx) -> str:
+    """SHA-1 of a fold's sorted training, validation and test file lists: equal digests mean two
+    runs trained, selected and tested on the same files (checked by the paired comparisons)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for part, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx)):
+        paths = sorted(str(manifest.items[int(i)].path) for i in np.asarray(idx).tolist())
+        h.update(("\n".join([part, *paths]) + "\n").encode())
+    return h.hexdigest()
 
 
 def _is_global_zero() -> bool:
@@ -182,6 +194,7 @@ def run_experiment(
             "history": fit.history,
             "seconds": time.time() - t_fold,
             "checkpoint": str(fdir / "best.pth"),
+            "split_sha1": split_digest(manifest, tr, va, test_idx),
             "test_files": [str(it.path) for it in test_m.items],
             "test_predictions": probs.argmax(1).tolist() if not manifest.multilabel else None,
         }
