@@ -15,10 +15,14 @@ TRAIN_EPILOG = """examples:
   audiocnn train --data /data/fsdd --dataset fsdd --folds logo --out runs/fsdd   # leave one speaker out
   audiocnn train --data ESC-50/ --dataset esc50 --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --mode finetune
   audiocnn train --data meta.csv --max-folds 1 --epochs 5  # a quick look at one fold
+  audiocnn train --data ESC-50/ --dataset esc50 --model imagenet_densenet201 --init imagenet,random \\
+      --imagenet-weights densenet201-c1103571.pth --out runs/dn201   # both initialisations, same folds
 
 Writes OUT/metrics.json, OUT/report.md, OUT/confusion_matrix.png, OUT/learning_curves.png and
 OUT/fold_<k>/best.pth. The epoch kept for each fold is chosen on a validation split of its
-training folds, never on the test fold.
+training folds, never on the test fold. With --init imagenet,random each arm is a full run in
+OUT/init_imagenet and OUT/init_random (same folds, validation splits and seeds), and
+OUT/comparison.md, OUT/comparison.json and OUT/comparison.png compare them fold by fold.
 """
 
 EVAL_EPILOG = """examples:
@@ -39,6 +43,14 @@ def _folds(value: str):
     if k < 2:
         raise argparse.ArgumentTypeError(f"--folds K needs K >= 2, got {k}")
     return k
+
+
+def _inits(value: str) -> tuple[str, ...]:
+    arms = tuple(v.strip() for v in value.split(","))
+    bad = [a for a in arms if a not in ("imagenet", "random")]
+    if bad or len(set(arms)) != len(arms):
+        raise argparse.ArgumentTypeError(f"--init takes imagenet, random, or both as 'imagenet,random', got {value!r}")
+    return arms
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -96,7 +108,8 @@ def register(subparsers) -> None:
                    help="transfer mode; linear = frozen backbone (default: finetune with --checkpoint, else scratch)")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="architecture argument for create_model, repeatable (e.g. --model-arg fc_dropout=0.2)")
-    p.add_argument("--init", choices=("random", "imagenet"), default=None, help="ImageNet models: initial weights")
+    p.add_argument("--init", type=_inits, default=None, metavar="imagenet|random|imagenet,random",
+                   help="ImageNet models: initial weights; 'imagenet,random' trains both on the same folds and compares them")
     p.add_argument("--imagenet-weights", default=None, help="ImageNet models: torchvision weight file")
     p.add_argument("--eval-windows", choices=("auto", "yes", "no"), default="auto",
                    help="score test files with sliding windows averaged per file (auto: when files are longer than a clip)")
@@ -144,8 +157,8 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
             model_kwargs[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             model_kwargs[key] = value  # a plain string
-    if args.init is not None:
-        model_kwargs["init"] = args.init
+    if args.init is not None and len(args.init) == 1:  # several: one run per arm (compare_inits)
+        model_kwargs["init"] = args.init[0]
     if args.imagenet_weights is not None:
         model_kwargs["imagenet_weights"] = args.imagenet_weights
     return TrainConfig(
@@ -192,10 +205,8 @@ def run_train(args) -> int:
 
     set_threads(args.threads)
     config = config_from_args(args)
-    metrics = run_experiment(
-        args.data,
-        config,
-        args.out,
+    _check_init_args(args)
+    run_kwargs = dict(
         dataset=args.dataset,
         folds=args.folds,
         group_column=args.group_column,
@@ -204,6 +215,9 @@ def run_train(args) -> int:
         resume=args.resume,
         cache_dir=args.cache_dir,
     )
+    if args.init is not None and len(args.init) > 1:
+        return _run_init_comparison(args, config, run_kwargs)
+    metrics = run_experiment(args.data, config, args.out, **run_kwargs)
     from audiocnn.evaluate.protocol import _is_global_zero
 
     if not _is_global_zero():  # DDP: the other ranks ran the same protocol silently
@@ -213,6 +227,42 @@ def run_train(args) -> int:
     line = ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in keys if k in s)
     print(f"{config.model}: {line} over {s['n_folds']} fold(s) in {metrics['wall_seconds']:.0f} s")
     print(f"report: {args.out}/report.md")
+    return 0
+
+
+def _check_init_args(args) -> None:
+    """--init / --imagenet-weights only mean something for the ImageNet models: say so up front."""
+    if args.init is None and args.imagenet_weights is None:
+        return
+    from audiocnn.models._registry import get_model_builder, model_family
+
+    get_model_builder(args.model)  # an unknown name gets the registry's error
+    if model_family(args.model) != "imagenet":
+        from audiocnn.evaluate.compare import _imagenet_models
+
+        flag = "--init" if args.init is not None else "--imagenet-weights"
+        raise ValueError(
+            f"{flag} chooses the initial weights of the ImageNet models ({_imagenet_models()}); "
+            f"{args.model} has no such choice (for pretrained PANNs weights use --checkpoint)"
+        )
+
+
+def _run_init_comparison(args, config, run_kwargs) -> int:
+    from audiocnn.evaluate.compare import compare_inits
+    from audiocnn.evaluate.protocol import _is_global_zero
+
+    c = compare_inits(args.data, config, args.out, inits=args.init, **run_kwargs)
+    if not _is_global_zero():
+        return 0
+    k = c["primary"]
+    s = c["summary"][k]
+    a, b = c["arms"]
+    print(
+        f"{config.model} {k} over {c['n_folds']} fold(s): {a} {s[a]['mean']:.4f} ± {s[a]['std']:.4f}, "
+        f"{b} {s[b]['mean']:.4f} ± {s[b]['std']:.4f}; {a} − {b} {s['difference']['mean']:+.4f} "
+        f"({a} better on {s['wins'][a]}, {b} on {s['wins'][b]})"
+    )
+    print(f"report: {args.out}/comparison.md")
     return 0
 
 

@@ -22,6 +22,10 @@ def __getattr__(name):
         from audiocnn.evaluate import protocol
 
         return getattr(protocol, name)
+    if name in ("compare_inits", "compare_runs", "write_comparison"):
+        from audiocnn.evaluate import compare
+
+        return getattr(compare, name)
     raise AttributeError(f"module 'audiocnn.evaluate' has no attribute {name!r}")
 
 
@@ -31,6 +35,8 @@ __all__ = [
     "evaluate_checkpoint",
     "average_precision",
     "classification_metrics",
+    "compare_inits",
+    "compare_runs",
     "confusion_matrix",
     "d_prime",
     "macro_f1",
@@ -40,5 +46,6 @@ __all__ = [
     "run_experiment",
     "summarize_folds",
     "tagging_metrics",
+    "write_comparison",
     "write_report",
 ]
