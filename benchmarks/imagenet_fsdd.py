@@ -5,9 +5,12 @@
 
 Runs `audiocnn train` (the toolkit's training loop: same folds, seed and recipe for both models)
 on `../shared/data/fsdd` with speaker-independent folds (`--folds logo`: leave one speaker out)
-and prints a markdown table from each run's metrics.json. ImageNet weights cannot be fetched
-here, so only `--init random` is run for the ImageNet model; with torchvision's file, add
-`--init imagenet --imagenet-weights FILE` for the other arm.
+and prints a markdown table from each run's metrics.json. With two models it also writes
+OUT/comparison.md (+ .json, .png): the two models paired fold by fold (`compare_runs`; the
+runs share folds, validation splits and seeds). ImageNet weights cannot be fetched here, so only
+`--init random` is run for the ImageNet model; with torchvision's file,
+`audiocnn train ... --model imagenet_resnet18 --init imagenet,random --imagenet-weights FILE`
+runs and compares both initialisations.
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ def main() -> None:
         m = json.loads((out / "metrics.json").read_text())
         acc = m["summary"]["accuracy"]
         rows.append((model, acc["mean"], acc.get("std", 0.0), len(m.get("folds", [])), wall))
+    models = args.models.split(",")
+    if len(models) == 2:
+        from audiocnn.evaluate.compare import compare_runs, write_comparison
+
+        write_comparison(args.out, compare_runs({m: Path(args.out) / m for m in models}))
+        print(f"paired comparison: {args.out}/comparison.md")
     print(f"| model | init | accuracy (mean ± std) | folds | epochs | wall time (s) |")
     print("|---|---|---|---|---|---|")
     for model, mean, std, folds, wall in rows:

@@ -260,7 +260,9 @@ def write_comparison(out_dir, comparison: dict) -> None:
     s = comparison["summary"]
     prim = comparison["primary"]
     title = f"{cfg['model']} on {cfg['dataset']}: {A} vs {B}"
-    if set(comparison["arms"]) == set(INITS):
+    if cfg["model"] != comparison["config"][B]["model"]:
+        title = f"{A} vs {B} on {cfg['dataset']}"
+    elif set(comparison["arms"]) == set(INITS):
         title = f"{cfg['model']} on {cfg['dataset']}: ImageNet vs random initialisation"
     partial = ""
     if comparison["n_folds"] < comparison["n_folds_total"]:
