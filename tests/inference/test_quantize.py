@@ -133,3 +133,20 @@ def test_cli_tag_precision_int8(wavs, capsys):
     assert rc == 0
     rows = json.loads(out)
     assert len(rows) == 3 and all(len(r["tags"]) == 5 for r in rows)
+
+
+def test_calibration_from_files_and_cli_option(wavs, capsys):
+    from audiocnn.inference.quantize import calibration_from_files
+
+    c = calibration_from_files(wavs, SR, seconds=1.0, max_clips=3)
+    assert c.shape == (3, SR) and c.dtype == np.float32  # 1.5 + 2 + 1 s -> 4 windows, 3 kept
+    short = calibration_from_files(wavs[2], SR, seconds=2.5)  # 1-s file repeated to fill 2.5 s
+    assert short.shape == (1, int(2.5 * SR))
+    np.testing.assert_allclose(short[0, SR : 2 * SR], short[0, :SR])
+    m = _randomised_bn()
+    t = quiet(Tagger, copy.deepcopy(m), precision="int8", calibration=[str(w) for w in wavs])
+    assert any(isinstance(b, Int8ConvBlock) for b in t.model.modules())
+    rc = main(["tag", str(wavs[0]), "--model", "test_cnn", "--precision", "int8", "--calibration", str(wavs[1].parent), "--workers", "0", "--no-progress", "--format", "json"])
+    assert rc == 0 and len(json.loads(capsys.readouterr().out)) == 1
+    with pytest.raises(SystemExit, match="only used with --precision int8"):
+        main(["tag", str(wavs[0]), "--model", "test_cnn", "--calibration", str(wavs[1]), "--workers", "0", "--no-progress"])

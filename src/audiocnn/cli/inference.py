@@ -87,6 +87,8 @@ def run_tag(args) -> int:
     _clean_warnings()
     from audiocnn.inference.tagger import Tagger
 
+    if args.calibration and args.precision != "int8":
+        raise SystemExit("audiocnn tag: --calibration is only used with --precision int8")
     with _printed_warnings():
         tagger = Tagger(
             args.model,
@@ -98,6 +100,7 @@ def run_tag(args) -> int:
             num_threads=args.threads,
             aggregate=args.aggregate,
             backend=args.backend,
+            calibration=args.calibration,
         )
     t0 = time.perf_counter()
     results = tagger.tag(args.paths, top_k=args.top_k, num_workers=args.workers, errors="record", progress=not args.no_progress)
@@ -253,6 +256,7 @@ def register(sub) -> None:
     p = sub.add_parser("tag", help="tag audio files with class probabilities", epilog=TAG_EPILOG, formatter_class=_RAW)
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files and/or folders (walked)")
     _common(p, "cnn14")
+    p.add_argument("--calibration", nargs="+", metavar="PATH", help="--precision int8: audio files/folders like the ones to process, to calibrate the int8 activation ranges on (up to 16 5-s windows; default: built-in synthetic audio)")
     p.add_argument("--labels", help="class_labels_indices.csv (index,mid,display_name) or one label per line")
     p.add_argument("--top-k", type=int, default=5, help="tags per file (default 5)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")

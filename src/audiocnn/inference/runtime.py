@@ -115,7 +115,8 @@ class Runner:
         num_threads: ``torch.set_num_threads`` (process-wide) if given.
         channels_last: store 4-D conv weights channels-last (default True).
         calibration: ``int8`` only: ``(clips, samples)`` waveforms at the model's rate, each at
-            least ``model.info.min_samples`` long, to calibrate the activation ranges on; default:
+            least ``model.info.min_samples`` long, or audio files / folders (up to 16 windows of
+            5 s are used), to calibrate the activation ranges on; default:
             :func:`~audiocnn.inference.quantize.synthetic_calibration` (deterministic). Clips like
             the ones to be tagged are better.
     """

@@ -113,8 +113,9 @@ class Tagger:
             multi-label as PANNs, unless the metadata says single-label).
         backend: ``"torch"`` (default) or ``"onnxruntime"`` (exports the model at start-up and
             runs the ONNX graph; fp32 only).
-        calibration: ``precision="int8"`` only: ``(clips, samples)`` waveforms at the model's rate
-            to calibrate the int8 activation ranges on (default: a built-in synthetic set).
+        calibration: ``precision="int8"`` only: ``(clips, samples)`` waveforms at the model's rate,
+            or audio files / folders, to calibrate the int8 activation ranges on (default: a
+            built-in synthetic set; clips like the ones to tag are better).
     """
 
     def __init__(
