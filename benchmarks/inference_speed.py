@@ -264,6 +264,22 @@ def make_long_file(path: Path, seconds: int) -> Path:
 # ------------------------------------------------------------------------------------ main
 
 
+def model_only_child(args) -> int:
+    """The model-only side of the tag comparison, in its own process like the tag command:
+    decode the folder's files (untimed), build the runner (untimed), then time the forward
+    passes over all clips, batch by batch, first (cold) batch included."""
+    torch.set_num_threads(args.threads)
+    files = sorted(Path(args.model_only_child).glob("*.wav"))
+    clips = np.stack([load_audio(f, sample_rate=SR)[0] for f in files])
+    torch.manual_seed(0)
+    runner = Runner(audiocnn.create_model("cnn14"), args.precision, backend=args.backend)
+    t0 = time.perf_counter()
+    for s0 in range(0, len(clips), args.batch):
+        runner(torch.from_numpy(clips[s0 : s0 + args.batch]))
+    print(f"model-only {len(clips) / (time.perf_counter() - t0):.4f} clips/s")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reference", default="/tmp/panns_ref/models.py", help="original PANNs models.py (for MobileNetV1)")
@@ -271,11 +287,18 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")
     ap.add_argument("--agree-clips", type=int, default=48, help="real clips for the agreement check")
-    ap.add_argument("--tag-files", type=int, default=48)
+    ap.add_argument("--tag-files", type=int, default=96, help="10-s 44.1-kHz files for the end-to-end tag timing")
+    ap.add_argument("--tag-precision", choices=("fp32", "bf16", "int8"), help="precision of the tag comparison (default: the fast path's)")
+    ap.add_argument("--tag-rounds", type=int, default=3, help="alternated model-only / tag runs (medians reported)")
+    ap.add_argument("--model-only-child", metavar="FOLDER", help=argparse.SUPPRESS)
+    ap.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    ap.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
     ap.add_argument("--sed-seconds", type=int, default=3600)
     ap.add_argument("--workdir", default="/tmp/audiocnn_bench")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: mobilenet,agreement,tag,sed")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: speed (model-only timing table),mobilenet,agreement,tag,sed")
     args = ap.parse_args(argv)
+    if args.model_only_child:
+        return model_only_child(args)
     skip = set(filter(None, args.skip.split(",")))
     torch.set_num_threads(args.threads)
     work = Path(args.workdir)
@@ -309,7 +332,7 @@ def main(argv=None) -> int:
         fns["audiocnn mobilenet_v1 fp32 channels-last"] = lambda x: mb_run(x)["logits"]
         fns["audiocnn mobilenet_v1 bf16 autocast + channels-last"] = lambda x: mb_bf(x)["logits"]
     print(f"timing {len(fns)} entries x {args.rounds} rounds ...", file=sys.stderr, flush=True)
-    secs = interleaved(fns, x, args.rounds)
+    secs = interleaved(fns, x, args.rounds) if "speed" not in skip else {}
     speed = {k: args.batch / v for k, v in secs.items()}
     for k, v in speed.items():
         print(f"  {k}: {v:.2f} clips/s", file=sys.stderr, flush=True)
@@ -335,10 +358,12 @@ def main(argv=None) -> int:
             (a[k]["top5_ties"] if w == "random init" else a[k]["top5"]) >= 0.99 and a[k]["maxdiff"] < 0.02 for w, a in agree.items()
         )
 
-    fast_keys = [k for k in cand if k != "fp32 eager (plain)" and ok(k)]
+    fast_keys = [k for k in cand if k != "fp32 eager (plain)" and ok(k) and f"audiocnn cnn14 {k}" in speed]
     fast = max(fast_keys, key=lambda k: speed[f"audiocnn cnn14 {k}"]) if fast_keys else "fp32 channels-last (Tagger fp32)"
     fast_precision = {"bf16 autocast + channels-last": "bf16", "int8 static convs (BN folded, synthetic calibration)": "int8"}.get(fast, "fp32")
     fast_backend = "onnxruntime" if fast.startswith("ONNX") else "torch"
+    if args.tag_precision:  # the tag comparison in a precision of one's choice instead of the fast path's
+        fast_precision, fast_backend = args.tag_precision, "torch"
     # free the many model copies before the child processes run (memory and page cache)
     del cand, fns
     orig = ours = orig_mb = mb = mb_plain = mb_run = mb_bf = bn_model = None  # noqa: F841
@@ -347,30 +372,37 @@ def main(argv=None) -> int:
     gc.collect()
 
     # -- 4. end-to-end tag -------------------------------------------------------------------
+    # Both sides run in fresh processes with the same precision, batch and threads, model
+    # building (and int8 calibration) excluded from both timers, first (cold) batch included in
+    # both: the model-only child decodes the same files *before* its timer starts, the tag
+    # command decodes them in a worker while the model runs. Alternated --tag-rounds times
+    # (medians), so that load from other processes hits both alike.
     tag_row = None
     if "tag" not in skip:
         folder = make_tag_folder(work / "tag_44k", args.tag_files)
-        # model-only throughput of the same configuration, on the same clips, just before
         files = sorted(folder.glob("*.wav"))[: args.tag_files]
-        clips = np.stack([load_audio(f, sample_rate=SR)[0] for f in files])
-        torch.manual_seed(0)
-        runner = Runner(audiocnn.create_model("cnn14"), fast_precision, backend=fast_backend)
-        # no warm-up call: the tag command's timer includes its first (slower) batch too
-        t0 = time.perf_counter()
-        for s0 in range(0, len(clips), args.batch):
-            runner(torch.from_numpy(clips[s0 : s0 + args.batch]))
-        model_only = len(clips) / (time.perf_counter() - t0)
-        del runner, clips
-        gc.collect()
-        cmd = [sys.executable, "-m", "audiocnn.cli", "tag", str(folder), "--model", "cnn14", "--precision", fast_precision,
-               "--backend", fast_backend,
-               "--batch-size", str(args.batch), "--threads", str(args.threads), "--workers", "1", "--no-progress",
-               "--format", "csv", "--out", str(work / "tags.csv")]
-        print("running: " + shlex.join(cmd), file=sys.stderr, flush=True)
-        wall, rss, _, err = run_child(cmd)
-        m = re.search(r"tagged (\d+) file\(s\) in ([\d.]+) s", err)
-        n, t = int(m.group(1)), float(m.group(2))
-        tag_row = (n / t, n / wall, rss, model_only)
+        tag_dir = work / f"tag_44k_{len(files)}"  # exactly the files timed, whatever the folder holds
+        tag_dir.mkdir(exist_ok=True)
+        for f in files:
+            if not (tag_dir / f.name).exists():
+                os.symlink(f, tag_dir / f.name)
+        common = ["--precision", fast_precision, "--threads", str(args.threads), "--backend", fast_backend]
+        mo_cmd = [sys.executable, str(Path(__file__).resolve()), "--model-only-child", str(tag_dir), "--batch", str(args.batch), *common]
+        cmd = [sys.executable, "-m", "audiocnn.cli", "tag", str(tag_dir), "--model", "cnn14", "--batch-size", str(args.batch), *common,
+               "--workers", "1", "--no-progress", "--format", "csv", "--out", str(work / "tags.csv")]
+        print("running (alternated): " + shlex.join(mo_cmd) + "\n  and " + shlex.join(cmd), file=sys.stderr, flush=True)
+        mo, tag, walls, rsss = [], [], [], []
+        for _ in range(args.tag_rounds):
+            _, _, out, _ = run_child(mo_cmd)
+            mo.append(float(re.search(r"model-only ([\d.]+) clips/s", out).group(1)))
+            wall, rss, _, err = run_child(cmd)
+            m = re.search(r"tagged (\d+) file\(s\) in ([\d.]+) s", err)
+            n, t = int(m.group(1)), float(m.group(2))
+            tag.append(n / t)
+            walls.append(n / wall)
+            rsss.append(rss)
+            print(f"  model-only {mo[-1]:.2f} clips/s, tag {tag[-1]:.2f} files/s", file=sys.stderr, flush=True)
+        tag_row = (statistics.median(tag), statistics.median(walls), max(rsss), statistics.median(mo))
 
     # -- 5. SED memory -----------------------------------------------------------------------
     sed_row = None
@@ -398,9 +430,9 @@ def main(argv=None) -> int:
         mark = " **(fast path)**" if k == f"audiocnn cnn14 {fast}" else ""
         print(f"| {k}{mark} | {v:.2f} | {1 / (v * 10):.4f} | {rel} | - |")
     if tag_row:
-        print(f"| model-only, same configuration and clips as the next row, measured just before it (first batch included, as in the tag timing) | {tag_row[3]:.2f} | {1 / (tag_row[3] * 10):.4f} | - | - |")
+        print(f"| model-only, same precision, batch, threads and clips as the next row, fresh process, clips decoded before the timer, model building excluded, first batch included (median of {args.tag_rounds}) | {tag_row[3]:.2f} | {1 / (tag_row[3] * 10):.4f} | - | - |")
         print(f"| `audiocnn tag` {len(files)} x 10-s 44.1-kHz WAVs, --precision {fast_precision} --backend {fast_backend}, 1 decode worker "
-              f"(model loading excluded) | {tag_row[0]:.2f} | {1 / (tag_row[0] * 10):.4f} | {tag_row[0] / tag_row[3]:.0%} of model-only | {tag_row[2]} MB |")
+              f"(model loading excluded; median of {args.tag_rounds}, alternated with the row above) | {tag_row[0]:.2f} | {1 / (tag_row[0] * 10):.4f} | {tag_row[0] / tag_row[3]:.0%} of model-only | {tag_row[2]} MB |")
         print(f"| `audiocnn tag` same, wall clock incl. start-up and model build | {tag_row[1]:.2f} | {1 / (tag_row[1] * 10):.4f} | - | - |")
     if sed_row:
         print(f"| `audiocnn sed` cnn14_decision_level_max on a {args.sed_seconds / 60:g}-min 32-kHz file (incl. start-up) | "
