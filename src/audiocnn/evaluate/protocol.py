@@ -251,8 +251,6 @@ def _with_bad(manifest, bad):
     return dataclasses.replace(manifest, bad=tuple(manifest.bad) + tuple(bad))
 
 
-# model_kwargs that choose initial weights, not the architecture: not needed to rebuild a trained model
-_INIT_KWARGS = ("init", "imagenet_weights", "pretrained")
 
 
 def evaluate_checkpoint(
@@ -281,6 +279,7 @@ def evaluate_checkpoint(
 
     from audiocnn.data import AudioCache, load_manifest, validate_manifest
     from audiocnn.models import create_model, read_checkpoint
+    from audiocnn.models._factory import stored_architecture_kwargs
 
     _, meta = read_checkpoint(checkpoint)
     name = model or meta.get("name")
@@ -289,8 +288,7 @@ def evaluate_checkpoint(
     labels = meta.get("labels")
     if not labels:
         raise ValueError(f"{checkpoint}: no label list stored (not written by audiocnn train); cannot map the data's labels")
-    kwargs = {k: v for k, v in (meta.get("config") or {}).get("model_kwargs", {}).items() if k not in _INIT_KWARGS}
-    net = create_model(name, checkpoint=checkpoint, **kwargs).eval()
+    net = create_model(name, checkpoint=checkpoint, **stored_architecture_kwargs({**meta, "name": name}, name)).eval()
     if manifest is None:
         manifest = load_manifest(data, dataset, group_column=group_column)
     manifest = validate_manifest(manifest, skip_bad=skip_bad)

@@ -41,6 +41,8 @@ def create_model(
             backbone is loaded and the head is freshly initialised (transfer learning).
         checkpoint: an official PANNs ``.pth`` file or one written by audiocnn.
         **overrides: architecture arguments of the family (e.g. ``dropout``, ``sample_rate``).
+            A checkpoint written by ``audiocnn train`` for the same model name brings the
+            architecture arguments it was trained with (``--model-arg``); ``overrides`` win.
 
     Returns:
         the model, in eval mode.
@@ -50,6 +52,7 @@ def create_model(
         model = _build(name, builder, num_classes=527 if num_classes is None else num_classes, **overrides)
         return model.eval()
     sd, meta = read_checkpoint(checkpoint)
+    overrides = {**stored_architecture_kwargs(meta, name), **overrides}
     probe_classes = meta.get("num_classes")
     model = _build(name, builder, num_classes=probe_classes or 527, **overrides)
     ckpt_classes = _checkpoint_num_classes(model, sd) or probe_classes
@@ -60,3 +63,17 @@ def create_model(
         model.reset_classifier(num_classes)
     model.checkpoint_metadata = meta
     return model.eval()
+
+
+# model_kwargs that choose initial weights, not the architecture: never re-applied from a checkpoint
+INIT_KWARGS = ("init", "imagenet_weights", "pretrained")
+
+
+def stored_architecture_kwargs(meta: dict, name: str) -> dict:
+    """The ``--model-arg`` architecture arguments a checkpoint of ours was trained with (from its
+    metadata ``config.model_kwargs``), when it was trained as ``name``; weight-choosing arguments
+    (``init``, ``imagenet_weights``) are dropped."""
+    if meta.get("name") not in (None, name):
+        return {}
+    kwargs = ((meta.get("config") or {}).get("model_kwargs")) or {}
+    return {k: v for k, v in kwargs.items() if k not in INIT_KWARGS}

@@ -1,0 +1,26 @@
+"""A checkpoint written by `audiocnn train` rebuilds with the architecture arguments it was trained with."""
+
+import pytest
+import torch
+
+import audiocnn
+from audiocnn.models import save_checkpoint
+
+
+def test_checkpoint_brings_its_model_args(tmp_path):
+    trained = audiocnn.create_model("cnn_tiny", num_classes=4, sample_rate=8000, n_mels=32, fc_dropout=0.1)
+    config = {"model": "cnn_tiny", "model_kwargs": {"sample_rate": 8000, "n_mels": 32, "fc_dropout": 0.1, "init": "random"}}
+    path = save_checkpoint(trained, tmp_path / "best.pth", config=config, labels=list("abcd"))
+    # the default cnn_tiny is 16 kHz / 64 mel bins: without the stored arguments this cannot load
+    with pytest.raises(Exception):
+        audiocnn.create_model("cnn_tiny", checkpoint=path, sample_rate=16000, n_mels=64)
+    m = audiocnn.create_model("cnn_tiny", checkpoint=path)
+    assert m.sample_rate == 8000 and m.num_classes == 4
+    x = torch.randn(1, 8000)
+    torch.testing.assert_close(m(x)["logits"], trained.eval()(x)["logits"])
+    assert m.fc_dropout == 0.1  # stored
+    # an explicit argument wins over the stored one
+    assert audiocnn.create_model("cnn_tiny", checkpoint=path, fc_dropout=0.5).fc_dropout == 0.5
+    # another model name does not inherit them
+    with pytest.raises(Exception):
+        audiocnn.create_model("cnn_small", checkpoint=path)
