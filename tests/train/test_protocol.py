@@ -169,3 +169,41 @@ def test_multilabel_tagging_metrics(tmp_path, tiny_config, make_tones):
     assert set(m["summary"]) >= {"mAP", "auc", "d_prime"}
     assert 0.0 <= m["summary"]["mAP"]["mean"] <= 1.0
     assert (tmp_path / "run" / "learning_curves.png").exists()
+
+
+def test_adapt_batchnorm_estimates_statistics_from_the_unlabelled_test_audio(tone_csv):
+    import dataclasses
+
+    from audiocnn.data import AudioCache, load_manifest
+    from audiocnn.evaluate.predict import adapt_batchnorm
+
+    man = load_manifest(tone_csv)
+    # labels are not an input: scramble them and the adapted model must be the same
+    scrambled = dataclasses.replace(man, items=tuple(dataclasses.replace(it, labels=man.items[0].labels) for it in man.items))
+    model = audiocnn.create_model("test_cnn", num_classes=3).eval()
+    cache = AudioCache(model.sample_rate)
+    a = adapt_batchnorm(model, man, cache, 0.5)
+    b = adapt_batchnorm(model, scrambled, cache, 0.5)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    # bn0 normalises each mel bin: its new mean is the mean log-mel of the evaluation crops
+    from audiocnn.audio import crop_or_pad
+
+    x = torch.from_numpy(np.stack([crop_or_pad(cache.get(it.path), int(0.5 * model.sample_rate), "center") for it in man.items]))
+    with torch.no_grad():
+        mel = model.logmel_extractor(x.float())  # (batch, frames, bins)
+    torch.testing.assert_close(a.bn0.running_mean, mel.mean(dim=(0, 1)), rtol=1e-4, atol=1e-3)
+    assert not torch.allclose(model.bn0.running_mean, a.bn0.running_mean)  # the original is untouched
+    assert not a.training and all(not m.training for m in a.modules())
+
+
+def test_adapt_bn_run_reports_both_scores(tone_csv, tiny_config, tmp_path):
+    import dataclasses
+
+    plain = run_experiment(tone_csv, tiny_config, tmp_path / "plain", max_folds=1)
+    adapted = run_experiment(tone_csv, dataclasses.replace(tiny_config, adapt_bn=True), tmp_path / "adapted", max_folds=1)
+    # same seed and folds: the unadapted score of the adapted run is the plain run's score
+    assert adapted["folds"][0]["accuracy_unadapted"] == pytest.approx(plain["folds"][0]["accuracy"])
+    assert set(adapted["summary"]) >= {"accuracy", "accuracy_unadapted", "macro_f1_unadapted"}
+    report = (tmp_path / "adapted" / "report.md").read_text()
+    assert "test-time BatchNorm adaptation" in report and "accuracy_unadapted" in report
+    assert "accuracy_unadapted" not in (tmp_path / "plain" / "report.md").read_text()

@@ -113,6 +113,9 @@ def register(subparsers) -> None:
     p.add_argument("--imagenet-weights", default=None, help="ImageNet models: torchvision weight file")
     p.add_argument("--eval-windows", choices=("auto", "yes", "no"), default="auto",
                    help="score test files with sliding windows averaged per file (auto: when files are longer than a clip)")
+    p.add_argument("--adapt-bn", action="store_true",
+                   help="also re-estimate BatchNorm statistics on each test fold's unlabelled audio before "
+                        "scoring it (transductive test-time adaptation; plain scores kept as *_unadapted)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--devices", default="1", help="Lightning devices (e.g. 2, or 'auto')")
@@ -183,6 +186,7 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
         checkpoint=args.checkpoint,
         mode=args.mode,
         eval_windows={"auto": None, "yes": True, "no": False}[args.eval_windows],
+        adapt_bn=args.adapt_bn,
         seed=args.seed,
         accelerator=args.accelerator,
         devices=_devices(str(args.devices)),
@@ -225,6 +229,9 @@ def run_train(args) -> int:
     s = metrics["summary"]
     keys = ("mAP", "auc", "d_prime") if metrics["task"] == "tagging" else ("accuracy", "macro_f1")
     line = ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in keys if k in s)
+    if f"{keys[0]}_unadapted" in s:
+        k = f"{keys[0]}_unadapted"
+        line += f" with test-time BatchNorm adaptation ({keys[0]} {s[k]['mean']:.4f} ± {s[k]['std']:.4f} without)"
     print(f"{config.model}: {line} over {s['n_folds']} fold(s) in {metrics['wall_seconds']:.0f} s")
     print(f"report: {args.out}/report.md")
     return 0

@@ -9,7 +9,56 @@ import torch
 from audiocnn.audio import crop_or_pad, sliding_windows
 from audiocnn.models.base import AudioModel
 
-__all__ = ["predict_manifest"]
+__all__ = ["adapt_batchnorm", "predict_manifest"]
+
+
+def _eval_inputs(manifest, cache, length: int, hop: int, windows: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The crops (or windows) the evaluation scores, ``(n, length)``, and the file each came from."""
+    chunks, owners = [], []
+    for i, item in enumerate(manifest.items):
+        x = cache.get(item.path)
+        w = sliding_windows(x, length, max(1, hop)) if windows else crop_or_pad(x, length, "center")[None]
+        chunks.append(w.astype(np.float32, copy=False))
+        owners.extend([i] * len(w))
+    return (np.concatenate(chunks) if chunks else np.zeros((0, length), np.float32)), np.asarray(owners, dtype=np.int64)
+
+
+@torch.no_grad()
+def adapt_batchnorm(
+    model: AudioModel,
+    manifest,
+    cache,
+    clip_seconds: float,
+    *,
+    windows: bool = False,
+    hop_seconds: float | None = None,
+    batch_size: int = 64,
+) -> AudioModel:
+    """Test-time BatchNorm adaptation ("AdaBN", Li et al. 2016): a copy of ``model`` whose
+    BatchNorm statistics are re-estimated on the audio of ``manifest`` -- the same crops the
+    evaluation scores, **no labels** -- and nothing else changed.
+
+    This is *transductive*: it needs a batch of unlabelled recordings of the new condition
+    (a test speaker, a new microphone) before predicting, so its scores are reported apart
+    from the plain ones. Dropout and SpecAugment stay off (only the BatchNorm layers run in
+    training mode, with a cumulative average over all batches).
+    """
+    import copy
+
+    adapted = copy.deepcopy(model).eval()
+    bns = [m for m in adapted.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns:
+        return adapted
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: every batch counts equally
+        m.train()
+    sr = adapted.sample_rate
+    length = int(round(clip_seconds * sr))
+    flat, _ = _eval_inputs(manifest, cache, length, int(round((hop_seconds or clip_seconds / 2) * sr)), windows)
+    for s in range(0, len(flat), batch_size):
+        adapted(torch.from_numpy(flat[s : s + batch_size]))
+    return adapted.eval()
 
 
 @torch.no_grad()
@@ -35,16 +84,9 @@ def predict_manifest(
     sr = model.sample_rate
     length = int(round(clip_seconds * sr))
     hop = int(round((hop_seconds or clip_seconds / 2) * sr))
-    chunks, owners = [], []
-    for i, item in enumerate(manifest.items):
-        x = cache.get(item.path)
-        w = sliding_windows(x, length, max(1, hop)) if windows else crop_or_pad(x, length, "center")[None]
-        chunks.append(w.astype(np.float32, copy=False))
-        owners.extend([i] * len(w))
-    if not chunks:
+    flat, owners = _eval_inputs(manifest, cache, length, hop, windows)
+    if not len(flat):
         return np.zeros((0, model.num_classes), dtype=np.float32)
-    flat = np.concatenate(chunks)
-    owners = np.asarray(owners)
     probs = []
     for s in range(0, len(flat), batch_size):
         logits = model(torch.from_numpy(flat[s : s + batch_size]))["logits"].float()

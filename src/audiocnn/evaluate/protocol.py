@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from audiocnn.evaluate.metrics import classification_metrics, summarize_folds, tagging_metrics
-from audiocnn.evaluate.predict import predict_manifest
+from audiocnn.evaluate.predict import adapt_batchnorm, predict_manifest
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 
@@ -174,13 +174,18 @@ def run_experiment(
             export_metadata={"fold": str(name)},
         )
         test_m = manifest.subset(test_idx)
-        probs = predict_manifest(fit.model, test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel)
-        if manifest.multilabel:
-            truth = test_m.targets()
-            metrics = tagging_metrics(truth, probs)
-        else:
-            truth = test_m.label_indices()
-            metrics = classification_metrics(truth, probs)
+
+        def score(model):
+            p = predict_manifest(model, test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel)
+            if manifest.multilabel:
+                return p, tagging_metrics(test_m.targets(), p)
+            return p, classification_metrics(test_m.label_indices(), p)
+
+        probs, metrics = score(fit.model)
+        if config.adapt_bn:  # transductive: BatchNorm statistics of the unlabelled test audio
+            plain = {f"{k}_unadapted": metrics[k] for k in (TAGGING_KEYS if manifest.multilabel else CLASSIFICATION_KEYS)}
+            probs, metrics = score(adapt_batchnorm(fit.model, test_m, cache, clip_seconds, windows=windows))
+            metrics = {**metrics, **plain}
         res = {
             "fold": str(name),
             "n_train": int(len(tr)),
@@ -205,6 +210,8 @@ def run_experiment(
         log.info("fold %s: %s = %.4f (best epoch %d, %.0f s)", name, key, metrics[key], fit.best_epoch, res["seconds"])
 
     keys = TAGGING_KEYS if manifest.multilabel else CLASSIFICATION_KEYS
+    if config.adapt_bn:
+        keys = keys + tuple(f"{k}_unadapted" for k in keys)
     summary = summarize_folds(results, keys)
     summary["n_folds"] = len(results)
     summary["n_folds_total"] = n_total_folds

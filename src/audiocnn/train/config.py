@@ -40,6 +40,10 @@ class TrainConfig:
         eval_windows: evaluate test files with sliding windows (hop = half a clip) averaged per
             file instead of one centre crop; ``None`` = windows when some files are longer than
             a clip.
+        adapt_bn: also score every test fold after test-time BatchNorm adaptation
+            (:func:`audiocnn.evaluate.predict.adapt_batchnorm`: statistics re-estimated on the
+            fold's unlabelled test audio). Transductive; the plain scores are kept as
+            ``*_unadapted`` and the report shows both.
         seed: seeds everything; fold ``i`` is trained with ``seed + i``.
         accelerator, devices, strategy, precision: passed to ``lightning.Trainer``.
     """
@@ -67,6 +71,7 @@ class TrainConfig:
     checkpoint: str | None = None
     mode: str | None = None
     eval_windows: bool | None = None
+    adapt_bn: bool = False
     seed: int = 0
     accelerator: str = "cpu"
     devices: int | str = 1
