@@ -112,3 +112,65 @@ def test_synthetic_dataset_layout(tmp_path):
     assert np.ptp(levels) > 8  # levels vary from clip to clip
     with pytest.raises(ValueError):
         make_synthetic_dataset(tmp_path / "bad", clips_per_class=2, folds=5)
+
+
+def test_group_batch_sampler_batches_are_homogeneous_and_cover_each_epoch():
+    from audiocnn.data import GroupBatchSampler
+
+    groups = ["ann"] * 10 + ["bob"] * 7 + ["cy"] * 4
+    s = GroupBatchSampler(groups, batch_size=4, seed=3)
+    e1, e2 = list(s), list(s)
+    assert len(e1) == len(s) == 3 + 2 + 1  # ann 4+4+2, bob 4+3, cy 4
+    for batch in e1:
+        assert len({groups[i] for i in batch}) == 1 and 2 <= len(batch) <= 4
+    flat = sorted(i for b in e1 for i in b)
+    assert flat == list(range(len(groups)))  # nothing dropped here (no group ends on 1 item)
+    assert e1 != e2  # reshuffled every epoch
+    assert list(GroupBatchSampler(groups, 4, seed=3)) == e1  # ... reproducibly
+    assert len(GroupBatchSampler(groups, 4, drop_last=True)) == 2 + 1 + 1
+    with pytest.raises(ValueError, match="no group"):
+        GroupBatchSampler(["a", None], 2)
+
+
+def test_group_batches_training_sees_one_speaker_per_batch(tmp_path):
+    import csv
+
+    import numpy as np
+
+    from audiocnn.data import AudioCache, load_manifest
+    from audiocnn.testing import write_wav
+    from audiocnn.train import TrainConfig, fit_fold
+    from audiocnn.train import module as train_module
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for spk, gain in (("s1", 0.1), ("s2", 0.5), ("s3", 0.9)):
+        for lab, f in (("low", 300.0), ("high", 2000.0)):
+            for j in range(4):
+                t = np.arange(8000) / 16000
+                write_wav(tmp_path / f"{spk}_{lab}_{j}.wav", (gain * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32), 16000)
+                rows.append({"filename": f"{spk}_{lab}_{j}.wav", "label": lab, "speaker": spk})
+    with open(tmp_path / "meta.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["filename", "label", "speaker"])
+        w.writeheader()
+        w.writerows(rows)
+    man = load_manifest(tmp_path / "meta.csv", group_column="speaker")
+    seen = []
+    orig = train_module.AudioClassifier.training_step
+
+    def spy(self, batch, batch_idx):
+        x, _ = batch
+        seen.append(sorted(round(float(v), 1) for v in x.abs().amax(dim=1)))  # per-clip peak = speaker gain
+        return orig(self, batch, batch_idx)
+
+    train_module.AudioClassifier.training_step = spy
+    try:
+        cfg = TrainConfig(model="test_cnn", epochs=1, batch_size=4, patience=0, progress=False, group_batches=True, clip_seconds=0.5)
+        idx = np.arange(len(man.items))
+        fit_fold(man, idx, np.array([], dtype=int), cfg, AudioCache(32000), 0.5, tmp_path / "fold")
+    finally:
+        train_module.AudioClassifier.training_step = orig
+    assert len(seen) == 6
+    assert all(len(set(b)) == 1 for b in seen)  # one speaker (gain) per batch
+    with pytest.raises(ValueError, match="choose one"):
+        TrainConfig(balanced=True, group_batches=True)
