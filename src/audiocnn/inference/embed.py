@@ -108,7 +108,7 @@ class Embedder:
             paths = [paths]
         files = expand_paths(list(paths))
         window, hop = (self.window, self.hop) if per_window else (self.clip, None)
-        items = stream_windows(files, self.sample_rate, window, num_workers=num_workers, hop=hop)
+        items = stream_windows(files, self.sample_rate, window, num_workers=num_workers, hop=hop, batch_size=self.batch_size)
         bar = None
         if progress:
             from tqdm import tqdm

@@ -215,7 +215,7 @@ class Tagger:
             from tqdm import tqdm
 
             bar = tqdm(total=len(files), unit="file", desc="tagging", dynamic_ncols=True)
-        items = stream_windows(files, self.sample_rate, self.window, num_workers=num_workers)
+        items = stream_windows(files, self.sample_rate, self.window, num_workers=num_workers, batch_size=self.batch_size)
         try:
             accs = self._run(items, len(files), errors=errors, paths=files, bar=bar)
         finally:
