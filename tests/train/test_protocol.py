@@ -207,3 +207,25 @@ def test_adapt_bn_run_reports_both_scores(tone_csv, tiny_config, tmp_path):
     report = (tmp_path / "adapted" / "report.md").read_text()
     assert "test-time BatchNorm adaptation" in report and "accuracy_unadapted" in report
     assert "accuracy_unadapted" not in (tmp_path / "plain" / "report.md").read_text()
+
+
+def test_ensemble_averages_its_members(tone_csv, tiny_config, tmp_path):
+    import dataclasses
+
+    from audiocnn.data import AudioCache, load_manifest
+    from audiocnn.evaluate.predict import predict_manifest
+
+    m = run_experiment(tone_csv, dataclasses.replace(tiny_config, ensemble=2), tmp_path / "ens", max_folds=1)
+    fold = m["folds"][0]
+    assert [x["checkpoint"] for x in fold["members"]] == [str(tmp_path / "ens" / "fold_1" / f"member_{j}" / "best.pth") for j in (1, 2)]
+    members = [audiocnn.create_model("test_cnn", checkpoint=x["checkpoint"]) for x in fold["members"]]
+    assert any(not torch.equal(a, b) for a, b in zip(members[0].state_dict().values(), members[1].state_dict().values()))
+    # the fold's score is that of the averaged probabilities, recomputed here from the saved members
+    man = load_manifest(tone_csv)
+    test = man.subset([i for i, it in enumerate(man.items) if it.fold == "1"])
+    cache = AudioCache(members[0].sample_rate)
+    windows = m["config"]["eval"].startswith("sliding")
+    probs = np.mean([predict_manifest(mm, test, cache, 0.5, windows=windows) for mm in members], axis=0)
+    assert fold["accuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == test.label_indices())))
+    with pytest.raises(ValueError, match="ensemble"):
+        dataclasses.replace(tiny_config, ensemble=0)

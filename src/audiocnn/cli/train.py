@@ -119,6 +119,8 @@ def register(subparsers) -> None:
     p.add_argument("--adapt-bn", action="store_true",
                    help="also re-estimate BatchNorm statistics on each test fold's unlabelled audio before "
                         "scoring it (transductive test-time adaptation; plain scores kept as *_unadapted)")
+    p.add_argument("--ensemble", type=int, default=d.ensemble, metavar="N",
+                   help="train N models per fold (different seeds) and average their probabilities")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--devices", default="1", help="Lightning devices (e.g. 2, or 'auto')")
@@ -191,6 +193,7 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
         mode=args.mode,
         eval_windows={"auto": None, "yes": True, "no": False}[args.eval_windows],
         adapt_bn=args.adapt_bn,
+        ensemble=args.ensemble,
         seed=args.seed,
         accelerator=args.accelerator,
         devices=_devices(str(args.devices)),

@@ -169,22 +169,31 @@ def run_experiment(
         if test_set & (set(np.asarray(tr).tolist()) | set(np.asarray(va).tolist())):
             raise RuntimeError(f"fold {name}: training/validation indices overlap the test fold")
         log.info("fold %s (%d/%d): %d train, %d val, %d test", name, i + 1, len(fold_list), len(tr), len(va), len(test_idx))
-        fit = fit_fold(
-            manifest, tr, va, config, cache, clip_seconds, fdir, resume=resume, seed=seed,
-            export_metadata={"fold": str(name)},
-        )
+        # an ensemble trains config.ensemble members on the same split with different seeds
+        member_dirs = [fdir] if config.ensemble == 1 else [fdir / f"member_{j + 1}" for j in range(config.ensemble)]
+        fits = [
+            fit_fold(
+                manifest, tr, va, config, cache, clip_seconds, mdir, resume=resume, seed=seed + 1000 * j,
+                export_metadata={"fold": str(name)},
+            )
+            for j, mdir in enumerate(member_dirs)
+        ]
+        fit = fits[0]
         test_m = manifest.subset(test_idx)
 
-        def score(model):
-            p = predict_manifest(model, test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel)
+        def score(models):  # probabilities averaged over the members
+            p = np.mean(
+                [predict_manifest(m, test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel) for m in models],
+                axis=0,
+            )
             if manifest.multilabel:
                 return p, tagging_metrics(test_m.targets(), p)
             return p, classification_metrics(test_m.label_indices(), p)
 
-        probs, metrics = score(fit.model)
+        probs, metrics = score([f.model for f in fits])
         if config.adapt_bn:  # transductive: BatchNorm statistics of the unlabelled test audio
             plain = {f"{k}_unadapted": metrics[k] for k in (TAGGING_KEYS if manifest.multilabel else CLASSIFICATION_KEYS)}
-            probs, metrics = score(adapt_batchnorm(fit.model, test_m, cache, clip_seconds, windows=windows))
+            probs, metrics = score([adapt_batchnorm(f.model, test_m, cache, clip_seconds, windows=windows) for f in fits])
             metrics = {**metrics, **plain}
         res = {
             "fold": str(name),
@@ -198,7 +207,9 @@ def run_experiment(
             **{k: v for k, v in fit.best_val.items()},
             "history": fit.history,
             "seconds": time.time() - t_fold,
-            "checkpoint": str(fdir / "best.pth"),
+            "checkpoint": str(member_dirs[0] / "best.pth"),
+            **({"members": [{"checkpoint": str(d / "best.pth"), "best_epoch": f.best_epoch} for d, f in zip(member_dirs, fits)]}
+               if config.ensemble > 1 else {}),
             "split_sha1": split_digest(manifest, tr, va, test_idx),
             "test_files": [str(it.path) for it in test_m.items],
             "test_predictions": probs.argmax(1).tolist() if not manifest.multilabel else None,

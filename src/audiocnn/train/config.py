@@ -46,6 +46,8 @@ class TrainConfig:
             (:func:`audiocnn.evaluate.predict.adapt_batchnorm`: statistics re-estimated on the
             fold's unlabelled test audio). Transductive; the plain scores are kept as
             ``*_unadapted`` and the report shows both.
+        ensemble: members per fold: each test fold is scored with the probabilities averaged over
+            this many models trained on the same split with seeds ``seed + i + 1000 j``.
         seed: seeds everything; fold ``i`` is trained with ``seed + i``.
         accelerator, devices, strategy, precision: passed to ``lightning.Trainer``.
     """
@@ -75,6 +77,7 @@ class TrainConfig:
     mode: str | None = None
     eval_windows: bool | None = None
     adapt_bn: bool = False
+    ensemble: int = 1
     seed: int = 0
     accelerator: str = "cpu"
     devices: int | str = 1
@@ -101,6 +104,8 @@ class TrainConfig:
             raise ValueError(f"--mode {self.mode} needs --checkpoint (the pretrained weights to start from)")
         if self.mode == "scratch" and self.checkpoint:
             raise ValueError("--mode scratch trains from random weights; drop --checkpoint or use --mode finetune|linear")
+        if self.ensemble < 1:
+            raise ValueError(f"ensemble must be >= 1, got {self.ensemble}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
         if self.balanced and self.group_batches:
