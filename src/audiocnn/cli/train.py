@@ -98,9 +98,6 @@ def register(subparsers) -> None:
                    help="exponential moving average of the weights, e.g. 0.995 (0 = off); "
                         "validation, model selection and the test use the average")
     p.add_argument("--balanced", action="store_true", help="PANNs balanced sampler (each class equally often)")
-    p.add_argument("--group-batches", action="store_true",
-                   help="every training batch from one group (speaker...): BatchNorm learns group-normalised "
-                        "features; pairs with --adapt-bn")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation share of the training folds")
     p.add_argument("--val-split", choices=("groups", "random"), default="groups",
                    help="with groups (speakers...): hold out whole training groups for validation (default), "
@@ -185,7 +182,6 @@ def config_from_args(args) -> TrainConfig:  # noqa: F821 - imported lazily
         label_smoothing=args.label_smoothing,
         ema=args.ema,
         balanced=args.balanced,
-        group_batches=args.group_batches,
         val_fraction=args.val_fraction,
         val_groups=args.val_split == "groups",
         patience=args.patience,

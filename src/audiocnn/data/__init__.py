@@ -25,7 +25,7 @@ from audiocnn.data.manifest import (
     load_manifest,
     validate_manifest,
 )
-from audiocnn.data.samplers import BalancedSampler, GroupBatchSampler
+from audiocnn.data.samplers import BalancedSampler
 from audiocnn.data.synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "BadDataError",
     "BadItem",
     "BalancedSampler",
-    "GroupBatchSampler",
     "ClipDataset",
     "DATASETS",
     "Item",

@@ -1,12 +1,11 @@
-"""Samplers: class-balanced sampling for imbalanced (multi-label) data, as in PANNs' balanced
-training, and group-homogeneous batches (every batch from one speaker / device)."""
+"""Class-balanced sampling for imbalanced (multi-label) data, as in PANNs' balanced training."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-__all__ = ["BalancedSampler", "GroupBatchSampler"]
+__all__ = ["BalancedSampler"]
 
 
 class BalancedSampler(torch.utils.data.Sampler[int]):
@@ -68,54 +67,3 @@ class BalancedSampler(torch.utils.data.Sampler[int]):
             out[i] = queues[c][pos[c]]
             pos[c] += 1
         return iter(out.tolist())
-
-
-class GroupBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """Batches whose items all share one group (speaker, recording device...).
-
-    In training mode BatchNorm then normalises with one group's statistics, the same
-    normalisation that test-time adaptation (``--adapt-bn``) applies to a new group: the
-    network learns on group-normalised features ("domain-specific batch normalisation").
-
-    Each epoch every group's items are shuffled and cut into batches of ``batch_size``; a group's
-    last, incomplete batch is kept if it has at least 2 items (BatchNorm needs 2) and
-    ``drop_last`` is false. The batches of all groups are then shuffled together. Epoch ``e``
-    depends only on ``(seed, e)``; the epoch advances on every ``iter()``.
-    """
-
-    def __init__(self, groups, batch_size: int, seed: int = 0, drop_last: bool = False):
-        g = np.asarray(groups, dtype=object)
-        if g.ndim != 1 or len(g) == 0:
-            raise ValueError("GroupBatchSampler needs a non-empty 1-D sequence of groups")
-        if any(v is None for v in g):
-            raise ValueError("GroupBatchSampler: some items have no group")
-        if batch_size < 2:
-            raise ValueError(f"batch_size must be >= 2 (BatchNorm), got {batch_size}")
-        self.members = [np.flatnonzero(g == v) for v in sorted(set(g.tolist()), key=str)]
-        self.batch_size = int(batch_size)
-        self.drop_last = bool(drop_last)
-        self.seed = int(seed)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def _sizes(self, n: int) -> list[int]:
-        full, rest = divmod(n, self.batch_size)
-        return [self.batch_size] * full + ([rest] if rest >= 2 and not self.drop_last else [])
-
-    def __len__(self) -> int:
-        return sum(len(self._sizes(len(m))) for m in self.members)
-
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
-        batches = []
-        for m in self.members:
-            order = rng.permutation(m)
-            start = 0
-            for size in self._sizes(len(m)):
-                batches.append(order[start : start + size].tolist())
-                start += size
-        for i in rng.permutation(len(batches)):
-            yield batches[i]

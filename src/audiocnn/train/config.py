@@ -30,8 +30,6 @@ class TrainConfig:
             ``n``); validation, model selection, the saved model and the test use the average.
             0 disables it. It smooths the epoch-to-epoch swings of small-data runs.
         balanced: PANNs balanced sampler (each class equally often) instead of shuffling.
-        group_batches: every training batch from one group (speaker...; needs groups): BatchNorm
-            then learns on group-normalised features, which matches ``adapt_bn`` at test time.
         val_fraction: part of the training folds held out for early stopping and model selection.
         val_groups: when the data has groups (speakers...), hold out whole groups for
             validation (a group-independent choice of epoch, at the price of training on one
@@ -69,7 +67,6 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema: float = 0.0
     balanced: bool = False
-    group_batches: bool = False
     val_fraction: float = 0.1
     val_groups: bool = True
     patience: int = 8
@@ -108,8 +105,6 @@ class TrainConfig:
             raise ValueError(f"ensemble must be >= 1, got {self.ensemble}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if self.balanced and self.group_batches:
-            raise ValueError("--balanced and --group-batches are two different samplers; choose one")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema must be in [0, 1) (0 = off), got {self.ema}")
         if not 0.0 <= self.val_fraction < 1.0:

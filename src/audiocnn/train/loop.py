@@ -91,21 +91,12 @@ def load_lightning_weights(model: AudioModel, path: str | os.PathLike) -> None:
     model.load_state_dict(sd)
 
 
-def _loader(
-    dataset, config: TrainConfig, *, train: bool, targets: np.ndarray | None = None, groups=None, seed: int = 0
-) -> DataLoader:
+def _loader(dataset, config: TrainConfig, *, train: bool, targets: np.ndarray | None = None, seed: int = 0) -> DataLoader:
     kw = dict(batch_size=config.batch_size, num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
     if not train:
         return DataLoader(dataset, shuffle=False, **kw)
     g = torch.Generator()
     g.manual_seed(seed)
-    if config.group_batches:
-        from audiocnn.data import GroupBatchSampler
-
-        if groups is None or any(v is None for v in groups):
-            raise ValueError("--group-batches needs a group (speaker...) for every training item: use data with groups or --group-column")
-        sampler = GroupBatchSampler(groups, config.batch_size, seed=seed)
-        return DataLoader(dataset, batch_sampler=sampler, num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
     if config.balanced:
         from audiocnn.data import BalancedSampler
 
@@ -149,7 +140,7 @@ def fit_fold(
     model = build_model(config, len(classes), classes)
     train_m = manifest.subset(train_idx)
     train_ds = ClipDataset(train_m, cache, clip_seconds, train=True, seed=seed)
-    train_dl = _loader(train_ds, config, train=True, targets=train_m.targets(), groups=train_m.groups(), seed=seed)
+    train_dl = _loader(train_ds, config, train=True, targets=train_m.targets(), seed=seed)
     val_dl = None
     if len(val_idx):
         val_ds = ClipDataset(manifest.subset(val_idx), cache, clip_seconds, train=False, seed=seed)
