@@ -452,6 +452,9 @@ def main(argv=None) -> int:
             r = a["fp32 eager (plain)"]
             print(f"- {w}: {r['distinct_top5']} distinct fp32 top-5 sets among {args.agree_clips} clips; "
                   f"median over clip pairs of the max probability difference between two clips {r['between_clips']:.2e}")
+    if not speed:
+        print("\nFast path not chosen (--skip speed).")
+        return 0
     print(f"\nFast path chosen (fastest candidate with top-5 agreement >= 99% (near-ties allowed on the random init) "
           f"and max prob diff < 0.02 on both weight sets): **{fast}**"
           + (f", {speed[f'audiocnn cnn14 {fast}'] / base:.2f}x the original Cnn14" if base else ""))
