@@ -56,8 +56,10 @@ def adapt_batchnorm(
     sr = adapted.sample_rate
     length = int(round(clip_seconds * sr))
     flat, _ = _eval_inputs(manifest, cache, length, int(round((hop_seconds or clip_seconds / 2) * sr)), windows)
-    for s in range(0, len(flat), batch_size):
-        adapted(torch.from_numpy(flat[s : s + batch_size]))
+    # nearly equal batches, so that no batch is a lone clip (BatchNorm1d cannot train on one)
+    for part in np.array_split(flat, max(1, -(-len(flat) // batch_size))):
+        if len(part):
+            adapted(torch.from_numpy(np.ascontiguousarray(part)))
     return adapted.eval()
 
 
