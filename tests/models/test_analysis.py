@@ -112,3 +112,26 @@ def test_cli_table_and_errors(capsys, tmp_path, monkeypatch):
     assert main(["models", "no_such_model*"]) == 1
     assert "no model matches 'no_such_model*'" in capsys.readouterr().err
     assert main(["models", "test_cnn", "--seconds", "-1"]) == 1
+
+
+def test_cli_time_column(capsys, tmp_path, monkeypatch):
+    from audiocnn.models import analysis
+
+    monkeypatch.setenv("AUDIOCNN_CACHE_DIR", str(tmp_path))
+    calls = []
+    real = analysis.time_inference
+
+    def spy(name, seconds, repeats=5, batch=1):
+        calls.append((name, seconds, repeats))
+        return real(name, seconds, repeats=repeats, batch=batch)
+
+    monkeypatch.setattr(analysis, "time_inference", spy)
+    assert main(["models", "test_cnn*", "--seconds", "0.5", "--time", "--repeats", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "CPU ms" in lines[1] and "median of 2" in lines[0]
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert set(rows) == {"test_cnn", "test_cnn_sed"}
+    assert all(float(r[-1]) > 0 for r in rows.values())
+    assert sorted(calls) == [("test_cnn", 0.5, 2), ("test_cnn_sed", 0.5, 2)]
+    assert main(["models", "test_cnn", "--seconds", "0.5", "--time", "--repeats", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["cpu_ms"] > 0

@@ -32,12 +32,13 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from audiocnn.models._registry import get_model_builder, list_models, model_family
 
-__all__ = ["ModelStats", "count_macs", "count_parameters", "default_cache_path", "model_stats", "zoo_stats"]
+__all__ = ["ModelStats", "count_macs", "count_parameters", "default_cache_path", "model_stats", "time_inference", "zoo_stats"]
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,28 @@ def _measure(name: str, seconds: float) -> ModelStats:
         embedding_dim=int(info.embedding_dim),
         checkpoint_class=info.checkpoint_class,
     )
+
+
+def time_inference(name: str, seconds: float, repeats: int = 5, batch: int = 1) -> float:
+    """Median wall milliseconds of one eval-mode forward pass (``torch.inference_mode``, fp32,
+    the current ``torch.get_num_threads()``) of ``name`` with random weights on ``batch`` random
+    clips of ``seconds`` (at least the model's minimum length), after one warm-up pass. A
+    machine-dependent figure: never cached."""
+    import time
+
+    from audiocnn.models import create_model
+
+    model = create_model(name).eval()
+    n = max(int(round(seconds * model.sample_rate)), model.info.min_samples)
+    x = torch.randn(batch, n, generator=torch.Generator().manual_seed(0)) * 0.1
+    times = []
+    with torch.inference_mode():
+        model(x)
+        for _ in range(max(1, repeats)):
+            t0 = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - t0)
+    return 1000.0 * float(np.median(times))
 
 
 # -- cache -------------------------------------------------------------------------------------
