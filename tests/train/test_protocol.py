@@ -207,6 +207,11 @@ def test_adapt_bn_run_reports_both_scores(tone_csv, tiny_config, tmp_path):
     report = (tmp_path / "adapted" / "report.md").read_text()
     assert "test-time BatchNorm adaptation" in report and "accuracy_unadapted" in report
     assert "accuracy_unadapted" not in (tmp_path / "plain" / "report.md").read_text()
+    # `audiocnn evaluate --adapt-bn` on the fold's test files reproduces both of the fold's scores
+    windows = adapted["config"]["eval"].startswith("sliding")
+    ev = evaluate_checkpoint(tmp_path / "adapted" / "fold_1" / "best.pth", tone_csv, fold="1", windows=windows, adapt_bn=True)
+    assert ev["accuracy"] == pytest.approx(adapted["folds"][0]["accuracy"])
+    assert ev["accuracy_unadapted"] == pytest.approx(adapted["folds"][0]["accuracy_unadapted"])
 
 
 def test_ensemble_averages_its_members(tone_csv, tiny_config, tmp_path):

@@ -143,6 +143,9 @@ def register(subparsers) -> None:
     e.add_argument("--fold", default=None, help="score only this predefined fold of --data")
     e.add_argument("--windows", action="store_true", help="sliding windows averaged per file instead of a centre crop")
     e.add_argument("--out", default=None, help="write metrics.json (and confusion_matrix.png) here")
+    e.add_argument("--adapt-bn", action="store_true",
+                   help="re-estimate BatchNorm statistics on the (unlabelled) evaluation audio first; "
+                        "transductive, the plain scores are kept as *_unadapted")
     e.set_defaults(func=run_evaluate)
 
 
@@ -291,6 +294,7 @@ def run_evaluate(args) -> int:
         group_column=args.group_column,
         cache_dir=args.cache_dir,
         out_dir=args.out,
+        adapt_bn=args.adapt_bn,
     )
     show = {k: v for k, v in metrics.items() if k not in ("confusion_matrix", "classes", "bad_files")}
     print(json.dumps(show, indent=1))

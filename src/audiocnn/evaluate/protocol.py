@@ -285,6 +285,7 @@ def evaluate_checkpoint(
     cache_dir=None,
     out_dir=None,
     manifest=None,
+    adapt_bn: bool = False,
 ) -> dict:
     """Score a saved model (``fold_<k>/best.pth`` of a run) on labelled data.
 
@@ -292,6 +293,9 @@ def evaluate_checkpoint(
     label the model does not know is an error naming it. ``fold`` restricts the data to one
     predefined fold. Returns the metrics (accuracy, macro-F1, confusion matrix; or mAP, AUC,
     d-prime) and, with ``out_dir``, writes ``metrics.json`` (and ``confusion_matrix.png``).
+    ``adapt_bn``: score after test-time BatchNorm adaptation to the data's audio
+    (:func:`~audiocnn.evaluate.predict.adapt_batchnorm`, transductive); the plain scores are
+    kept as ``*_unadapted``.
     """
     import dataclasses
 
@@ -332,11 +336,15 @@ def evaluate_checkpoint(
             raise BadDataError(bad)
         paths = {str(b.path) for b in bad}
         manifest = _with_bad(manifest.subset([i for i, it in enumerate(manifest.items) if str(it.path) not in paths]), bad)
-    probs = predict_manifest(net, manifest, cache, clip, windows=windows, multilabel=multilabel)
-    if multilabel:
-        metrics = tagging_metrics(manifest.targets(), probs)
-    else:
-        metrics = classification_metrics(manifest.label_indices(), probs)
+
+    def score(m):
+        p = predict_manifest(m, manifest, cache, clip, windows=windows, multilabel=multilabel)
+        return tagging_metrics(manifest.targets(), p) if multilabel else classification_metrics(manifest.label_indices(), p)
+
+    metrics = score(net)
+    if adapt_bn:  # transductive: BatchNorm statistics of the (unlabelled) evaluation audio
+        plain = {f"{k}_unadapted": metrics[k] for k in (TAGGING_KEYS if multilabel else CLASSIFICATION_KEYS)}
+        metrics = {**score(adapt_batchnorm(net, manifest, cache, clip, windows=windows)), **plain, "adapt_bn": True}
     out = {
         **metrics,
         "n": len(manifest.items),
