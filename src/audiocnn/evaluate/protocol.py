@@ -181,20 +181,9 @@ def run_experiment(
         fit = fits[0]
         test_m = manifest.subset(test_idx)
 
-        def score(models):  # probabilities averaged over the members
-            p = np.mean(
-                [predict_manifest(m, test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel) for m in models],
-                axis=0,
-            )
-            if manifest.multilabel:
-                return p, tagging_metrics(test_m.targets(), p)
-            return p, classification_metrics(test_m.label_indices(), p)
-
-        probs, metrics = score([f.model for f in fits])
-        if config.adapt_bn:  # transductive: BatchNorm statistics of the unlabelled test audio
-            plain = {f"{k}_unadapted": metrics[k] for k in (TAGGING_KEYS if manifest.multilabel else CLASSIFICATION_KEYS)}
-            probs, metrics = score([adapt_batchnorm(f.model, test_m, cache, clip_seconds, windows=windows) for f in fits])
-            metrics = {**metrics, **plain}
+        probs, metrics = score_models(
+            [f.model for f in fits], test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel, adapt_bn=config.adapt_bn
+        )
         res = {
             "fold": str(name),
             "n_train": int(len(tr)),
@@ -271,6 +260,23 @@ def _with_bad(manifest, bad):
 
 
 
+def score_models(models, manifest, cache, clip_seconds: float, *, windows: bool, multilabel: bool, adapt_bn: bool = False):
+    """``(probabilities averaged over models, metrics)`` on the labelled ``manifest``; with
+    ``adapt_bn`` every model is first adapted to the manifest's unlabelled audio
+    (:func:`adapt_batchnorm`) and the plain metrics are kept as ``<key>_unadapted``."""
+
+    def run(ms):
+        p = np.mean([predict_manifest(m, manifest, cache, clip_seconds, windows=windows, multilabel=multilabel) for m in ms], axis=0)
+        return p, (tagging_metrics(manifest.targets(), p) if multilabel else classification_metrics(manifest.label_indices(), p))
+
+    probs, metrics = run(models)
+    if adapt_bn:  # transductive: BatchNorm statistics of the unlabelled audio being scored
+        plain = {f"{k}_unadapted": metrics[k] for k in (TAGGING_KEYS if multilabel else CLASSIFICATION_KEYS)}
+        probs, metrics = run([adapt_batchnorm(m, manifest, cache, clip_seconds, windows=windows) for m in models])
+        metrics = {**metrics, **plain}
+    return probs, metrics
+
+
 def evaluate_checkpoint(
     checkpoint,
     data,
@@ -336,15 +342,9 @@ def evaluate_checkpoint(
             raise BadDataError(bad)
         paths = {str(b.path) for b in bad}
         manifest = _with_bad(manifest.subset([i for i, it in enumerate(manifest.items) if str(it.path) not in paths]), bad)
-
-    def score(m):
-        p = predict_manifest(m, manifest, cache, clip, windows=windows, multilabel=multilabel)
-        return tagging_metrics(manifest.targets(), p) if multilabel else classification_metrics(manifest.label_indices(), p)
-
-    metrics = score(net)
-    if adapt_bn:  # transductive: BatchNorm statistics of the (unlabelled) evaluation audio
-        plain = {f"{k}_unadapted": metrics[k] for k in (TAGGING_KEYS if multilabel else CLASSIFICATION_KEYS)}
-        metrics = {**score(adapt_batchnorm(net, manifest, cache, clip, windows=windows)), **plain, "adapt_bn": True}
+    _, metrics = score_models([net], manifest, cache, clip, windows=windows, multilabel=multilabel, adapt_bn=adapt_bn)
+    if adapt_bn:
+        metrics["adapt_bn"] = True
     out = {
         **metrics,
         "n": len(manifest.items),
