@@ -36,6 +36,13 @@ __all__ = ["Int8ConvBlock", "calibration_from_files", "cpu_has_vnni", "fold_batc
 log = logging.getLogger(__name__)
 
 
+def _folded_conv(block: ConvBlock, i: int) -> nn.Conv2d:
+    """``block.conv{i}`` with ``block.bn{i}`` folded in (a new conv), or the conv itself when the
+    BatchNorm is already gone."""
+    conv, bn = getattr(block, f"conv{i}"), getattr(block, f"bn{i}")
+    return conv if isinstance(bn, nn.Identity) else fuse_conv_bn_eval(conv, bn)
+
+
 def fold_batchnorm(model: nn.Module) -> int:
     """Fold each :class:`ConvBlock`'s ``bn{i}`` into ``conv{i}`` (weights and a bias), in place;
     the BatchNorms become ``nn.Identity``. The model must be in eval mode (running statistics
@@ -48,10 +55,9 @@ def fold_batchnorm(model: nn.Module) -> int:
         if not isinstance(block, ConvBlock):
             continue
         for i in range(1, block.num_convs + 1):
-            bn = getattr(block, f"bn{i}")
-            if isinstance(bn, nn.Identity):
+            if isinstance(getattr(block, f"bn{i}"), nn.Identity):
                 continue
-            setattr(block, f"conv{i}", fuse_conv_bn_eval(getattr(block, f"conv{i}"), bn))
+            setattr(block, f"conv{i}", _folded_conv(block, i))
             setattr(block, f"bn{i}", nn.Identity())
             n += 1
     return n
@@ -108,10 +114,7 @@ class Int8ConvBlock(nn.Module):
         self.quant = tq.QuantStub()
         convs = []
         for i in range(1, block.num_convs + 1):
-            conv, bn = getattr(block, f"conv{i}"), getattr(block, f"bn{i}")
-            if not isinstance(bn, nn.Identity):
-                conv = fuse_conv_bn_eval(conv, bn)
-            convs.append(nni.ConvReLU2d(conv, nn.ReLU()))
+            convs.append(nni.ConvReLU2d(_folded_conv(block, i), nn.ReLU()))
         self.convs = nn.Sequential(*convs)
         self.dequant = tq.DeQuantStub()
 
