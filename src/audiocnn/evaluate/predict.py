@@ -12,8 +12,13 @@ from audiocnn.models.base import AudioModel
 __all__ = ["adapt_batchnorm", "predict_manifest"]
 
 
-def _eval_inputs(manifest, cache, length: int, hop: int, windows: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The crops (or windows) the evaluation scores, ``(n, length)``, and the file each came from."""
+def _eval_inputs(
+    manifest, cache, sample_rate: int, clip_seconds: float, hop_seconds: float | None, windows: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The crops (or windows, every ``hop_seconds``, default half a clip) the evaluation scores,
+    ``(n, clip samples)``, and the file each came from."""
+    length = int(round(clip_seconds * sample_rate))
+    hop = int(round((hop_seconds or clip_seconds / 2) * sample_rate))
     chunks, owners = [], []
     for i, item in enumerate(manifest.items):
         x = cache.get(item.path)
@@ -53,9 +58,7 @@ def adapt_batchnorm(
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average: every batch counts equally
         m.train()
-    sr = adapted.sample_rate
-    length = int(round(clip_seconds * sr))
-    flat, _ = _eval_inputs(manifest, cache, length, int(round((hop_seconds or clip_seconds / 2) * sr)), windows)
+    flat, _ = _eval_inputs(manifest, cache, adapted.sample_rate, clip_seconds, hop_seconds, windows)
     # nearly equal batches, so that no batch is a lone clip (BatchNorm1d cannot train on one)
     for part in np.array_split(flat, max(1, -(-len(flat) // batch_size))):
         if len(part):
@@ -83,10 +86,7 @@ def predict_manifest(
     covering the whole file; the window probabilities are averaged per file.
     """
     model.eval()
-    sr = model.sample_rate
-    length = int(round(clip_seconds * sr))
-    hop = int(round((hop_seconds or clip_seconds / 2) * sr))
-    flat, owners = _eval_inputs(manifest, cache, length, hop, windows)
+    flat, owners = _eval_inputs(manifest, cache, model.sample_rate, clip_seconds, hop_seconds, windows)
     if not len(flat):
         return np.zeros((0, model.num_classes), dtype=np.float32)
     probs = []
