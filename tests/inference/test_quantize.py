@@ -1,6 +1,7 @@
 import copy
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +151,84 @@ def test_calibration_from_files_and_cli_option(wavs, capsys):
     assert rc == 0 and len(json.loads(capsys.readouterr().out)) == 1
     with pytest.raises(SystemExit, match="only used with --precision int8"):
         main(["tag", str(wavs[0]), "--model", "test_cnn", "--calibration", str(wavs[1]), "--workers", "0", "--no-progress"])
+
+
+def test_int8_keeps_the_spectrogram_reading_conv_in_float32():
+    m = _randomised_bn()
+    q, n = quantize_conv_blocks(m, calibration=_clips(4))
+    first = next(b for b in q.modules() if isinstance(b, Int8ConvBlock))
+    src = next(b for b in m.modules() if isinstance(b, ConvBlock))
+    assert src.conv1.in_channels == 1
+    # conv1 (1 input channel) is a float conv with BatchNorm folded in; conv2 is int8
+    assert len(first.float_convs) == 1 and first.num_int8_convs == 1
+    conv = first.float_convs[0][0]
+    assert conv.weight.dtype == torch.float32 and first.convs[0].weight().dtype == torch.qint8
+    x = torch.randn(2, 1, 16, 8)
+    with torch.no_grad():
+        ref = torch.relu(src.bn1(src.conv1(x)))
+        got = first.float_convs(x)
+    assert (got - ref).abs().max().item() < 1e-5 * max(1.0, ref.abs().max().item())
+    # with no float exception every conv is int8
+    whole = Int8ConvBlock(copy.deepcopy(src), float_below_channels=0)
+    assert len(whole.float_convs) == 0 and whole.num_int8_convs == 2
+
+
+def test_int8_leaves_a_block_with_no_int8_conv_alone():
+    torch.manual_seed(0)
+    m = create_model("cnn6_lite_speech", num_classes=4).eval()
+    blocks = [b for b in m.modules() if isinstance(b, ConvBlock)]
+    assert blocks[0].num_convs == 1 and blocks[0].conv1.in_channels == 1
+    q, n = quantize_conv_blocks(m, calibration=_clips(2, seconds=1.0))
+    assert n == len(blocks) - 1
+    kept = [b for b in q.modules() if isinstance(b, ConvBlock)]
+    assert len(kept) == 1 and kept[0].conv1.weight.dtype == torch.float32
+
+
+def test_cli_int8_calibrates_on_the_input_audio_by_default(wavs, tmp_path, monkeypatch, capsys):
+    import audiocnn.inference.quantize as qmod
+
+    seen = []
+    real_files, real_synth = qmod.calibration_from_files, qmod.synthetic_calibration
+    monkeypatch.setattr(qmod, "calibration_from_files", lambda paths, *a, **k: seen.append(("files", list(map(str, paths)))) or real_files(paths, *a, **k))
+    monkeypatch.setattr(qmod, "synthetic_calibration", lambda *a, **k: seen.append(("synthetic",)) or real_synth(*a, **k))
+    base = ["--model", "test_cnn", "--precision", "int8"]
+    assert main(["tag", *map(str, wavs), *base, "--workers", "0", "--no-progress", "--format", "json"]) == 0
+    assert seen[-1] == ("files", [str(w) for w in wavs])
+    assert main(["tag", str(wavs[0]), *base, "--calibration", "synthetic", "--workers", "0", "--no-progress", "--format", "json"]) == 0
+    assert seen[-1] == ("synthetic",)
+    assert main(["embed", str(wavs[1]), *base, "--out", str(tmp_path / "e.npz"), "--workers", "0", "--no-progress"]) == 0
+    assert seen[-1] == ("files", [str(wavs[1])])
+    assert main(["sed", str(wavs[1]), *base, "--calibration", str(wavs[0])]) == 0
+    assert seen[-1] == ("files", [str(wavs[0])])
+    with pytest.raises(SystemExit, match="only used with --precision int8"):
+        main(["sed", str(wavs[0]), "--model", "test_cnn", "--calibration", str(wavs[1])])
+    capsys.readouterr()
+
+
+def test_calibration_from_files_reads_few_files_and_skips_unreadable(tmp_path, caplog):
+    import soundfile as sf
+
+    from audiocnn.inference.quantize import calibration_from_files
+
+    for i in range(40):
+        sf.write(tmp_path / f"c{i:02d}.wav", tone(300 + 20 * i, 1.0, SR), SR)
+    (tmp_path / "c06.wav").write_bytes(b"not audio")  # one of the 8 evenly spread picks
+    read = []
+    import audiocnn.inference._stream as stream
+
+    real = stream.iter_audio_chunks
+    def spy(path, *a, **k):
+        read.append(Path(path).name)
+        return real(path, *a, **k)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stream, "iter_audio_chunks", spy)
+        with caplog.at_level(logging.WARNING, logger="audiocnn.inference.quantize"):
+            c = calibration_from_files(tmp_path, SR, seconds=1.0, max_clips=8)
+    assert len(read) <= 8 and c.shape[0] <= 8 and c.shape[1] == SR
+    assert "c06.wav" in caplog.text and c.shape[0] == 7
+    bad = tmp_path / "only_bad"
+    bad.mkdir()
+    (bad / "x.wav").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="x.wav"):
+        calibration_from_files(bad, SR, seconds=1.0)

@@ -21,6 +21,7 @@ left alone (``quantize_conv_blocks`` returns 0 blocks) and the caller falls back
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import warnings
 
@@ -98,27 +99,49 @@ def int8_qconfig(engine: str):
     )
 
 
+FLOAT_BELOW_CHANNELS = 4
+"""Convolutions with fewer input channels than this (the first one, reading the 1-channel
+spectrogram) stay float32 in :class:`Int8ConvBlock`."""
+
+
 class Int8ConvBlock(nn.Module):
     """A :class:`ConvBlock` with int8 weights and uint8 activations; same call signature
     ``block(x (batch, channels, height, width) float32, pool_size, pool_type) -> float32``.
+
+    Leading convolutions with fewer than ``float_below_channels`` input channels stay float32
+    (BatchNorm folded): in Cnn14 the first one has 9 multiply-adds per output against 576 for
+    the next, and quantising the spectrogram it reads to 8 bits was the largest single error
+    in a trained model (docs/inference.md). A block left with no int8 convolution runs in float.
 
     Built unconverted (float modules with observers after ``torch.ao.quantization.prepare``);
     :func:`quantize_conv_blocks` calibrates and converts it.
     """
 
-    def __init__(self, block: ConvBlock):
+    def __init__(self, block: ConvBlock, float_below_channels: int = FLOAT_BELOW_CHANNELS):
         super().__init__()
         import torch.ao.nn.intrinsic as nni
         import torch.ao.quantization as tq
 
+        convs = [_folded_conv(block, i) for i in range(1, block.num_convs + 1)]
+        n_float = 0
+        while n_float < len(convs) and convs[n_float].in_channels < float_below_channels:
+            n_float += 1
+        # leading convolutions with few input channels (the one reading the spectrogram) stay
+        # float32: they cost almost nothing and an 8-bit spectrogram is the largest error source
+        self.float_convs = nn.Sequential(*(nn.Sequential(c, nn.ReLU()) for c in convs[:n_float]))
+        self.float_convs.qconfig = None  # prepare() must not put observers on them
         self.quant = tq.QuantStub()
-        convs = []
-        for i in range(1, block.num_convs + 1):
-            convs.append(nni.ConvReLU2d(_folded_conv(block, i), nn.ReLU()))
-        self.convs = nn.Sequential(*convs)
+        self.convs = nn.Sequential(*(nni.ConvReLU2d(c, nn.ReLU()) for c in convs[n_float:]))
         self.dequant = tq.DeQuantStub()
 
+    @property
+    def num_int8_convs(self) -> int:
+        return len(self.convs)
+
     def forward(self, x: torch.Tensor, pool_size=(2, 2), pool_type: str = "avg") -> torch.Tensor:
+        x = self.float_convs(x)
+        if not len(self.convs):
+            return pool2d(x, pool_size, pool_type)
         q = self.convs(self.quant(x))
         if pool_type in ("avg", "max"):
             # pooling in uint8 moves a quarter of the bytes; the sum of two pooled maps
@@ -171,23 +194,38 @@ def synthetic_calibration(sample_rate: int, n: int = 8, seconds: float = 5.0, se
 def calibration_from_files(paths, sample_rate: int, seconds: float = 5.0, max_clips: int = 16) -> np.ndarray:
     """``(clips, seconds * sample_rate)`` calibration waveforms from audio files and/or folders.
 
-    Each file is resampled to ``sample_rate`` and cut into non-overlapping windows of
-    ``seconds`` (a shorter file is repeated to fill one window); at most ``max_clips`` windows,
-    spread evenly over all of them, are kept.
+    At most ``max_clips`` files, spread evenly over the (walked, sorted) list, are decoded, so a
+    large folder costs no more than a small one. Each is resampled to ``sample_rate`` and cut into
+    non-overlapping windows of ``seconds`` (a shorter file is repeated to fill one window; of a
+    long file only the first ``max_clips`` windows are read); at most ``max_clips`` windows,
+    spread evenly over all of them, are kept. Unreadable files are
+    skipped with a warning; if none can be read, the error names them.
     """
-    from audiocnn.audio import load_audio
-    from audiocnn.inference._stream import expand_paths
+    from audiocnn.inference._stream import expand_paths, iter_file_windows
 
     size = int(round(seconds * sample_rate))
     files = expand_paths([paths] if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__") else list(paths))
     if not files:
         raise ValueError(f"no audio files for calibration in {paths!r}")
-    windows = []
+    files = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(max_clips, len(files))).round().astype(int))]
+    windows, bad = [], []
     for f in files:
-        x, _ = load_audio(f, sample_rate=sample_rate)
-        if x.shape[0] < size:
-            x = np.tile(x, -(-size // x.shape[0]))
-        windows.extend(x[s : s + size] for s in range(0, x.shape[0] - size + 1, size))
+        try:  # read chunk by chunk and stop early: an hour-long file costs a few windows
+            got = list(itertools.islice((w for _, w in iter_file_windows(f, sample_rate, size)), max_clips))
+        except Exception as e:  # noqa: BLE001 - reported below
+            bad.append(f"{f}: {e}")
+            continue
+        if not got or got[0].shape[0] == 0:
+            bad.append(f"{f}: no samples")
+            continue
+        x = got[0]
+        if x.shape[0] < size:  # a short file is one short window: repeat it
+            got = [np.tile(x, -(-size // x.shape[0]))[:size]]
+        windows.extend(got)
+    if bad:
+        log.warning("int8 calibration: %d file(s) skipped:\n  %s", len(bad), "\n  ".join(bad))
+    if not windows:
+        raise ValueError("no readable audio for calibration:\n  " + "\n  ".join(bad))
     pick = np.unique(np.linspace(0, len(windows) - 1, min(max_clips, len(windows))).round().astype(int))
     return np.stack([windows[i] for i in pick]).astype(np.float32)
 
@@ -221,6 +259,8 @@ def quantize_conv_blocks(
         for name, child in list(parent.named_children()):
             if isinstance(child, ConvBlock):
                 q = Int8ConvBlock(child).eval()
+                if not q.num_int8_convs:  # e.g. a one-conv block reading the spectrogram
+                    continue
                 q.qconfig = qconfig
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # torch.ao deprecation notices
