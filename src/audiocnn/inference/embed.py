@@ -65,7 +65,8 @@ class Embedder:
     """Embeddings with any registered model (``model(waveform)["embedding"]``).
 
     Args:
-        model / checkpoint / precision / batch_size / num_threads: as :class:`~audiocnn.Tagger`.
+        model / checkpoint / precision / batch_size / num_threads / calibration: as
+            :class:`~audiocnn.Tagger`.
         clip_seconds: window for per-file embeddings (default 10 s).
         window_seconds / hop_seconds: windows for per-window embeddings (default 1 s / 0.5 s).
     """
@@ -80,9 +81,10 @@ class Embedder:
         clip_seconds: float = 10.0,
         window_seconds: float = 1.0,
         hop_seconds: float = 0.5,
+        calibration=None,
     ):
         net, self.metadata = load_model(model, checkpoint)
-        self.runner = Runner(net, precision=precision, num_threads=num_threads)
+        self.runner = Runner(net, precision=precision, num_threads=num_threads, calibration=calibration)
         self.info = net.info
         self.sample_rate = net.sample_rate
         self.embedding_dim = net.embedding_dim

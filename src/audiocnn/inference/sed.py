@@ -251,7 +251,7 @@ class SoundEventDetector:
     """Frame-wise probabilities and events for any registered model.
 
     Args:
-        model / checkpoint / labels / precision / batch_size / num_threads: as for
+        model / checkpoint / labels / precision / batch_size / num_threads / calibration: as for
             :class:`~audiocnn.Tagger`.
         thresholds: scalar, per-class values or ``{label: value, "default": value}`` (default 0.5).
         min_duration: seconds (default 0.1).
@@ -278,9 +278,10 @@ class SoundEventDetector:
         hop_seconds: float = 0.5,
         keep_frames: bool | None = None,
         activation: str | None = None,
+        calibration=None,
     ):
         net, meta = load_model(model, checkpoint)
-        self.runner = Runner(net, precision=precision, num_threads=num_threads)
+        self.runner = Runner(net, precision=precision, num_threads=num_threads, calibration=calibration)
         self.info = net.info
         self.sample_rate = net.sample_rate
         self.labels = resolve_labels(labels, net.num_classes, meta)
