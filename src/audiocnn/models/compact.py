@@ -45,6 +45,9 @@ class CompactCnn(PannsCnn):
             -60. Implies a per-clip level reference.
         freq_shift: in training, roll each clip's log-mel by a random integer in
             ``[-freq_shift, freq_shift]`` mel bins (a cheap vocal-tract-length perturbation).
+        lifter: if > 0, keep only the first ``lifter`` DCT coefficients of every log-mel frame
+            (cepstral liftering, the smoothing behind MFCCs): the spectral envelope (formants)
+            stays, the harmonics of the voice's pitch go; 0 = off.
         other arguments: as :class:`~audiocnn.models.panns.PannsCnn` (``sample_rate`` 8000,
             16000 or 32000 picks the PANNs window and mel range of that rate).
     """
@@ -61,12 +64,19 @@ class CompactCnn(PannsCnn):
         level_norm: bool = True,
         channel_norm: bool = False,
         freq_shift: int = 0,
+        lifter: int = 0,
         **kwargs,
     ):
         super().__init__(info, spec_augment=False, **kwargs)
         self.level_norm = level_norm
         self.channel_norm = channel_norm
         self.freq_shift = freq_shift
+        if not 0 <= lifter <= n_mels:
+            raise ValueError(f"lifter must be in [0, n_mels={n_mels}], got {lifter}")
+        self.lifter = lifter
+        if lifter:
+            d = _dct_matrix(n_mels)[:lifter]  # (lifter, n_mels), orthonormal rows
+            self.register_buffer("lifter_projection", d.T @ d, persistent=False)
         sr = self.info.sample_rate
         n_fft, _, _, fmin, fmax = PANNS_FRONTENDS[sr]
         hop = int(round(sr * hop_ms / 1000))
@@ -93,11 +103,21 @@ class CompactCnn(PannsCnn):
             w = active.to(x.dtype)
             mean = (x * w).sum(dim=2, keepdim=True) / w.sum(dim=2, keepdim=True).clamp(min=1.0)
             x = torch.where(active, x - mean, torch.full_like(x, -60.0))
+        if self.lifter:
+            x = x @ self.lifter_projection
         if self.training and self.freq_shift > 0:
             shifts = torch.randint(-self.freq_shift, self.freq_shift + 1, (x.shape[0],)).tolist()
             x = torch.stack([torch.roll(xi, s, dims=-1) for xi, s in zip(x, shifts)])
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         return self.spec_augmenter(x)
+
+
+def _dct_matrix(n: int) -> torch.Tensor:
+    """Orthonormal DCT-II matrix ``(n, n)``: row k is the k-th cosine basis vector."""
+    i = torch.arange(n, dtype=torch.float64)
+    d = torch.cos(torch.pi / n * (i[None] + 0.5) * i[:, None]) * (2.0 / n) ** 0.5
+    d[0] /= 2**0.5
+    return d.float()
 
 
 def _compact(name: str, **kwargs) -> CompactCnn:

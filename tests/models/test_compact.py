@@ -1,0 +1,68 @@
+"""The compact CNNs' front-end options: level and channel normalisation, cepstral liftering."""
+
+import numpy as np
+import pytest
+import torch
+
+from audiocnn.models import create_model
+
+SR = 16000
+
+
+def _speechlike(seed=0, seconds=1.0):
+    """A harmonic tone (f0 150 Hz) with a syllable envelope, plus a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = sum(np.sin(2 * np.pi * 150 * h * t) / h for h in range(1, 25)) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+    return torch.from_numpy((0.3 * x + 0.01 * rng.standard_normal(t.shape)).astype(np.float32))[None]
+
+
+def _frontend(model, x):
+    model.eval()
+    with torch.no_grad():
+        # bn0 at its initial statistics is an identity up to eps: compare what the convs would see
+        return model.frontend(x)
+
+
+def test_level_norm_makes_the_frontend_gain_invariant():
+    m = create_model("cnn6_lite", num_classes=3)
+    x = _speechlike()
+    a, b = _frontend(m, x), _frontend(m, 0.05 * x)  # -26 dB
+    assert (a - b).abs().max().item() < 1e-2
+    plain = create_model("cnn6_lite", num_classes=3, level_norm=False)
+    assert (_frontend(plain, x) - _frontend(plain, 0.05 * x)).abs().max().item() > 10  # 26 dB shift
+
+
+def test_channel_norm_removes_a_fixed_channel_response():
+    m = create_model("cnn6_lite_speech", num_classes=3)
+    x = _speechlike()
+    # a first-order high-pass (a different microphone): a fixed per-bin dB offset in the log-mel
+    y = torch.cat([x[:, :1], x[:, 1:] - 0.9 * x[:, :-1]], dim=1)
+    a, b = _frontend(m, x), _frontend(m, y)
+    active = (a > -59).float()
+    assert ((a - b).abs() * active).sum().item() / active.sum().item() < 1.0  # dB, mean over active cells
+    no_norm = create_model("cnn6_lite", num_classes=3)
+    a0, b0 = _frontend(no_norm, x), _frontend(no_norm, y)
+    assert ((a0 - b0).abs() * active).sum().item() / active.sum().item() > 3.0
+
+
+def test_lifter_keeps_the_envelope_and_drops_pitch_harmonics():
+    full = create_model("cnn6_lite_speech", num_classes=3)
+    same = create_model("cnn6_lite_speech", num_classes=3, lifter=64)
+    smooth = create_model("cnn6_lite_speech", num_classes=3, lifter=12)
+    x = _speechlike()
+    a = _frontend(full, x)
+    torch.testing.assert_close(_frontend(same, x), a, atol=1e-3, rtol=0)  # all coefficients kept = identity
+    s = _frontend(smooth, x)
+    # the projection is idempotent and removes what varies fast along the mel axis
+    again = s @ smooth.lifter_projection
+    torch.testing.assert_close(again, s, atol=1e-3, rtol=0)
+
+    def roughness(z):  # energy of the second difference along mel bins, active frames
+        return z.diff(n=2, dim=-1).pow(2).mean().item()
+
+    assert roughness(s) < 0.3 * roughness(a)
+    assert "lifter_projection" not in smooth.state_dict()  # checkpoints stay loadable across the option
+    with pytest.raises(ValueError, match="lifter"):
+        create_model("cnn6_lite_speech", num_classes=3, lifter=65)
+
