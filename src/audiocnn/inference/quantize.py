@@ -142,7 +142,7 @@ class Int8ConvBlock(nn.Module):
         x = self.float_convs(x)
         if not len(self.convs):
             return pool2d(x, pool_size, pool_type)
-        q = self.convs(self.quant(x))
+        q = self.convs(self.quant(x.float()))  # float32 even under bf16 autocast
         if pool_type in ("avg", "max"):
             # pooling in uint8 moves a quarter of the bytes; the sum of two pooled maps
             # ("avg+max") needs floats
