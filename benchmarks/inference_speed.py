@@ -307,6 +307,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tag-files", type=int, default=96, help="10-s 44.1-kHz files for the end-to-end tag timing")
     ap.add_argument("--tag-precision", choices=("fp32", "bf16", "int8"), help="precision of the tag comparison (default: the fast path's)")
     ap.add_argument("--tag-rounds", type=int, default=3, help="alternated model-only / tag runs (medians reported)")
+    ap.add_argument("--tag-workers", type=int, default=1, help="decode workers of the tag run (0 = decode in the main process)")
     ap.add_argument("--model-only-child", metavar="FOLDER", help=argparse.SUPPRESS)
     ap.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     ap.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
@@ -406,7 +407,7 @@ def main(argv=None) -> int:
         common = ["--precision", fast_precision, "--threads", str(args.threads), "--backend", fast_backend]
         mo_cmd = [sys.executable, str(Path(__file__).resolve()), "--model-only-child", str(tag_dir), "--batch", str(args.batch), *common]
         cmd = [sys.executable, "-m", "audiocnn.cli", "tag", str(tag_dir), "--model", "cnn14", "--batch-size", str(args.batch), *common,
-               "--workers", "1", "--no-progress", "--format", "csv", "--out", str(work / "tags.csv")]
+               "--workers", str(args.tag_workers), "--no-progress", "--format", "csv", "--out", str(work / "tags.csv")]
         print("running (alternated): " + shlex.join(mo_cmd) + "\n  and " + shlex.join(cmd), file=sys.stderr, flush=True)
         mo, tag, walls, rsss = [], [], [], []
         for _ in range(args.tag_rounds):
@@ -448,7 +449,7 @@ def main(argv=None) -> int:
         print(f"| {k}{mark} | {v:.2f} | {1 / (v * 10):.4f} | {rel} | - |")
     if tag_row:
         print(f"| model-only, same precision, batch, threads and clips as the next row, fresh process, clips decoded before the timer, model building excluded, first batch included (median of {args.tag_rounds}) | {tag_row[3]:.2f} | {1 / (tag_row[3] * 10):.4f} | - | - |")
-        print(f"| `audiocnn tag` {len(files)} x 10-s 44.1-kHz WAVs, --precision {fast_precision} --backend {fast_backend}, 1 decode worker "
+        print(f"| `audiocnn tag` {len(files)} x 10-s 44.1-kHz WAVs, --precision {fast_precision} --backend {fast_backend}, --workers {args.tag_workers} "
               f"(model loading excluded; median of {args.tag_rounds}, alternated with the row above) | {tag_row[0]:.2f} | {1 / (tag_row[0] * 10):.4f} | {tag_row[0] / tag_row[3]:.0%} of model-only | {tag_row[2]} MB |")
         print(f"| `audiocnn tag` same, wall clock incl. start-up and model build | {tag_row[1]:.2f} | {1 / (tag_row[1] * 10):.4f} | - | - |")
     if sed_row:

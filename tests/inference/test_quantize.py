@@ -232,3 +232,14 @@ def test_calibration_from_files_reads_few_files_and_skips_unreadable(tmp_path, c
     (bad / "x.wav").write_bytes(b"junk")
     with pytest.raises(ValueError, match="x.wav"):
         calibration_from_files(bad, SR, seconds=1.0)
+
+
+def test_int8_warns_when_it_falls_back_to_synthetic_calibration():
+    m = _randomised_bn()
+    with pytest.warns(UserWarning, match="synthetic audio"):
+        quantize_conv_blocks(m)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        quantize_conv_blocks(m, calibration=_clips(2))  # own clips: no warning
