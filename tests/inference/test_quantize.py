@@ -166,7 +166,7 @@ def test_int8_keeps_the_spectrogram_reading_conv_in_float32():
     x = torch.randn(2, 1, 16, 8)
     with torch.no_grad():
         ref = torch.relu(src.bn1(src.conv1(x)))
-        got = first.float_convs(x)
+        got = torch.relu(first.float_convs(x))  # the ReLU itself is left to the uint8 quantiser
     assert (got - ref).abs().max().item() < 1e-5 * max(1.0, ref.abs().max().item())
     # with no float exception every conv is int8
     whole = Int8ConvBlock(copy.deepcopy(src), float_below_channels=0)
@@ -243,3 +243,21 @@ def test_int8_warns_when_it_falls_back_to_synthetic_calibration():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         quantize_conv_blocks(m, calibration=_clips(2))  # own clips: no warning
+
+
+def test_int8_drops_the_float_relu_only_where_quantising_clamps_the_same():
+    m = _randomised_bn()
+    q, _ = quantize_conv_blocks(m, calibration=_clips(4))
+    first = next(b for b in q.modules() if isinstance(b, Int8ConvBlock))
+    assert int(first.quant.zero_point) == 0  # calibrated on post-ReLU values
+    assert isinstance(first.float_convs[0][1], torch.nn.Identity)  # dropped at conversion
+    x = 3 * torch.randn(2, 1, 16, 8)
+    with torch.no_grad():
+        with_relu = torch.relu(first.float_convs(x))
+        assert (first.float_convs(x) < 0).any()  # the ReLU is really gone...
+        # ...and quantising with or without it gives the same uint8 values
+        assert torch.equal(first.quant(with_relu).int_repr(), first.quant(first.float_convs(x)).int_repr())
+    # a quantiser with a non-zero zero point keeps its ReLU
+    first.float_convs[0][1] = torch.nn.ReLU()
+    first.quant.zero_point.fill_(3)
+    assert not first.drop_relu_before_quant() and isinstance(first.float_convs[0][1], torch.nn.ReLU)
