@@ -224,7 +224,7 @@ def test_calibration_from_files_reads_few_files_and_skips_unreadable(tmp_path, c
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(stream, "iter_audio_chunks", spy)
         with caplog.at_level(logging.WARNING, logger="audiocnn.inference.quantize"):
-            c = calibration_from_files(tmp_path, SR, seconds=1.0, max_clips=8)
+            c = calibration_from_files(tmp_path, SR, seconds=1.0, max_clips=8, max_files=8)
     assert len(read) <= 8 and c.shape[0] <= 8 and c.shape[1] == SR
     assert "c06.wav" in caplog.text and c.shape[0] == 7
     bad = tmp_path / "only_bad"
@@ -261,3 +261,18 @@ def test_int8_drops_the_float_relu_only_where_quantising_clamps_the_same():
     first.float_convs[0][1] = torch.nn.ReLU()
     first.quant.zero_point.fill_(3)
     assert not first.drop_relu_before_quant() and isinstance(first.float_convs[0][1], torch.nn.ReLU)
+
+
+def test_calibration_packs_short_files_end_to_end(tmp_path):
+    import soundfile as sf
+
+    from audiocnn.inference.quantize import calibration_from_files
+
+    # 12 clips of 0.25 s, each a constant level of its own: 1-s windows must hold 4 of them
+    for i in range(12):
+        sf.write(tmp_path / f"s{i:02d}.wav", np.full(SR // 4, 0.05 * (i + 1), dtype=np.float32), SR)
+    c = calibration_from_files(tmp_path, SR, seconds=1.0, max_clips=16)
+    assert c.shape == (3, SR)
+    levels = {round(float(v), 3) for v in np.unique(c.round(3))}
+    assert levels == {round(0.05 * (i + 1), 3) for i in range(12)}  # every file is in, none repeated
+    assert all(len(np.unique(w.round(3))) == 4 for w in c)
