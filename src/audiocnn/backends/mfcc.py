@@ -13,18 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from audiocnn.features.spectrogram import LogMel
+from audiocnn.features.spectrogram import LogMel, dct_matrix
 
 __all__ = ["MFCC", "delta", "dct_matrix", "mfcc_stats"]
-
-
-def dct_matrix(n_mels: int, n_mfcc: int) -> torch.Tensor:
-    """Orthonormal DCT-II basis ``(n_mels, n_mfcc)`` (``scipy.fft.dct(..., norm="ortho")``)."""
-    n = torch.arange(n_mels, dtype=torch.float64)
-    k = torch.arange(n_mfcc, dtype=torch.float64)
-    basis = torch.cos(math.pi / n_mels * (n[:, None] + 0.5) * k[None, :]) * math.sqrt(2.0 / n_mels)
-    basis[:, 0] /= math.sqrt(2.0)
-    return basis.float()
 
 
 def delta(x: torch.Tensor, width: int = 9) -> torch.Tensor:

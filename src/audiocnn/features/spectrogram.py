@@ -19,6 +19,7 @@ from torch import nn
 __all__ = [
     "LogMel",
     "MelSpectrogram",
+    "dct_matrix",
     "hann_window",
     "hz_to_mel",
     "mel_filterbank",
@@ -226,3 +227,12 @@ class LogMel(MelSpectrogram):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return power_to_db(self.mel_power_bins_first(waveform), self.amin, self.ref, self.top_db).transpose(1, 2)
+
+
+def dct_matrix(n_mels: int, n_mfcc: int) -> torch.Tensor:
+    """Orthonormal DCT-II basis ``(n_mels, n_mfcc)`` (``scipy.fft.dct(..., norm="ortho")``)."""
+    n = torch.arange(n_mels, dtype=torch.float64)
+    k = torch.arange(n_mfcc, dtype=torch.float64)
+    basis = torch.cos(math.pi / n_mels * (n[:, None] + 0.5) * k[None, :]) * math.sqrt(2.0 / n_mels)
+    basis[:, 0] /= math.sqrt(2.0)
+    return basis.float()

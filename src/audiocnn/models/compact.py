@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from audiocnn.features.augment import SpecAugment
-from audiocnn.features.spectrogram import LogMel
+from audiocnn.features.spectrogram import LogMel, dct_matrix
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn
 from audiocnn.models.layers import PANNS_FRONTENDS
@@ -75,8 +75,8 @@ class CompactCnn(PannsCnn):
             raise ValueError(f"lifter must be in [0, n_mels={n_mels}], got {lifter}")
         self.lifter = lifter
         if lifter:
-            d = _dct_matrix(n_mels)[:lifter]  # (lifter, n_mels), orthonormal rows
-            self.register_buffer("lifter_projection", d.T @ d, persistent=False)
+            d = dct_matrix(n_mels, lifter)  # (n_mels, lifter), orthonormal columns
+            self.register_buffer("lifter_projection", d @ d.T, persistent=False)
         sr = self.info.sample_rate
         n_fft, _, _, fmin, fmax = PANNS_FRONTENDS[sr]
         hop = int(round(sr * hop_ms / 1000))
@@ -110,14 +110,6 @@ class CompactCnn(PannsCnn):
             x = torch.stack([torch.roll(xi, s, dims=-1) for xi, s in zip(x, shifts)])
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         return self.spec_augmenter(x)
-
-
-def _dct_matrix(n: int) -> torch.Tensor:
-    """Orthonormal DCT-II matrix ``(n, n)``: row k is the k-th cosine basis vector."""
-    i = torch.arange(n, dtype=torch.float64)
-    d = torch.cos(torch.pi / n * (i[None] + 0.5) * i[:, None]) * (2.0 / n) ** 0.5
-    d[0] /= 2**0.5
-    return d.float()
 
 
 def _compact(name: str, **kwargs) -> CompactCnn:
