@@ -104,8 +104,10 @@ class Tagger:
         labels: list of names or a labels file (``class_labels_indices.csv`` style, or one name per
             line); default: the checkpoint's metadata, else ``class_0..``.
         precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see :mod:`audiocnn.inference.runtime`;
-            ``"int8"`` is the fastest on x86 CPUs for the PANNs CNNs, but on a trained classifier
-            it moved probabilities by up to 0.08 where bf16 stayed under 0.02: docs/inference.md).
+            ``"int8"`` is the fastest on x86 CPUs for the PANNs CNNs, but on a trained Cnn14 it
+            moved probabilities by up to 0.03 when calibrated on the scored audio, and 0.27 with
+            the synthetic default, where bf16 stayed under 0.01: pass ``calibration``;
+            docs/inference.md).
         batch_size: windows per forward pass.
         clip_seconds: window length for long inputs (default 10 s).
         num_threads: torch CPU threads (process-wide).
