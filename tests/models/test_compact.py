@@ -66,3 +66,15 @@ def test_lifter_keeps_the_envelope_and_drops_pitch_harmonics():
     with pytest.raises(ValueError, match="lifter"):
         create_model("cnn6_lite_speech", num_classes=3, lifter=65)
 
+
+
+def test_width_scales_every_block():
+    base = create_model("cnn6_lite_speech", num_classes=3)
+    wide = create_model("cnn6_lite_speech", num_classes=3, width=1.5)
+    chans = lambda m: [getattr(m, f"conv_block{i}").conv1.out_channels for i in range(1, 5)]  # noqa: E731
+    assert chans(base) == [16, 32, 64, 128]
+    assert chans(wide) == [24, 48, 96, 192]
+    with torch.no_grad():
+        assert wide.eval()(_speechlike())["logits"].shape == (1, 3)
+    with pytest.raises(ValueError, match="width"):
+        create_model("cnn6_lite_speech", num_classes=3, width=0)

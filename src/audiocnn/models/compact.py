@@ -112,7 +112,11 @@ class CompactCnn(PannsCnn):
         return self.spec_augmenter(x)
 
 
-def _compact(name: str, **kwargs) -> CompactCnn:
+def _compact(name: str, *, width: float = 1.0, **kwargs) -> CompactCnn:
+    """``width`` scales every block's channel count (``--model-arg width=1.5``)."""
+    if width <= 0:
+        raise ValueError(f"width must be > 0, got {width}")
+    kwargs["channels"] = tuple(max(1, int(round(c * width))) for c in kwargs["channels"])
     kwargs.setdefault("sample_rate", 16000)
     info = ModelInfo(name=name, input="log-mel", sample_rate=0, reference=_REF)
     return CompactCnn(info, **kwargs)
