@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from audiocnn.audio import load_audio
-from audiocnn.inference.runtime import load_model
+from audiocnn.inference.runtime import Runner, load_model
 from audiocnn.inference.tagger import Tagger
 from audiocnn.testing import shared_data_dir
 
@@ -58,10 +58,13 @@ def main(argv=None) -> int:
     calib = [str(fsdd / r["filename"]) for r in others]  # calibration_from_files reads 128, evenly spread
     probs = {}
     own = [str(fsdd / r["filename"]) for r in rows]  # what `audiocnn tag --precision int8` does by default
-    for row, precision, cal in (("fp32", "fp32", None), ("bf16", "bf16", None), ("int8 (synthetic calibration)", "int8", None),
+    for row, precision, cal in (("fp32", "fp32", None), ("bf16 (Winograd deep convs: the default)", "bf16", None),
+                                 ("bf16 direct convs", "bf16", "direct"), ("int8 (synthetic calibration)", "int8", None),
                                  ("int8 (calibrated on recordings of other speakers)", "int8", calib),
                                  ("int8 (calibrated on the clips being scored: the CLI default)", "int8", own)):
-        t = Tagger(copy.deepcopy(model), precision=precision, clip_seconds=clip, calibration=cal)
+        t = Tagger(copy.deepcopy(model), precision=precision, clip_seconds=clip, calibration=None if cal == "direct" else cal)
+        if cal == "direct":
+            t.runner.model = t.model = Runner(copy.deepcopy(model), "bf16", winograd=False).model
         probs[row] = np.concatenate([t.predict_proba(w) for w in waves])
     ref = probs["fp32"]
     print(f"Command: `python benchmarks/precision_trained_agreement.py {' '.join(argv if argv is not None else sys.argv[1:])}`  ")

@@ -104,10 +104,11 @@ class Tagger:
         labels: list of names or a labels file (``class_labels_indices.csv`` style, or one name per
             line); default: the checkpoint's metadata, else ``class_0..``.
         precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see :mod:`audiocnn.inference.runtime`;
-            ``"int8"`` is the fastest on x86 CPUs for the PANNs CNNs, but on a trained Cnn14 it
-            moved probabilities by up to 0.03 when calibrated on the scored audio, and 0.27 with
-            the synthetic default, where bf16 stayed under 0.01: pass ``calibration``;
-            docs/inference.md).
+            docs/inference.md). ``"bf16"`` is the fast path: Cnn14 ran ~3x faster than fp32 on a
+            CPU with AVX512-BF16 (Winograd deep convolutions) and moved a trained Cnn14's
+            probabilities by under 0.01. ``"int8"`` is faster still (~4x) but moved them by up to
+            0.03 when calibrated on the scored audio, and 0.27 with the synthetic default: pass
+            ``calibration``.
         batch_size: windows per forward pass.
         clip_seconds: window length for long inputs (default 10 s).
         num_threads: torch CPU threads (process-wide).
