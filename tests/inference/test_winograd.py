@@ -92,3 +92,16 @@ def test_bf16_runner_folds_and_uses_winograd_on_a_copy(monkeypatch):
     np.testing.assert_allclose(out.numpy(), ref.numpy(), atol=0.05 * max(1.0, ref.abs().max().item()))
     direct = Runner(copy.deepcopy(model), "bf16", winograd=False)
     assert not any(isinstance(m, WinogradConv2d) for m in direct.model.modules())
+
+
+def test_bf16_copy_false_folds_in_place_and_tagger_copies_only_a_callers_model():
+    from audiocnn.inference.tagger import Tagger
+
+    model = _randomised_bn("test_cnn")
+    r = Runner(model, "bf16", copy=False)
+    assert r.model is model and isinstance(model.conv_block1.bn1, torch.nn.Identity)
+    mine = _randomised_bn("test_cnn")
+    t = Tagger(mine, precision="bf16")
+    assert isinstance(mine.conv_block1.bn1, torch.nn.BatchNorm2d)  # the caller's model is untouched
+    assert t.model is not mine and isinstance(t.model.conv_block1.bn1, torch.nn.Identity)
+    assert t.predict_proba(_clips(2)).shape == (2, 10)

@@ -84,7 +84,7 @@ class Embedder:
         calibration=None,
     ):
         net, self.metadata = load_model(model, checkpoint)
-        self.runner = Runner(net, precision=precision, num_threads=num_threads, calibration=calibration)
+        self.runner = Runner(net, precision=precision, copy=isinstance(model, AudioModel), num_threads=num_threads, calibration=calibration)
         self.info = net.info
         self.sample_rate = net.sample_rate
         self.embedding_dim = net.embedding_dim

@@ -112,8 +112,8 @@ class Runner:
     """Inference wrapper: ``runner(waveform (batch, samples)) -> dict of float32 tensors``.
 
     Args:
-        model: an :class:`AudioModel` (it is copied for ``bf16`` and ``int8``; for ``fp32`` put in
-            eval mode and converted to channels-last in place).
+        model: an :class:`AudioModel` (for ``bf16`` and ``int8`` it is copied unless ``copy`` is
+            False; for ``fp32`` put in eval mode and converted to channels-last in place).
         precision: ``"fp32"``, ``"bf16"`` or ``"int8"``.
         num_threads: ``torch.set_num_threads`` (process-wide) if given.
         channels_last: store 4-D conv weights channels-last (default True).
@@ -124,6 +124,9 @@ class Runner:
             the ones to be tagged are better.
         winograd: ``bf16`` only: compute the deep 3x3 convolutions by Winograd (default True;
             False = oneDNN's direct bf16 convolution everywhere).
+        copy: ``bf16``: False lets the runner fold BatchNorm into ``model`` itself instead of a copy
+            (one copy of the weights less; the model no longer loads checkpoints). For callers
+            that built the model themselves.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class Runner:
         backend: str = "torch",
         calibration: np.ndarray | torch.Tensor | None = None,
         winograd: bool = True,
+        copy: bool = True,
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -155,7 +159,7 @@ class Runner:
             if not _cpu_has_bf16():
                 log.warning("bf16: this CPU has no native bfloat16 arithmetic (AVX512-BF16/AMX); oneDNN emulates it, "
                             "which is usually slower than fp32")
-            model = _prepare_bf16(model, winograd)
+            model = _prepare_bf16(model, winograd, copy)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -204,15 +208,16 @@ def _cpu_has_bf16() -> bool:
         return True
 
 
-def _prepare_bf16(model: AudioModel, winograd: bool) -> nn.Module:
-    """A copy of ``model`` with BatchNorm folded into its conv blocks and, if ``winograd``, the deep
-    3x3 convolutions replaced by :class:`~audiocnn.inference.winograd.WinogradConv2d`."""
-    import copy
+def _prepare_bf16(model: AudioModel, winograd: bool, copy: bool = True) -> nn.Module:
+    """``model`` (a copy if ``copy``) with BatchNorm folded into its conv blocks and, if
+    ``winograd``, the deep 3x3 convolutions replaced by
+    :class:`~audiocnn.inference.winograd.WinogradConv2d`."""
+    import copy as copy_
 
     from audiocnn.inference.quantize import fold_batchnorm
     from audiocnn.inference.winograd import use_winograd
 
-    model = copy.deepcopy(model).eval()
+    model = (copy_.deepcopy(model) if copy else model).eval()
     folded = fold_batchnorm(model)
     n = use_winograd(model) if winograd else 0
     log.debug("bf16: %d BatchNorms folded, %d convolutions by Winograd", folded, n)

@@ -281,7 +281,7 @@ class SoundEventDetector:
         calibration=None,
     ):
         net, meta = load_model(model, checkpoint)
-        self.runner = Runner(net, precision=precision, num_threads=num_threads, calibration=calibration)
+        self.runner = Runner(net, precision=precision, copy=isinstance(model, AudioModel), num_threads=num_threads, calibration=calibration)
         self.info = net.info
         self.sample_rate = net.sample_rate
         self.labels = resolve_labels(labels, net.num_classes, meta)

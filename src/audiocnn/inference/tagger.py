@@ -142,7 +142,7 @@ class Tagger:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         net, meta = load_model(model, checkpoint)
         self.metadata = meta
-        self.runner = Runner(net, precision=precision, num_threads=num_threads, backend=backend, calibration=calibration)
+        self.runner = Runner(net, precision=precision, copy=isinstance(model, AudioModel), num_threads=num_threads, backend=backend, calibration=calibration)
         self.model = self.runner.model
         self.sample_rate = net.sample_rate
         self.labels = resolve_labels(labels, net.num_classes, meta)
