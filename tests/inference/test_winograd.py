@@ -105,3 +105,20 @@ def test_bf16_copy_false_folds_in_place_and_tagger_copies_only_a_callers_model()
     assert isinstance(mine.conv_block1.bn1, torch.nn.BatchNorm2d)  # the caller's model is untouched
     assert t.model is not mine and isinstance(t.model.conv_block1.bn1, torch.nn.Identity)
     assert t.predict_proba(_clips(2)).shape == (2, 10)
+
+
+def test_sed_frame_probabilities_in_bf16_with_winograd_follow_fp32(monkeypatch):
+    """The frame-wise (decision-level) path through Winograd convolutions, on a long input."""
+    import audiocnn.inference.winograd as wg
+    from audiocnn.inference.sed import SoundEventDetector
+
+    monkeypatch.setattr(wg, "DEFAULT_MIN_OUT_CHANNELS", 16)
+    model = _randomised_bn("test_cnn_sed")
+    x = np.concatenate(list(_clips(4)))  # 4 s, several chunks' worth for a test model
+    ref = SoundEventDetector(copy.deepcopy(model)).frame_probabilities(x, SR)
+    det = SoundEventDetector(copy.deepcopy(model), precision="bf16")
+    assert sum(isinstance(m, WinogradConv2d) for m in det.runner.model.modules()) == 2
+    got = det.frame_probabilities(x, SR)
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).max() < 0.05
+    assert np.abs(got - ref).max() > 0  # it did run in bf16
