@@ -172,34 +172,48 @@ def _check_vocab(labels: Sequence[str], known: set[str] | None, path: str):
 # ---------------------------------------------------------------------------------------------
 # ESC-50 and UrbanSound8K: a metadata CSV with predefined folds
 # ---------------------------------------------------------------------------------------------
+def _load_folds_csv(
+    data: Path, *, name: str, meta_rel: str, layout: str, file_col: str, label_col: str, default_group: str,
+    path_of, group_column: str | None, classes: Sequence[str] | None,
+) -> Manifest:
+    """A corpus described by one metadata CSV with a file, a label and a fold column (ESC-50,
+    UrbanSound8K): one :class:`Item` per row (``path_of(root, row, fold)``), a :class:`BadItem`
+    for an empty or unknown label, the other columns kept in ``extra``."""
+    root = _corpus_root(Path(data), meta_rel)
+    meta = root / meta_rel
+    if not meta.exists():
+        raise ValueError(f"{root}: not an {layout}")
+    header, rows = read_csv_rows(meta)
+    need = {file_col, "fold", label_col}
+    if not need <= set(header):
+        raise ValueError(f"{meta}: expected columns {sorted(need)}, found {header}")
+    gcol = group_column or (default_group if default_group in header else None)
+    known = None if classes is None else set(classes)
+    out: list = []
+    for line, row in enumerate(rows, start=2):
+        fold = None if _is_missing(row.get("fold")) else _clean_fold(row["fold"])
+        path = path_of(root, row, fold)
+        if _is_missing(row.get(label_col)):
+            out.append(BadItem(str(path), f"empty {label_col} ({meta_rel} row {line})"))
+            continue
+        labels = (row[label_col],)
+        if (b := _check_vocab(labels, known, str(path))) is not None:
+            out.append(b)
+            continue
+        extra = {k: v for k, v in row.items() if k not in need}
+        out.append(Item(path=path, labels=labels, fold=fold, group=row.get(gcol) if gcol else None, extra=extra))
+    return _finish(out, multilabel=False, name=name, root=root, classes=classes)
+
+
 def load_esc50(data: Path, *, group_column: str | None = None, classes: Sequence[str] | None = None) -> Manifest:
     """ESC-50 (Piczak 2015): ``meta/esc50.csv`` (filename, fold, target, category, esc10,
     src_file, take) and ``audio/<filename>``; label = ``category``; 5 predefined folds; group =
     ``src_file`` (clips cut from the same recording; the official folds keep them together)."""
-    root = _corpus_root(Path(data), "meta/esc50.csv")
-    meta = root / "meta" / "esc50.csv"
-    if not meta.exists():
-        raise ValueError(f"{root}: not an ESC-50 folder (expected meta/esc50.csv and audio/)")
-    header, rows = read_csv_rows(meta)
-    need = {"filename", "fold", "category"}
-    if not need <= set(header):
-        raise ValueError(f"{meta}: expected columns {sorted(need)}, found {header}")
-    gcol = group_column or ("src_file" if "src_file" in header else None)
-    known = None if classes is None else set(classes)
-    out: list = []
-    for line, row in enumerate(rows, start=2):
-        path = root / "audio" / row["filename"]
-        if _is_missing(row.get("category")):
-            out.append(BadItem(str(path), f"empty category (meta/esc50.csv row {line})"))
-            continue
-        labels = (row["category"],)
-        if (b := _check_vocab(labels, known, str(path))) is not None:
-            out.append(b)
-            continue
-        fold = None if _is_missing(row.get("fold")) else _clean_fold(row["fold"])
-        extra = {k: v for k, v in row.items() if k not in {"filename", "fold", "category"}}
-        out.append(Item(path=path, labels=labels, fold=fold, group=row.get(gcol) if gcol else None, extra=extra))
-    return _finish(out, multilabel=False, name="esc50", root=root, classes=classes)
+    return _load_folds_csv(
+        data, name="esc50", meta_rel="meta/esc50.csv", layout="ESC-50 folder (expected meta/esc50.csv and audio/)",
+        file_col="filename", label_col="category", default_group="src_file",
+        path_of=lambda root, row, fold: root / "audio" / row["filename"], group_column=group_column, classes=classes,
+    )
 
 
 def load_urbansound8k(data: Path, *, group_column: str | None = None,
@@ -207,30 +221,13 @@ def load_urbansound8k(data: Path, *, group_column: str | None = None,
     """UrbanSound8K (Salamon et al. 2014): ``metadata/UrbanSound8K.csv`` (slice_file_name, fsID,
     start, end, salience, fold, classID, class) and ``audio/fold<k>/<slice_file_name>``; label =
     ``class``; 10 predefined folds; group = ``fsID`` (the source recording)."""
-    root = _corpus_root(Path(data), "metadata/UrbanSound8K.csv")
-    meta = root / "metadata" / "UrbanSound8K.csv"
-    if not meta.exists():
-        raise ValueError(f"{root}: not an UrbanSound8K folder (expected metadata/UrbanSound8K.csv and audio/fold1..10/)")
-    header, rows = read_csv_rows(meta)
-    need = {"slice_file_name", "fold", "class"}
-    if not need <= set(header):
-        raise ValueError(f"{meta}: expected columns {sorted(need)}, found {header}")
-    gcol = group_column or ("fsID" if "fsID" in header else None)
-    known = None if classes is None else set(classes)
-    out: list = []
-    for line, row in enumerate(rows, start=2):
-        fold = None if _is_missing(row.get("fold")) else _clean_fold(row["fold"])
-        path = root / "audio" / f"fold{fold}" / row["slice_file_name"]
-        if _is_missing(row.get("class")):
-            out.append(BadItem(str(path), f"empty class (metadata/UrbanSound8K.csv row {line})"))
-            continue
-        labels = (row["class"],)
-        if (b := _check_vocab(labels, known, str(path))) is not None:
-            out.append(b)
-            continue
-        extra = {k: v for k, v in row.items() if k not in {"slice_file_name", "fold", "class"}}
-        out.append(Item(path=path, labels=labels, fold=fold, group=row.get(gcol) if gcol else None, extra=extra))
-    return _finish(out, multilabel=False, name="urbansound8k", root=root, classes=classes)
+    return _load_folds_csv(
+        data, name="urbansound8k", meta_rel="metadata/UrbanSound8K.csv",
+        layout="UrbanSound8K folder (expected metadata/UrbanSound8K.csv and audio/fold1..10/)",
+        file_col="slice_file_name", label_col="class", default_group="fsID",
+        path_of=lambda root, row, fold: root / "audio" / f"fold{fold}" / row["slice_file_name"],
+        group_column=group_column, classes=classes,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
