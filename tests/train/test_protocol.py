@@ -196,6 +196,66 @@ def test_adapt_batchnorm_estimates_statistics_from_the_unlabelled_test_audio(ton
     assert not a.training and all(not m.training for m in a.modules())
 
 
+def test_information_maximization_trains_only_batchnorm_affine_and_lowers_its_objective(tone_csv):
+    import dataclasses
+
+    from audiocnn.audio import crop_or_pad
+    from audiocnn.data import AudioCache, load_manifest
+    from audiocnn.evaluate.predict import adapt_batchnorm, adapt_information_maximization, information_maximization_loss
+
+    man = load_manifest(tone_csv)
+    torch.manual_seed(0)
+    model = audiocnn.create_model("test_cnn", num_classes=3).eval()
+    cache = AudioCache(model.sample_rate)
+    base = adapt_batchnorm(model, man, cache, 0.5)
+    im = adapt_information_maximization(base, man, cache, 0.5, epochs=5, lr=1e-2)
+    before, after = base.state_dict(), im.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed, "nothing was trained"
+    bn_affine = {f"{n}.{p}" for n, m in base.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for p in ("weight", "bias")}
+    assert changed <= bn_affine  # no conv/linear weight and no BatchNorm statistic moved
+    assert all(not p.requires_grad for p in im.parameters()) and not im.training
+    x = torch.from_numpy(np.stack([crop_or_pad(cache.get(it.path), int(0.5 * model.sample_rate), "center") for it in man.items]))
+    with torch.no_grad():
+        assert information_maximization_loss(im(x)["logits"]) < information_maximization_loss(base(x)["logits"]) - 1e-3
+    # labels are not an input
+    scrambled = dataclasses.replace(man, items=tuple(dataclasses.replace(it, labels=man.items[0].labels) for it in man.items))
+    again = adapt_information_maximization(base, scrambled, cache, 0.5, epochs=5, lr=1e-2)
+    assert all(torch.equal(a, b) for a, b in zip(after.values(), again.state_dict().values()))
+
+
+def test_information_maximization_loss_prefers_confident_and_even_predictions():
+    from audiocnn.evaluate.predict import information_maximization_loss
+
+    confident_even = torch.tensor([[9.0, 0, 0], [0, 9.0, 0], [0, 0, 9.0]])
+    confident_collapsed = torch.tensor([[9.0, 0, 0], [9.0, 0, 0], [9.0, 0, 0]])
+    unsure = torch.zeros(3, 3)
+    assert information_maximization_loss(confident_even) < information_maximization_loss(unsure)
+    assert information_maximization_loss(confident_even) < information_maximization_loss(confident_collapsed)
+    assert information_maximization_loss(confident_even).item() == pytest.approx(-np.log(3), abs=0.01)
+
+
+def test_adapt_im_run_reports_three_scores_and_rejects_tagging(tone_csv, tiny_config, tmp_path):
+    import dataclasses
+
+    bn = run_experiment(tone_csv, dataclasses.replace(tiny_config, adapt_bn=True), tmp_path / "bn", max_folds=1)
+    im = run_experiment(tone_csv, dataclasses.replace(tiny_config, adapt_im=True), tmp_path / "im", max_folds=1)
+    f_bn, f_im = bn["folds"][0], im["folds"][0]
+    assert f_im["accuracy_adabn"] == pytest.approx(f_bn["accuracy"])  # same seed: the BatchNorm-only step is --adapt-bn
+    assert f_im["accuracy_unadapted"] == pytest.approx(f_bn["accuracy_unadapted"])
+    assert set(im["summary"]) >= {"accuracy", "accuracy_adabn", "accuracy_unadapted", "macro_f1_adabn"}
+    report = (tmp_path / "im" / "report.md").read_text()
+    assert "information maximisation" in report and "accuracy_adabn" in report
+    windows = im["config"]["eval"].startswith("sliding")
+    ev = evaluate_checkpoint(tmp_path / "im" / "fold_1" / "best.pth", tone_csv, fold="1", windows=windows, adapt_im=True)
+    assert ev["accuracy"] == pytest.approx(f_im["accuracy"]) and ev["accuracy_adabn"] == pytest.approx(f_im["accuracy_adabn"])
+    tags = tone_csv.with_name("tags.csv")
+    rows = tone_csv.read_text().splitlines()
+    tags.write_text("filename,labels\n" + "\n".join(f"{r.split(',')[0]},{r.split(',')[1]}" for r in rows[1:]) + "\n")
+    with pytest.raises(ValueError, match="single-label"):
+        run_experiment(tags, dataclasses.replace(tiny_config, adapt_im=True), tmp_path / "tags")
+
+
 def test_adapt_bn_run_reports_both_scores(tone_csv, tiny_config, tmp_path):
     import dataclasses
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from audiocnn.evaluate.metrics import classification_metrics, summarize_folds, tagging_metrics
-from audiocnn.evaluate.predict import adapt_batchnorm, predict_manifest
+from audiocnn.evaluate.predict import adapt_batchnorm, adapt_information_maximization, predict_manifest
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 
@@ -125,6 +125,8 @@ def run_experiment(
     if manifest is None:
         manifest = load_manifest(data, dataset, group_column=group_column)
     manifest = validate_manifest(manifest, skip_bad=skip_bad)
+    if config.adapt_im and manifest.multilabel:  # say so before training, not after the first fold
+        raise ValueError("--adapt-im (information-maximisation adaptation) is for single-label classification, not tagging")
     probe = build_model(config, len(manifest.classes), tuple(manifest.classes))
     sample_rate = probe.sample_rate
     min_samples = probe.info.min_samples
@@ -182,7 +184,8 @@ def run_experiment(
         test_m = manifest.subset(test_idx)
 
         probs, metrics = score_models(
-            [f.model for f in fits], test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel, adapt_bn=config.adapt_bn
+            [f.model for f in fits], test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel,
+            adapt_bn=config.adapt_bn, adapt_im=config.adapt_im,
         )
         res = {
             "fold": str(name),
@@ -210,8 +213,8 @@ def run_experiment(
         log.info("fold %s: %s = %.4f (best epoch %d, %.0f s)", name, key, metrics[key], fit.best_epoch, res["seconds"])
 
     keys = TAGGING_KEYS if manifest.multilabel else CLASSIFICATION_KEYS
-    if config.adapt_bn:
-        keys = keys + tuple(f"{k}_unadapted" for k in keys)
+    if config.adapt_bn or config.adapt_im:
+        keys = keys + tuple(f"{k}_unadapted" for k in keys) + (tuple(f"{k}_adabn" for k in keys) if config.adapt_im else ())
     summary = summarize_folds(results, keys)
     summary["n_folds"] = len(results)
     summary["n_folds_total"] = n_total_folds
@@ -260,19 +263,31 @@ def _with_bad(manifest, bad):
 
 
 
-def score_models(models, manifest, cache, clip_seconds: float, *, windows: bool, multilabel: bool, adapt_bn: bool = False):
+def score_models(
+    models, manifest, cache, clip_seconds: float, *, windows: bool, multilabel: bool, adapt_bn: bool = False, adapt_im: bool = False
+):
     """``(probabilities averaged over models, metrics)`` on the labelled ``manifest``; with
     ``adapt_bn`` every model is first adapted to the manifest's unlabelled audio
-    (:func:`adapt_batchnorm`) and the plain metrics are kept as ``<key>_unadapted``."""
+    (:func:`adapt_batchnorm`) and the plain metrics are kept as ``<key>_unadapted``; ``adapt_im``
+    adds :func:`adapt_information_maximization` after that, keeping the BatchNorm-only metrics
+    as ``<key>_adabn``."""
+    if adapt_im and multilabel:
+        raise ValueError("information-maximisation adaptation (--adapt-im) is for single-label classification, not tagging")
+    keys = TAGGING_KEYS if multilabel else CLASSIFICATION_KEYS
 
     def run(ms):
         p = np.mean([predict_manifest(m, manifest, cache, clip_seconds, windows=windows, multilabel=multilabel) for m in ms], axis=0)
         return p, (tagging_metrics(manifest.targets(), p) if multilabel else classification_metrics(manifest.label_indices(), p))
 
     probs, metrics = run(models)
-    if adapt_bn:  # transductive: BatchNorm statistics of the unlabelled audio being scored
-        plain = {f"{k}_unadapted": metrics[k] for k in (TAGGING_KEYS if multilabel else CLASSIFICATION_KEYS)}
-        probs, metrics = run([adapt_batchnorm(m, manifest, cache, clip_seconds, windows=windows) for m in models])
+    if adapt_bn or adapt_im:  # transductive: BatchNorm statistics of the unlabelled audio being scored
+        plain = {f"{k}_unadapted": metrics[k] for k in keys}
+        models = [adapt_batchnorm(m, manifest, cache, clip_seconds, windows=windows) for m in models]
+        probs, metrics = run(models)
+        if adapt_im:  # ... then the BatchNorm affine parameters, by information maximisation
+            bn_only = {f"{k}_adabn": metrics[k] for k in keys}
+            probs, metrics = run([adapt_information_maximization(m, manifest, cache, clip_seconds, windows=windows) for m in models])
+            plain.update(bn_only)
         metrics = {**metrics, **plain}
     return probs, metrics
 
@@ -292,6 +307,7 @@ def evaluate_checkpoint(
     out_dir=None,
     manifest=None,
     adapt_bn: bool = False,
+    adapt_im: bool = False,
 ) -> dict:
     """Score a saved model (``fold_<k>/best.pth`` of a run) on labelled data.
 
@@ -301,7 +317,9 @@ def evaluate_checkpoint(
     d-prime) and, with ``out_dir``, writes ``metrics.json`` (and ``confusion_matrix.png``).
     ``adapt_bn``: score after test-time BatchNorm adaptation to the data's audio
     (:func:`~audiocnn.evaluate.predict.adapt_batchnorm`, transductive); the plain scores are
-    kept as ``*_unadapted``.
+    kept as ``*_unadapted``. ``adapt_im``: that, then information maximisation on the BatchNorm
+    affine parameters (:func:`~audiocnn.evaluate.predict.adapt_information_maximization`); the
+    BatchNorm-only scores are kept as ``*_adabn``.
     """
     import dataclasses
 
@@ -342,9 +360,11 @@ def evaluate_checkpoint(
             raise BadDataError(bad)
         paths = {str(b.path) for b in bad}
         manifest = _with_bad(manifest.subset([i for i, it in enumerate(manifest.items) if str(it.path) not in paths]), bad)
-    _, metrics = score_models([net], manifest, cache, clip, windows=windows, multilabel=multilabel, adapt_bn=adapt_bn)
-    if adapt_bn:
+    _, metrics = score_models([net], manifest, cache, clip, windows=windows, multilabel=multilabel, adapt_bn=adapt_bn, adapt_im=adapt_im)
+    if adapt_bn or adapt_im:
         metrics["adapt_bn"] = True
+    if adapt_im:
+        metrics["adapt_im"] = True
     out = {
         **metrics,
         "n": len(manifest.items),

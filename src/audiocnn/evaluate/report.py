@@ -112,15 +112,26 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
     partial = f" (only {s['n_folds']} of {s['n_folds_total']} folds: a quick look, not a full result)" if s["n_folds"] < s["n_folds_total"] else ""
     lines += [f"Result over {s['n_folds']} test folds (mean ± std){partial}: {head}", ""]
     plain_keys = [f"{k}_unadapted" for k in keys if f"{k}_unadapted" in s]
-    if plain_keys:
-        plain = ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in plain_keys)
+    bn_keys = [f"{k}_adabn" for k in keys if f"{k}_adabn" in s]
+    show = lambda ks: ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in ks)  # noqa: E731
+    if bn_keys:
+        lines += [
+            "These scores use **test-time adaptation by information maximisation** (`--adapt-im`): before "
+            "scoring, each test fold's BatchNorm statistics were re-estimated on that fold's unlabelled audio, "
+            "then the BatchNorm scales and shifts were trained on it (no labels) to make predictions confident "
+            "while using the classes evenly. That is a transductive setting, and it assumes the test audio "
+            f"covers the classes roughly evenly. BatchNorm statistics only: {show(bn_keys)}; without any "
+            f"adaptation: {show(plain_keys)}.",
+            "",
+        ]
+    elif plain_keys:
         lines += [
             "These scores use **test-time BatchNorm adaptation** (`--adapt-bn`): before scoring, each test "
             "fold's BatchNorm statistics were re-estimated on that fold's unlabelled audio (no labels, no "
-            f"training). That is a transductive setting; without it: {plain}.",
+            f"training). That is a transductive setting; without it: {show(plain_keys)}.",
             "",
         ]
-        keys = tuple(keys) + tuple(plain_keys)
+    keys = tuple(keys) + tuple(plain_keys) + tuple(bn_keys)
     lines += [
         "Model selection: per fold, a validation split taken from the training folds chose the epoch "
         "(and drove early stopping); each test fold was scored once, with those weights.",

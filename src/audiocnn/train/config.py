@@ -44,6 +44,11 @@ class TrainConfig:
             (:func:`audiocnn.evaluate.predict.adapt_batchnorm`: statistics re-estimated on the
             fold's unlabelled test audio). Transductive; the plain scores are kept as
             ``*_unadapted`` and the report shows both.
+        adapt_im: after ``adapt_bn``'s BatchNorm adaptation (implied), also train the BatchNorm
+            affine parameters on the fold's unlabelled test audio by information maximisation
+            (:func:`audiocnn.evaluate.predict.adapt_information_maximization`; transductive,
+            assumes the test audio covers the classes roughly evenly; single-label only). The
+            scores after BatchNorm adaptation alone are kept as ``*_adabn``.
         ensemble: members per fold: each test fold is scored with the probabilities averaged over
             this many models trained on the same split with seeds ``seed + i + 1000 j``.
         seed: seeds everything; fold ``i`` is trained with ``seed + i``.
@@ -74,6 +79,7 @@ class TrainConfig:
     mode: str | None = None
     eval_windows: bool | None = None
     adapt_bn: bool = False
+    adapt_im: bool = False
     ensemble: int = 1
     seed: int = 0
     accelerator: str = "cpu"
