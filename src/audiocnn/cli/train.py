@@ -13,7 +13,7 @@ TRAIN_EPILOG = """examples:
   audiocnn train --data my_clips/                       # folder of class sub-folders, all defaults
   audiocnn train --data meta.csv --folds 5 --out runs/x  # CSV (filename,label[,fold,split,...])
   audiocnn train --data /data/fsdd --dataset fsdd --folds logo --out runs/fsdd   # leave one speaker out
-  audiocnn train --data /data/fsdd --dataset fsdd --folds logo --model cnn6_lite_speech --model-arg lifter=20 \
+  audiocnn train --data /data/fsdd --dataset fsdd --folds logo --model cnn6_lite_speech --model-arg lifter=20 \\
       --lr 3e-3 --epochs 60 --speed-perturb 0.15 --val-split random --adapt-im   # FSDD recipe (docs/training.md)
   audiocnn train --data ESC-50/ --dataset esc50 --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --mode finetune
   audiocnn train --data meta.csv --max-folds 1 --epochs 5  # a quick look at one fold
