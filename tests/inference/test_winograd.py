@@ -122,3 +122,38 @@ def test_sed_frame_probabilities_in_bf16_with_winograd_follow_fp32(monkeypatch):
     assert got.shape == ref.shape
     assert np.abs(got - ref).max() < 0.05
     assert np.abs(got - ref).max() > 0  # it did run in bf16
+
+
+def test_float32_products_stay_float32_under_bf16_autocast():
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(8, 12, 3, padding=1)
+    x = torch.randn(2, 8, 6, 5)
+    ref = conv(x)
+    w = WinogradConv2d(conv, dtype=torch.float32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = w(x)
+    assert (y - ref).abs().max().item() < 1e-4 * ref.abs().max().item()  # bf16 products would be ~1e-2
+
+
+def test_no_winograd_and_a_warning_without_native_bf16(monkeypatch, caplog):
+    import audiocnn.inference.runtime as rt
+    import audiocnn.inference.winograd as wg
+
+    monkeypatch.setattr(wg, "DEFAULT_MIN_OUT_CHANNELS", 16)
+    monkeypatch.setattr(rt, "cpu_has_native_bf16", lambda: False)
+    with caplog.at_level("WARNING", logger="audiocnn.inference.runtime"):
+        r = Runner(_randomised_bn("test_cnn"), "bf16")
+    assert not any(isinstance(m, WinogradConv2d) for m in r.model.modules())
+    assert "no native bfloat16" in caplog.text
+    monkeypatch.setattr(rt, "cpu_has_native_bf16", lambda: True)
+    assert any(isinstance(m, WinogradConv2d) for m in Runner(_randomised_bn("test_cnn"), "bf16").model.modules())
+
+
+def test_hear_load_model_folds_its_own_network_in_bf16():
+    from audiocnn.inference import hear
+
+    with pytest.warns(UserWarning, match="RANDOM"):
+        m = hear.load_model("", model_name="test_cnn", precision="bf16")
+    assert isinstance(m.model.conv_block1.bn1, torch.nn.Identity)
+    emb = hear.get_scene_embeddings(torch.from_numpy(_clips(2)), m)
+    assert emb.shape == (2, m.scene_embedding_size) and torch.isfinite(emb).all()

@@ -214,7 +214,7 @@ def test_information_maximization_trains_only_batchnorm_affine_and_lowers_its_ob
     assert changed, "nothing was trained"
     bn_affine = {f"{n}.{p}" for n, m in base.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for p in ("weight", "bias")}
     assert changed <= bn_affine  # no conv/linear weight and no BatchNorm statistic moved
-    assert all(not p.requires_grad for p in im.parameters()) and not im.training
+    assert all(not p.requires_grad and p.grad is None for p in im.parameters()) and not im.training
     x = torch.from_numpy(np.stack([crop_or_pad(cache.get(it.path), int(0.5 * model.sample_rate), "center") for it in man.items]))
     with torch.no_grad():
         assert information_maximization_loss(im(x)["logits"]) < information_maximization_loss(base(x)["logits"]) - 1e-3

@@ -89,8 +89,9 @@ def adapt_information_maximization(
 
     Transductive, and **assumes the audio being scored covers the classes roughly evenly** (the
     diversity term pushes towards that): true of a test speaker saying every digit, not of a
-    recording where one class dominates. Single-label classifiers only. The settings are the
-    defaults chosen before any measurement (docs/training.md), not tuned on test folds.
+    recording where one class dominates. Single-label classifiers only. With ``windows`` every
+    window counts once, so long files weigh more. The settings are the defaults chosen before any
+    measurement (docs/training.md), not tuned on test folds.
     """
     import copy
 
@@ -108,13 +109,17 @@ def adapt_information_maximization(
     x = torch.from_numpy(np.ascontiguousarray(flat))
     opt = torch.optim.Adam(bn_params, lr=lr)
     g = torch.Generator().manual_seed(seed)
+    n_batches = max(1, -(-len(x) // batch_size))
     with torch.enable_grad():
         for _ in range(epochs):
-            for idx in torch.randperm(len(x), generator=g).split(batch_size):
+            # nearly equal batches: no trailing batch of one or two clips, whose "use every
+            # class" term would mean nothing
+            for idx in torch.tensor_split(torch.randperm(len(x), generator=g), n_batches):
                 loss = information_maximization_loss(adapted(x[idx])["logits"].float())
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+    opt.zero_grad(set_to_none=True)
     for p in adapted.parameters():
         p.requires_grad_(False)
     return adapted.eval()

@@ -41,7 +41,9 @@ __all__ = ["HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "loa
 
 
 class HearModel(nn.Module):
-    """An :class:`AudioModel` with the attributes the HEAR API requires."""
+    """An :class:`AudioModel` with the attributes the HEAR API requires. ``precision`` and ``copy``
+    are :class:`~audiocnn.inference.runtime.Runner`'s (``copy=False``: bf16 folds BatchNorm into
+    ``model`` itself)."""
 
     def __init__(
         self,
@@ -51,9 +53,10 @@ class HearModel(nn.Module):
         hop_seconds: float = 0.25,
         scene_window_seconds: float = 10.0,
         batch_size: int = 16,
+        copy: bool = True,
     ):
         super().__init__()
-        self.runner = Runner(model, precision=precision)
+        self.runner = Runner(model, precision=precision, copy=copy)
         self.model = self.runner.model
         self.info = model.info
         self.sample_rate = int(model.sample_rate)
@@ -80,7 +83,7 @@ def load_model(model_file_path: str | os.PathLike = "", model_name: str = "cnn14
     warning). ``kwargs``: ``precision``, ``window_seconds``, ``hop_seconds``,
     ``scene_window_seconds``, ``batch_size`` (see :class:`HearModel`)."""
     net, _ = _load_audio_model(model_name, checkpoint=model_file_path or None)
-    return HearModel(net, **kwargs)
+    return HearModel(net, **{"copy": False, **kwargs})  # the network is ours: bf16 may fold it in place
 
 
 def _check_audio(audio, model: HearModel) -> torch.Tensor:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from audiocnn.inference._cpu import cpu_has_vnni  # re-exported
 from audiocnn.models.layers import ConvBlock, pool2d
 
 __all__ = ["Int8ConvBlock", "calibration_from_files", "cpu_has_vnni", "fold_batchnorm", "int8_qconfig", "quantize_conv_blocks", "quantized_engine", "synthetic_calibration"]
@@ -72,16 +73,6 @@ def quantized_engine() -> str:
         if e in engines:
             return e
     raise RuntimeError(f"this torch build has no quantised CPU engine (supported: {engines})")
-
-
-def cpu_has_vnni() -> bool:
-    """True if the CPU has a non-saturating 8-bit dot product (AVX512-VNNI, AVX-VNNI or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
 def int8_qconfig(engine: str):

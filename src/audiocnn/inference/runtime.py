@@ -6,10 +6,11 @@
 - channels-last weights for every 2-D convolution (oneDNN's fast layout on x86; measured to
   be the largest single gain for the PANNs CNNs, see ``docs/inference.md``);
 - ``precision``: ``"fp32"``; ``"bf16"`` (``torch.autocast`` to bfloat16 on CPU, outputs cast
-  back to float32; on a copy of the model with BatchNorm folded into the convolutions, and the
-  3x3 convolutions with >= 512 outputs computed by Winograd F(2x2, 3x3) with bfloat16 products,
-  :mod:`audiocnn.inference.winograd`: 2.25x fewer multiplies where Cnn14 spends most of its
-  time); ``"int8"``: static int8 quantisation of the convolution blocks, BatchNorm
+  back to float32; BatchNorm folded into the convolutions (of a copy of the model unless
+  ``copy=False``), and the 3x3 convolutions with >= 512 outputs computed by Winograd F(2x2, 3x3)
+  with bfloat16 products, :mod:`audiocnn.inference.winograd`: 2.25x fewer multiplies where Cnn14
+  spends most of its time; on a CPU without native bf16 (AVX512-BF16/AMX) a warning, and no
+  Winograd); ``"int8"``: static int8 quantisation of the convolution blocks, BatchNorm
   folded, activation ranges calibrated on ``calibration`` clips or a built-in synthetic set
   (:mod:`audiocnn.inference.quantize`; the fastest path for the PANNs CNNs); a model without
   such blocks gets dynamic int8 quantisation of its ``nn.Linear`` layers instead (with a log
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from audiocnn.inference._cpu import cpu_has_native_bf16
 from audiocnn.models import create_model
 from audiocnn.models.base import AudioModel
 
@@ -112,7 +114,7 @@ class Runner:
     """Inference wrapper: ``runner(waveform (batch, samples)) -> dict of float32 tensors``.
 
     Args:
-        model: an :class:`AudioModel` (for ``bf16`` and ``int8`` it is copied unless ``copy`` is
+        model: an :class:`AudioModel` (copied for ``int8``; for ``bf16`` copied unless ``copy`` is
             False; for ``fp32`` put in eval mode and converted to channels-last in place).
         precision: ``"fp32"``, ``"bf16"`` or ``"int8"``.
         num_threads: ``torch.set_num_threads`` (process-wide) if given.
@@ -122,8 +124,8 @@ class Runner:
             5 s are used), to calibrate the activation ranges on; default:
             :func:`~audiocnn.inference.quantize.synthetic_calibration` (deterministic). Clips like
             the ones to be tagged are better.
-        winograd: ``bf16`` only: compute the deep 3x3 convolutions by Winograd (default True;
-            False = oneDNN's direct bf16 convolution everywhere).
+        winograd: ``bf16`` only: compute the deep 3x3 convolutions by Winograd (default True, and
+            ignored on a CPU without native bf16; False = oneDNN's direct bf16 convolution everywhere).
         copy: ``bf16``: False lets the runner fold BatchNorm into ``model`` itself instead of a copy
             (one copy of the weights less; the model no longer loads checkpoints). For callers
             that built the model themselves.
@@ -156,9 +158,11 @@ class Runner:
         if precision == "int8":
             model = _quantize_int8(model, calibration, channels_last)
         elif precision == "bf16" and backend == "torch":
-            if not _cpu_has_bf16():
-                log.warning("bf16: this CPU has no native bfloat16 arithmetic (AVX512-BF16/AMX); oneDNN emulates it, "
-                            "which is usually slower than fp32")
+            if not cpu_has_native_bf16():
+                log.warning("bf16: this CPU has no native bfloat16 arithmetic (no avx512_bf16/amx_bf16 in /proc/cpuinfo); "
+                            "oneDNN emulates it, typically 2x or more SLOWER than fp32 -- use precision='fp32' (or int8); "
+                            "the Winograd convolutions are left off")
+                winograd = False  # emulated bf16 matrix products were ~25x slower than fp32 (AVX2 simulation)
             model = _prepare_bf16(model, winograd, copy)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -199,13 +203,6 @@ class Runner:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     return fn(*args)
             return fn(*args)
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - a private op; assume yes rather than warn wrongly
-        return True
 
 
 def _prepare_bf16(model: AudioModel, winograd: bool, copy: bool = True) -> nn.Module:

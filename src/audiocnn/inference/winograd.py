@@ -70,7 +70,8 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None
         torch.sub(b0, a1, out=v[4 * i + 2])
         torch.sub(a1, b1, out=v[4 * i + 3])
     out = u.shape[2]
-    m = torch.bmm(v.view(16, -1, c), u).view(4, 4, n, th, tw, out)
+    with torch.autocast(x.device.type, enabled=False):  # products in u's dtype, whatever autocast says
+        m = torch.bmm(v.view(16, -1, c), u).view(4, 4, n, th, tw, out)
     y = torch.empty(n, th, 2, tw, 2, out, dtype=torch.float32, device=x.device)
     s = (m[0].float() + m[1] + m[2], m[1].float() - m[2] - m[3])  # A^T m ...
     for a in range(2):  # ... A

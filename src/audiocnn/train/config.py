@@ -44,7 +44,7 @@ class TrainConfig:
             (:func:`audiocnn.evaluate.predict.adapt_batchnorm`: statistics re-estimated on the
             fold's unlabelled test audio). Transductive; the plain scores are kept as
             ``*_unadapted`` and the report shows both.
-        adapt_im: after ``adapt_bn``'s BatchNorm adaptation (implied), also train the BatchNorm
+        adapt_im: after the BatchNorm adaptation of ``adapt_bn`` (done whatever ``adapt_bn`` says), also train the BatchNorm
             affine parameters on the fold's unlabelled test audio by information maximisation
             (:func:`audiocnn.evaluate.predict.adapt_information_maximization`; transductive,
             assumes the test audio covers the classes roughly evenly; single-label only). The
