@@ -28,6 +28,10 @@ def _eval_inputs(
     return (np.concatenate(chunks) if chunks else np.zeros((0, length), np.float32)), np.asarray(owners, dtype=np.int64)
 
 
+def _batchnorms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
 @torch.no_grad()
 def adapt_batchnorm(
     model: AudioModel,
@@ -51,7 +55,7 @@ def adapt_batchnorm(
     import copy
 
     adapted = copy.deepcopy(model).eval()
-    bns = [m for m in adapted.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    bns = [m for m in _batchnorms(adapted) if m.track_running_stats]
     if not bns:
         return adapted
     for m in bns:
@@ -96,9 +100,7 @@ def adapt_information_maximization(
     import copy
 
     adapted = copy.deepcopy(model).eval()
-    bn_params = [
-        p for m in adapted.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine for p in (m.weight, m.bias)
-    ]
+    bn_params = [p for m in _batchnorms(adapted) if m.affine for p in (m.weight, m.bias)]
     if not bn_params:
         return adapted
     for p in adapted.parameters():
