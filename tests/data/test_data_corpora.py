@@ -8,7 +8,8 @@ import pytest
 from datafakes import wav
 
 from audiocnn.data import BadDataError, load_manifest, make_folds, validate_manifest
-from audiocnn.data import formats
+from audiocnn.data import detect_dataset
+from audiocnn.data.corpora import extended_ballroom, gtzan
 
 
 def write_rows(path, rows):
@@ -73,7 +74,7 @@ def fake_gtzan(root: Path) -> Path:
     wav(g / "blues" / "blues.00000.wav")      # valid list
     wav(g / "blues" / "blues.00012.wav")      # test list
     wav(g / "classical" / "classical.00042.wav")  # in no list (excluded by the filtered split)
-    for genre in formats.GTZAN_GENRES[2:]:
+    for genre in gtzan.GTZAN_GENRES[2:]:
         (g / genre).mkdir(parents=True, exist_ok=True)
     return root
 
@@ -113,7 +114,7 @@ def test_gtzan_without_split_and_list_fallback(tmp_path, monkeypatch):
     def no_package_data(_):
         raise FileNotFoundError("package data missing")
 
-    monkeypatch.setattr(formats.resources, "files", no_package_data)
+    monkeypatch.setattr(gtzan.resources, "files", no_package_data)
     with pytest.raises(ValueError, match="split lists"):
         load_manifest(root, "gtzan")
     (root / "train_filtered.txt").write_text("blues/blues.00029.wav\n")
@@ -140,20 +141,20 @@ def test_gtzan_au_files_match_wav_lists(tmp_path):
 # -- Extended Ballroom ----------------------------------------------------------------------
 def test_extended_ballroom(tmp_path):
     root = tmp_path / "extended_ballroom"
-    for cls in formats.BALLROOM_ALL_CLASSES:
+    for cls in extended_ballroom.BALLROOM_ALL_CLASSES:
         wav(root / cls / f"{cls.lower()}_1.wav")
         wav(root / cls / f"{cls.lower()}_2.wav")
     m = load_manifest(root)
     assert m.name == "extended_ballroom"
-    assert m.classes == tuple(sorted(formats.BALLROOM_8_CLASSES)) and len(m) == 16
+    assert m.classes == tuple(sorted(extended_ballroom.BALLROOM_8_CLASSES)) and len(m) == 16
     excluded = {Path(b.path).parent.name for b in m.bad}
-    assert excluded == set(formats.BALLROOM_ALL_CLASSES) - set(formats.BALLROOM_8_CLASSES)
+    assert excluded == set(extended_ballroom.BALLROOM_ALL_CLASSES) - set(extended_ballroom.BALLROOM_8_CLASSES)
     assert all(b.reason.startswith("excluded") for b in m.bad)
     validate_manifest(m)
     assert len(load_manifest(root, "extended_ballroom", ballroom_classes="all").classes) == 13
     # Nested one level down (as some archives unpack) is found too.
     nested = tmp_path / "outer"
-    for cls in formats.BALLROOM_8_CLASSES:
+    for cls in extended_ballroom.BALLROOM_8_CLASSES:
         wav(nested / "ExtendedBallroom" / cls / "a.wav")
     assert len(load_manifest(nested, "extended_ballroom")) == 8
     with pytest.raises(ValueError, match="not found"):
@@ -219,7 +220,8 @@ def test_audioset(tmp_path):
     assert by_ytid["--PJHxphWEs"].split == "train" and by_ytid["_evalclip01"].split == "test"
     assert by_ytid["-0RWZT-miFs"].path.name == "-0RWZT-miFs_420.000.wav"
     np.testing.assert_array_equal(m.targets()[[it.extra["ytid"] for it in m.items].index("_evalclip01")], [1, 0, 1])
-    assert [b.reason for b in m.problems] == ["unknown label '/m/zzzz' (not in class_labels_indices.csv)"]
+    assert [b.reason for b in m.problems] == [
+        "unknown label '/m/zzzz' (not in class_labels_indices.csv; balanced_train_segments.csv row 7)"]
     with pytest.raises(BadDataError) as ei:
         validate_manifest(m)
     assert sorted(b.reason.split(" (")[0] for b in ei.value.bad) == ["file not found", "unknown label '/m/zzzz'"]
@@ -234,16 +236,16 @@ def test_audioset(tmp_path):
 
 # -- detection ------------------------------------------------------------------------------
 def test_detection(tmp_path):
-    assert formats.detect_dataset(fake_esc50(tmp_path / "esc")) == "esc50"
-    assert formats.detect_dataset(fake_gtzan(tmp_path / "gt")) == "gtzan"
-    assert formats.detect_dataset(fake_audioset(tmp_path / "as")) == "audioset"
-    assert formats.detect_dataset(tmp_path / "as" / "eval_segments.csv") == "audioset"
+    assert detect_dataset(fake_esc50(tmp_path / "esc")) == "esc50"
+    assert detect_dataset(fake_gtzan(tmp_path / "gt")) == "gtzan"
+    assert detect_dataset(fake_audioset(tmp_path / "as")) == "audioset"
+    assert detect_dataset(tmp_path / "as" / "eval_segments.csv") == "audioset"
     wav(tmp_path / "fsdd" / "recordings" / "3_theo_0.wav")
-    assert formats.detect_dataset(tmp_path / "fsdd") == "fsdd"
+    assert detect_dataset(tmp_path / "fsdd") == "fsdd"
     wav(tmp_path / "folder" / "a" / "x.wav")
-    assert formats.detect_dataset(tmp_path / "folder") == "folder"
+    assert detect_dataset(tmp_path / "folder") == "folder"
     write_rows(tmp_path / "withcsv" / "labels.csv", [["filename", "label"], ["x.wav", "a"]])
-    assert formats.detect_dataset(tmp_path / "withcsv") == "csv"
+    assert detect_dataset(tmp_path / "withcsv") == "csv"
     assert load_manifest(tmp_path / "withcsv").name == "csv:labels.csv"
     with pytest.raises(ValueError, match="CSV manifest or a folder"):
-        formats.detect_dataset(wav(tmp_path / "x.wav"))
+        detect_dataset(wav(tmp_path / "x.wav"))

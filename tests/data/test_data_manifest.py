@@ -141,7 +141,7 @@ def test_all_bad_rows_are_listed(tmp_path):
     assert by_name["missing.wav"] == "file not found"
     assert by_name["text.wav"].startswith("not a readable audio file")
     assert "0 samples" in by_name["empty.wav"] or "empty" in by_name["empty.wav"]
-    assert by_name["twofolds.wav"] == "listed in folds 1 and 2"
+    assert by_name["twofolds.wav"] == "listed in folds 1 and 2 (meta.csv row 9, meta.csv row 10)"
     assert by_name["dup.wav"].startswith("duplicate filename")
     assert "empty label" in by_name["nolabel.wav"]
     # The header check does not decode, so NaN samples are not caught without a cache.
@@ -184,7 +184,7 @@ def test_unknown_label_with_fixed_vocabulary(tmp_path):
         validate_manifest(m)
     v = validate_manifest(m, skip_bad=True)
     assert [it.path.name for it in v.items] == ["a.wav"]
-    assert v.bad == (BadItem(str(tmp_path / "b.wav"), "unknown label 'horse'"),)
+    assert v.bad == (BadItem(str(tmp_path / "b.wav"), "unknown label 'horse' (m.csv row 3)"),)
 
 
 def test_split_listed_twice_and_conflicting_labels(tmp_path):
@@ -197,7 +197,7 @@ def test_split_listed_twice_and_conflicting_labels(tmp_path):
     with pytest.raises(BadDataError) as ei:
         validate_manifest(load_manifest(p))
     reasons = {Path(b.path).name: b.reason for b in ei.value.bad}
-    assert reasons["a.wav"] == "listed in splits test and train"
+    assert reasons["a.wav"] == "listed in splits test and train (m.csv row 2, m.csv row 3)"
     assert reasons["b.wav"].startswith("listed with different labels")
     assert reasons["c.wav"].startswith("unknown split 'holdout'")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from audiocnn.audio import AudioLoadError, load_audio
-from audiocnn.data.manifest import BadItem
+from audiocnn.data.items import BadItem
 
 __all__ = ["AudioCache"]
 
