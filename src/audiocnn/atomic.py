@@ -56,7 +56,7 @@ def _reason(e: BaseException) -> str:
             return "a folder of that name exists"
         if e.errno == errno.ENOTDIR:
             return "a parent of it is a file, not a folder"
-        return e.strerror or type(e).__name__
+        return e.strerror or str(e) or type(e).__name__
     return f"{type(e).__name__}: {e}"
 
 

@@ -214,7 +214,7 @@ def test_calibration_from_files_reads_few_files_and_skips_unreadable(tmp_path, c
         sf.write(tmp_path / f"c{i:02d}.wav", tone(300 + 20 * i, 1.0, SR), SR)
     (tmp_path / "c06.wav").write_bytes(b"not audio")  # one of the 8 evenly spread picks
     read = []
-    import audiocnn.inference._stream as stream
+    import audiocnn.audio.windows as stream
 
     real = stream.iter_audio_chunks
     def spy(path, *a, **k):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from audiocnn.inference._stream import stream_windows
+from audiocnn.inference.stream import stream_windows
 
 from inference_helpers import SR
 

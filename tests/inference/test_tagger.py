@@ -7,7 +7,7 @@ import torch
 
 from audiocnn.audio import load_audio
 from audiocnn.inference.tagger import Tagger
-from audiocnn.models import create_model
+from audiocnn.models import ModelBundle, create_model
 from audiocnn.models._checkpoint import save_checkpoint
 from audiocnn.testing import tone, write_wav
 
@@ -93,11 +93,12 @@ def test_tag_errors_raise_or_record(tiny_cnn, wavs, tmp_path):
     assert "not a readable audio file" in res[1].error and res[1].tags == []
 
 
-def test_checkpoint_metadata_gives_labels_and_softmax(tmp_path):
+def test_checkpoint_bundle_gives_labels_and_softmax(tmp_path):
     torch.manual_seed(0)
     m = create_model("test_cnn", num_classes=4)
-    ckpt = save_checkpoint(m, tmp_path / "m.pth", labels=["a", "b", "c", "d"], multi_label=False)
-    t = Tagger("test_cnn", checkpoint=ckpt)
+    bundle = ModelBundle.for_model(m, labels=["a", "b", "c", "d"], task="single-label")
+    ckpt = save_checkpoint(m, tmp_path / "m.pth", bundle)
+    t = Tagger.from_checkpoint(ckpt)
     assert t.labels == ["a", "b", "c", "d"] and t.activation == "softmax"
     p = t.predict_proba(tone(300, 1.0, SR))
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import audiocnn
+from audiocnn.audio import Windowing, windows_of
 import audiocnn.data
 from audiocnn.evaluate import protocol
 from audiocnn.evaluate.protocol import evaluate_checkpoint, run_experiment
@@ -27,12 +28,12 @@ def test_end_to_end_report_and_checkpoint(tone_csv, tiny_config, tmp_path):
     report = (out / "report.md").read_text()
     assert "| fold |" in report and "Wall time" in report and "Bad files skipped (0)" in report
 
-    # the best checkpoint of each fold loads through the registry, with labels in its metadata
+    # the best checkpoint of each fold loads with its bundle: labels, task, training config
     ckpt = out / "fold_1" / "best.pth"
-    model = audiocnn.create_model("test_cnn", checkpoint=ckpt)
-    assert model.num_classes == 3
-    assert model.checkpoint_metadata["labels"] == ["high", "low", "mid"]
-    assert model.checkpoint_metadata["config"]["epochs"] == 2
+    model, bundle = audiocnn.models.load_model(ckpt)
+    assert model.info.name == "test_cnn" and model.num_classes == 3
+    assert bundle.labels == ("high", "low", "mid") and bundle.task == "single-label"
+    assert bundle.training["config"]["epochs"] == 2
 
     # `evaluate` on the fold's test files reproduces the fold's accuracy
     ev = evaluate_checkpoint(ckpt, tone_csv, fold="1", out_dir=tmp_path / "ev")
@@ -182,13 +183,12 @@ def test_adapt_batchnorm_estimates_statistics_from_the_unlabelled_test_audio(ton
     scrambled = dataclasses.replace(man, items=tuple(dataclasses.replace(it, labels=man.items[0].labels) for it in man.items))
     model = audiocnn.create_model("test_cnn", num_classes=3).eval()
     cache = AudioCache(model.sample_rate)
-    a = adapt_batchnorm(model, man, cache, 0.5)
-    b = adapt_batchnorm(model, scrambled, cache, 0.5)
+    a = adapt_batchnorm(model, man, cache, Windowing(0.5))
+    b = adapt_batchnorm(model, scrambled, cache, Windowing(0.5))
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-    # bn0 normalises each mel bin: its new mean is the mean log-mel of the evaluation crops
-    from audiocnn.audio import crop_or_pad
-
-    x = torch.from_numpy(np.stack([crop_or_pad(cache.get(it.path), int(0.5 * model.sample_rate), "center") for it in man.items]))
+    # bn0 normalises each mel bin: its new mean is the mean log-mel of the evaluation windows
+    n = int(0.5 * model.sample_rate)
+    x = torch.from_numpy(np.stack([w for it in man.items for _, w in windows_of(cache.get(it.path), n, n, pad_short=True)]))
     with torch.no_grad():
         mel = model.logmel_extractor(x.float())  # (batch, frames, bins)
     torch.testing.assert_close(a.bn0.running_mean, mel.mean(dim=(0, 1)), rtol=1e-4, atol=1e-3)
@@ -199,7 +199,6 @@ def test_adapt_batchnorm_estimates_statistics_from_the_unlabelled_test_audio(ton
 def test_information_maximization_trains_only_batchnorm_affine_and_lowers_its_objective(tone_csv):
     import dataclasses
 
-    from audiocnn.audio import crop_or_pad
     from audiocnn.data import AudioCache, load_manifest
     from audiocnn.evaluate.predict import adapt_batchnorm, adapt_information_maximization, information_maximization_loss
 
@@ -207,20 +206,21 @@ def test_information_maximization_trains_only_batchnorm_affine_and_lowers_its_ob
     torch.manual_seed(0)
     model = audiocnn.create_model("test_cnn", num_classes=3).eval()
     cache = AudioCache(model.sample_rate)
-    base = adapt_batchnorm(model, man, cache, 0.5)
-    im = adapt_information_maximization(base, man, cache, 0.5, epochs=5, lr=1e-2)
+    base = adapt_batchnorm(model, man, cache, Windowing(0.5))
+    im = adapt_information_maximization(base, man, cache, Windowing(0.5), epochs=5, lr=1e-2)
     before, after = base.state_dict(), im.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed, "nothing was trained"
     bn_affine = {f"{n}.{p}" for n, m in base.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for p in ("weight", "bias")}
     assert changed <= bn_affine  # no conv/linear weight and no BatchNorm statistic moved
     assert all(not p.requires_grad and p.grad is None for p in im.parameters()) and not im.training
-    x = torch.from_numpy(np.stack([crop_or_pad(cache.get(it.path), int(0.5 * model.sample_rate), "center") for it in man.items]))
+    n = int(0.5 * model.sample_rate)
+    x = torch.from_numpy(np.stack([w for it in man.items for _, w in windows_of(cache.get(it.path), n, n, pad_short=True)]))
     with torch.no_grad():
         assert information_maximization_loss(im(x)["logits"]) < information_maximization_loss(base(x)["logits"]) - 1e-3
     # labels are not an input
     scrambled = dataclasses.replace(man, items=tuple(dataclasses.replace(it, labels=man.items[0].labels) for it in man.items))
-    again = adapt_information_maximization(base, scrambled, cache, 0.5, epochs=5, lr=1e-2)
+    again = adapt_information_maximization(base, scrambled, cache, Windowing(0.5), epochs=5, lr=1e-2)
     assert all(torch.equal(a, b) for a, b in zip(after.values(), again.state_dict().values()))
 
 
@@ -246,8 +246,7 @@ def test_adapt_im_run_reports_three_scores_and_rejects_tagging(tone_csv, tiny_co
     assert set(im["summary"]) >= {"accuracy", "accuracy_adabn", "accuracy_unadapted", "macro_f1_adabn"}
     report = (tmp_path / "im" / "report.md").read_text()
     assert "information maximisation" in report and "accuracy_adabn" in report
-    windows = im["config"]["eval"].startswith("sliding")
-    ev = evaluate_checkpoint(tmp_path / "im" / "fold_1" / "best.pth", tone_csv, fold="1", windows=windows, adapt_im=True)
+    ev = evaluate_checkpoint(tmp_path / "im" / "fold_1" / "best.pth", tone_csv, fold="1", adapt_im=True)
     assert ev["accuracy"] == pytest.approx(f_im["accuracy"]) and ev["accuracy_adabn"] == pytest.approx(f_im["accuracy_adabn"])
     tags = tone_csv.with_name("tags.csv")
     rows = tone_csv.read_text().splitlines()
@@ -268,8 +267,7 @@ def test_adapt_bn_run_reports_both_scores(tone_csv, tiny_config, tmp_path):
     assert "test-time BatchNorm adaptation" in report and "accuracy_unadapted" in report
     assert "accuracy_unadapted" not in (tmp_path / "plain" / "report.md").read_text()
     # `audiocnn evaluate --adapt-bn` on the fold's test files reproduces both of the fold's scores
-    windows = adapted["config"]["eval"].startswith("sliding")
-    ev = evaluate_checkpoint(tmp_path / "adapted" / "fold_1" / "best.pth", tone_csv, fold="1", windows=windows, adapt_bn=True)
+    ev = evaluate_checkpoint(tmp_path / "adapted" / "fold_1" / "best.pth", tone_csv, fold="1", adapt_bn=True)
     assert ev["accuracy"] == pytest.approx(adapted["folds"][0]["accuracy"])
     assert ev["accuracy_unadapted"] == pytest.approx(adapted["folds"][0]["accuracy_unadapted"])
 
@@ -289,8 +287,8 @@ def test_ensemble_averages_its_members(tone_csv, tiny_config, tmp_path):
     man = load_manifest(tone_csv)
     test = man.subset([i for i, it in enumerate(man.items) if it.fold == "1"])
     cache = AudioCache(members[0].sample_rate)
-    windows = m["config"]["eval"].startswith("sliding")
-    probs = np.mean([predict_manifest(mm, test, cache, 0.5, windows=windows) for mm in members], axis=0)
+    windowing = Windowing.from_dict(m["config"]["windowing"])
+    probs = np.mean([predict_manifest(mm, test, cache, windowing) for mm in members], axis=0)
     assert fold["accuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == test.label_indices())))
     with pytest.raises(ValueError, match="ensemble"):
         dataclasses.replace(tiny_config, ensemble=0)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import audiocnn
-from audiocnn.models import save_checkpoint
+from audiocnn.models import ModelBundle, load_model, save_checkpoint
 from audiocnn.train import AtomicCheckpointIO, TrainConfig, fit_fold, lr_lambda
 from audiocnn.train import loop as train_loop
 
@@ -35,13 +35,14 @@ def test_best_model_export_is_atomic(tmp_path, monkeypatch):
     from audiocnn.models import _checkpoint
 
     model = audiocnn.create_model("test_cnn", num_classes=3)
-    path = save_checkpoint(model, tmp_path / "best.pth", labels=["a", "b", "c"])
+    path = save_checkpoint(model, tmp_path / "best.pth", ModelBundle.for_model(model, labels=["a", "b", "c"]))
     monkeypatch.setattr(_checkpoint.torch, "save", _crashing_save)
-    with pytest.raises(OSError):
-        save_checkpoint(audiocnn.create_model("test_cnn", num_classes=3), path, labels=["x", "y", "z"])
+    other = audiocnn.create_model("test_cnn", num_classes=3)
+    with pytest.raises(OSError, match="mid-write"):
+        save_checkpoint(other, path, ModelBundle.for_model(other, labels=["x", "y", "z"]))
     monkeypatch.undo()
-    reloaded = audiocnn.create_model("test_cnn", checkpoint=path)
-    assert reloaded.checkpoint_metadata["labels"] == ["a", "b", "c"]
+    reloaded, bundle = load_model(path)
+    assert bundle.labels == ("a", "b", "c")
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reloaded.state_dict().values()))
 
 
@@ -95,7 +96,7 @@ def test_linear_mode_trains_only_a_new_head(tmp_path, make_tones):
 def test_finetune_starts_from_checkpoint_weights(tmp_path, make_tones):
     man, cache = _tone_data(tmp_path, make_tones)
     pre = audiocnn.create_model("test_cnn", num_classes=3)
-    ckpt = save_checkpoint(pre, tmp_path / "pre.pth", labels=["high", "low", "mid"])
+    ckpt = save_checkpoint(pre, tmp_path / "pre.pth", ModelBundle.for_model(pre, labels=["high", "low", "mid"]))
     cfg = TrainConfig(model="test_cnn", checkpoint=str(ckpt), epochs=1, batch_size=4, lr=1e-12, warmup_epochs=0,
                       weight_decay=0.0, patience=0, progress=False)
     idx = np.arange(len(man.items))

@@ -33,8 +33,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", help="audio file")
-    p.add_argument("--model", default="cnn14", help="registered model name (default cnn14)")
-    p.add_argument("--checkpoint", help="weights (.pth); without it the model has RANDOM weights")
+    p.add_argument("--model", default=None, help="registered model name (default: the checkpoint's; cnn14 without a checkpoint)")
+    p.add_argument("--checkpoint", help="checkpoint file or model folder; without it the model has RANDOM weights")
     p.add_argument("--method", default="gradient", choices=METHODS, help="default gradient")
     p.add_argument("--out", default="saliency.png", help="figure to write (default saliency.png)")
     p.add_argument("--labels", help="class names: class_labels_indices.csv-style file or one name per line")
@@ -49,17 +49,17 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
+    from audiocnn.atomic import write_with
     from audiocnn.audio import AudioLoadError, load_audio
-    from audiocnn.inference.labels import resolve_labels
-    from audiocnn.inference.runtime import load_model
+    from audiocnn.inference.loading import open_model
     from audiocnn.inference.saliency import plot_saliency, saliency
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model, meta = load_model(args.model, args.checkpoint)
+        model, bundle = open_model(args.model or (None if args.checkpoint else "cnn14"), args.checkpoint, args.labels)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    labels = resolve_labels(args.labels, model.num_classes, meta)
+    labels = list(bundle.labels)
     target = None
     if args.target is not None:
         if args.target.lstrip("-").isdigit():
@@ -74,9 +74,10 @@ def run(args) -> int:
         raise ValueError(str(e)) from e
     if len(wave) < model.info.min_samples:
         print(f"warning: {args.file}: {len(wave)} samples, padded to the model's minimum {model.info.min_samples}", file=sys.stderr)
-    result = saliency(model, wave, method=args.method, target=target, samples=args.samples, labels=labels)
+    result = saliency(model, wave, method=args.method, target=target, samples=args.samples, labels=labels, bundle=bundle)
     plot_saliency(result, args.out, title=f"{args.file} - {model.info.name}")
     if args.npz:
-        np.savez(args.npz, spectrogram=result.spectrogram, saliency=result.saliency, times=result.times, freqs=result.freqs)
+        arrays = dict(spectrogram=result.spectrogram, saliency=result.saliency, times=result.times, freqs=result.freqs)
+        write_with(args.npz, lambda tmp: np.savez(tmp, **arrays))
     print(f"{args.file}: predicted {result.label} (p = {result.probability:.3f}); {args.method} map of {result.target_label} -> {args.out}")
     return 0

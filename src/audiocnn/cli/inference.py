@@ -41,19 +41,27 @@ def _default_workers() -> int:
 def _common(p: argparse.ArgumentParser, default_model: str) -> None:
     from audiocnn.inference.runtime import PRECISIONS
 
-    p.add_argument("--model", default=default_model, help=f"registered model name (default {default_model}; see `audiocnn models`)")
-    p.add_argument("--checkpoint", help="weights (.pth, official PANNs or audiocnn); without it the model has RANDOM weights")
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default); bf16: bfloat16 with BatchNorm folded and Winograd deep convolutions (the fast path: cnn14 ~3x fp32 on a CPU with AVX512-BF16, probabilities within 0.01 on a trained Cnn14); int8: static int8 convolution blocks, activation ranges calibrated on the input audio (~4x, but probabilities move by up to ~0.03; dynamic int8 Linear layers for models without conv blocks)")
+    p.add_argument("--checkpoint", help="a checkpoint or model folder written by `audiocnn train` (it says everything about "
+                   "the model), or an official PANNs .pth file; without it the model has RANDOM weights")
+    p.add_argument("--model", default=None, help=f"registered model name (`audiocnn models`); default: the checkpoint's, or for an "
+                   f"official PANNs file the model its file name names; {default_model} without a checkpoint")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default); bf16: bfloat16 with BatchNorm folded and "
+                   "Winograd deep convolutions (the fast path on CPUs with native bfloat16); int8: static int8 convolution blocks, "
+                   "activation ranges calibrated on the input audio (faster still, probabilities move more; see docs/inference.md)")
     p.add_argument("--calibration", nargs="+", metavar="PATH", help="--precision int8: audio files/folders to calibrate the int8 activation ranges on (up to 128 files spread over them, packed into 16 windows of 5 s), or 'synthetic' for the built-in synthetic set; default: the input audio itself")
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default 8)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
 
 
+def _model_name(args, default: str) -> str | None:
+    """``--model``, else none when a checkpoint will say (its bundle or file name), else ``default``."""
+    return args.model or (None if args.checkpoint else default)
+
+
 def _calibration(args, inputs, command: str):
     """What ``--precision int8`` calibrates on: ``--calibration`` paths, ``None`` for the built-in
-    synthetic set (``--calibration synthetic``), else the command's own input files. On a trained
-    Cnn14, calibrating on the audio being processed moved probabilities by at most 0.028 against
-    fp32, the synthetic set by 0.27 (docs/inference.md)."""
+    synthetic set (``--calibration synthetic``), else the command's own input files (which keeps
+    the probabilities closest to fp32, docs/inference.md)."""
     if args.calibration and args.precision != "int8":
         raise SystemExit(f"audiocnn {command}: --calibration is only used with --precision int8")
     if args.precision != "int8":
@@ -67,11 +75,12 @@ def _calibration(args, inputs, command: str):
 
 
 TAG_EPILOG = """examples:
-  audiocnn tag clip.wav recordings/ --model cnn14 --checkpoint Cnn14_mAP=0.431.pth \\
+  audiocnn tag clip.wav --checkpoint runs/train/fold_1/model        # a model trained by `audiocnn train`
+  audiocnn tag clip.wav recordings/ --checkpoint Cnn14_mAP=0.431.pth \\
       --labels class_labels_indices.csv --top-k 3
   audiocnn tag recordings/ --checkpoint Cnn14_mAP=0.431.pth --format csv --out tags.csv
-  audiocnn tag recordings/ --checkpoint Cnn14_mAP=0.431.pth --precision bf16   # ~3x faster, same decisions
-  audiocnn tag recordings/ --checkpoint Cnn14_mAP=0.431.pth --precision int8   # ~4x; calibrated on recordings/
+  audiocnn tag recordings/ --checkpoint Cnn14_mAP=0.431.pth --precision bf16   # the fast CPU path
+  audiocnn tag recordings/ --checkpoint Cnn14_mAP=0.431.pth --precision int8   # calibrated on recordings/
 
 Folders are walked for audio files (.wav .flac .ogg .mp3 ...). Files are decoded and resampled
 in worker processes while the model runs. Files longer than --clip-seconds are tagged in windows
@@ -107,7 +116,7 @@ def run_tag(args) -> int:
     calibration = _calibration(args, args.paths, "tag")
     with _printed_warnings():
         tagger = Tagger(
-            args.model,
+            _model_name(args, "cnn14"),
             checkpoint=args.checkpoint,
             labels=args.labels,
             precision=args.precision,
@@ -175,7 +184,7 @@ def run_sed(args) -> int:
     calibration = _calibration(args, [args.file], "sed")
     with _printed_warnings():
         det = SoundEventDetector(
-            args.model,
+            _model_name(args, "cnn14_decision_level_max"),
             checkpoint=args.checkpoint,
             labels=args.labels,
             precision=args.precision,
@@ -190,7 +199,7 @@ def run_sed(args) -> int:
             calibration=calibration,
         )
     res = det.detect(args.file)
-    kind = "frame-level" if det.info.frame_level else f"sliding {args.window_seconds:g}-s windows"
+    kind = "frame-level" if det.info.frame_level else f"sliding {det.window / det.sample_rate:g}-s windows"
     print(f"{args.file}: {res.duration:.1f} s, {res.num_frames} frames at {res.frame_rate:g} frames/s ({kind}), {len(res.events)} event(s)")
     for ev in res.events[: args.show]:
         print(f"  {ev.onset:9.2f} {ev.offset:9.2f}  {ev.label}  ({ev.score:.3f})")
@@ -224,7 +233,7 @@ def run_embed(args) -> int:
     calibration = _calibration(args, args.paths, "embed")
     with _printed_warnings():
         emb = Embedder(
-            args.model,
+            _model_name(args, "cnn14"),
             checkpoint=args.checkpoint,
             precision=args.precision,
             batch_size=args.batch_size,
@@ -260,11 +269,11 @@ The exported graph maps a waveform (batch, samples) at the model's sample rate t
 def run_export(args) -> int:
     _clean_warnings()
     from audiocnn.inference.export import export_model
-    from audiocnn.inference.runtime import load_model
+    from audiocnn.inference.loading import open_model
 
     with _printed_warnings():
-        model, _ = load_model(args.model, args.checkpoint)
-    res = export_model(model, args.out, args.format, seconds=args.seconds)
+        model, bundle = open_model(_model_name(args, "cnn14"), args.checkpoint)
+    res = export_model(model, args.out, args.format, seconds=args.seconds, bundle=bundle)
     print(res.summary())
     return 0
 
@@ -280,8 +289,8 @@ def register(sub) -> None:
     p.add_argument("--top-k", type=int, default=5, help="tags per file (default 5)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--out", help="write the results here instead of stdout")
-    p.add_argument("--clip-seconds", type=float, default=None, help="window length for long files (default 10)")
-    p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="how window probabilities combine (default mean)")
+    p.add_argument("--clip-seconds", type=float, default=None, help="window length (default: the checkpoint's clip length; 10 for PANNs)")
+    p.add_argument("--aggregate", choices=("mean", "max"), default=None, help="how window probabilities combine (default: the checkpoint's; mean)")
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="run with PyTorch (default) or export to ONNX and run ONNX Runtime (fp32)")
     p.add_argument("--workers", type=int, default=_default_workers(), help="decoding processes (default %(default)s; 0 = decode in the main process)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -298,7 +307,7 @@ def register(sub) -> None:
     p.add_argument("--min-duration", type=float, default=0.1, help="drop events shorter than this (s, default 0.1)")
     p.add_argument("--merge-gap", type=float, default=0.2, help="merge events of a class separated by at most this (s, default 0.2)")
     p.add_argument("--chunk-seconds", type=float, default=40.0, help="chunk length for long files (default 40; memory grows with it)")
-    p.add_argument("--window-seconds", type=float, default=2.0, help="sliding window of clip-level models (default 2)")
+    p.add_argument("--window-seconds", type=float, default=None, help="sliding window of clip-level models (default: the checkpoint's clip length, at most 2)")
     p.add_argument("--hop-seconds", type=float, default=0.5, help="sliding-window hop of clip-level models (default 0.5)")
     p.add_argument("--top-k", type=int, default=5, help="classes drawn in the plot (default 5)")
     p.add_argument("--show", type=int, default=20, help="events printed (default 20)")
@@ -309,7 +318,7 @@ def register(sub) -> None:
     _common(p, "cnn14")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--per-window", action="store_true", help="one row per window (with timestamps) instead of per file")
-    p.add_argument("--clip-seconds", type=float, default=10.0, help="window averaged for per-file embeddings (default 10)")
+    p.add_argument("--clip-seconds", type=float, default=None, help="window averaged for per-file embeddings (default: the checkpoint's clip length; 10 for PANNs)")
     p.add_argument("--window-seconds", type=float, default=1.0, help="--per-window window length (default 1)")
     p.add_argument("--hop-seconds", type=float, default=0.5, help="--per-window hop (default 0.5)")
     p.add_argument("--workers", type=int, default=_default_workers(), help="decoding processes (default %(default)s)")
@@ -317,8 +326,8 @@ def register(sub) -> None:
     p.set_defaults(func=run_embed)
 
     p = sub.add_parser("export", help="export waveform-to-logits to ONNX or TorchScript", epilog=EXPORT_EPILOG, formatter_class=_RAW)
-    p.add_argument("--model", default="cnn14", help="registered model name (default cnn14)")
-    p.add_argument("--checkpoint", help="weights; without it the export has RANDOM weights")
+    p.add_argument("--checkpoint", help="checkpoint or model folder (its bundle names the model); without it the export has RANDOM weights")
+    p.add_argument("--model", default=None, help="registered model name (default: the checkpoint's; cnn14 without a checkpoint)")
     p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     p.add_argument("--out", required=True, help="output file (.onnx / .pt)")
     p.add_argument("--seconds", type=float, default=10.0, help="example input length used for tracing (default 10)")

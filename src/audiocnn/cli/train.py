@@ -239,12 +239,14 @@ def run_train(args) -> int:
     if args.init is not None and len(args.init) > 1:
         return _run_init_comparison(args, config, run_kwargs)
     metrics = run_experiment(args.data, config, args.out, **run_kwargs)
-    from audiocnn.evaluate.protocol import _is_global_zero
+    from audiocnn.evaluate.protocol import is_global_zero
 
-    if not _is_global_zero():  # DDP: the other ranks ran the same protocol silently
+    if not is_global_zero():  # DDP: the other ranks ran the same protocol silently
         return 0
     s = metrics["summary"]
-    keys = ("mAP", "auc", "d_prime") if metrics["task"] == "tagging" else ("accuracy", "macro_f1")
+    from audiocnn.metrics import metric_names
+
+    keys = metric_names(metrics["task"] == "tagging")
     line = ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in keys if k in s)
     k, kb = f"{keys[0]}_unadapted", f"{keys[0]}_adabn"
     if kb in s:
@@ -276,10 +278,10 @@ def _check_init_args(args) -> None:
 
 def _run_init_comparison(args, config, run_kwargs) -> int:
     from audiocnn.evaluate.compare import compare_inits
-    from audiocnn.evaluate.protocol import _is_global_zero
+    from audiocnn.evaluate.protocol import is_global_zero
 
     c = compare_inits(args.data, config, args.out, inits=args.init, **run_kwargs)
-    if not _is_global_zero():
+    if not is_global_zero():
         return 0
     k = c["primary"]
     s = c["summary"][k]
@@ -302,7 +304,7 @@ def run_evaluate(args) -> int:
         dataset=args.dataset,
         model=args.model,
         fold=args.fold,
-        windows=args.windows,
+        windows=True if args.windows else None,
         clip_seconds=args.clip_seconds,
         skip_bad=args.skip_bad,
         group_column=args.group_column,

@@ -1,6 +1,6 @@
 """Evaluation: metrics, clip-level prediction, the k-fold protocol and the run report."""
 
-from audiocnn.evaluate.metrics import (
+from audiocnn.metrics import (
     accuracy,
     average_precision,
     classification_metrics,

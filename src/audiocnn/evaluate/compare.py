@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from audiocnn.atomic import write_json_atomic, write_text_atomic
+from audiocnn.metrics import metric_names
 from audiocnn.train.config import TrainConfig
 
 __all__ = ["INITS", "compare_inits", "compare_runs", "init_arm_configs", "plot_comparison", "write_comparison"]
@@ -26,7 +28,7 @@ __all__ = ["INITS", "compare_inits", "compare_runs", "init_arm_configs", "plot_c
 log = logging.getLogger(__name__)
 
 INITS = ("imagenet", "random")
-_KEYS = {"classification": ("accuracy", "macro_f1"), "tagging": ("mAP", "auc", "d_prime")}
+_KEYS = {"classification": metric_names(False), "tagging": metric_names(True)}
 
 
 def _imagenet_models() -> str:
@@ -88,7 +90,7 @@ def compare_inits(data, config: TrainConfig, out_dir, *, inits=INITS, imagenet_w
     returns the comparison dict. Folds and validation splits depend only on the data, ``folds``
     and ``config.seed``, so the arms share them; ``compare_runs`` checks it per fold.
     """
-    from audiocnn.evaluate.protocol import _is_global_zero, run_experiment
+    from audiocnn.evaluate.protocol import is_global_zero, run_experiment
     from audiocnn.train.loop import build_model
 
     arms = init_arm_configs(config, inits, imagenet_weights)
@@ -100,7 +102,7 @@ def compare_inits(data, config: TrainConfig, out_dir, *, inits=INITS, imagenet_w
         dirs[name] = out_dir / f"init_{name}"
         log.info("arm %s: training into %s", name, dirs[name])
         run_experiment(data, cfg, dirs[name], **run_kwargs)
-    if not _is_global_zero():
+    if not is_global_zero():
         return {}
     comparison = compare_runs(dirs)
     write_comparison(out_dir, comparison)
@@ -216,7 +218,7 @@ def plot_comparison(comparison: dict, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from audiocnn.evaluate.report import _fold_label, _savefig
+    from audiocnn.evaluate.report import fold_label, save_figure
 
     k = comparison["primary"]
     names = comparison["arms"]
@@ -228,7 +230,7 @@ def plot_comparison(comparison: dict, path) -> None:
         mean, std = (comparison["summary"][k][name][s] for s in ("mean", "std"))
         a1.bar(x + (j - 0.5) * 0.38, [f[k][name] for f in folds] + [mean], 0.38, color=c, label=name)
         a1.errorbar(x[-1] + (j - 0.5) * 0.38, mean, yerr=std, color="k", capsize=3)
-    a1.set_xticks(x, labels=[_fold_label(f["fold"]) for f in folds] + ["mean"])
+    a1.set_xticks(x, labels=[fold_label(f["fold"]) for f in folds] + ["mean"])
     a1.set_xlabel("test fold")
     a1.set_ylabel(k)
     a1.set_title(f"{k} per fold (mean ± std over folds at right)")
@@ -238,7 +240,7 @@ def plot_comparison(comparison: dict, path) -> None:
     a2.set_xticks([0, 1], labels=names)
     a2.set_xlim(-0.4, 1.4)
     a2.set_title("paired by fold")
-    _savefig(fig, Path(path))
+    save_figure(fig, Path(path))
     plt.close(fig)
 
 
@@ -248,11 +250,10 @@ def _p(v) -> str:
 
 def write_comparison(out_dir, comparison: dict) -> None:
     """``comparison.json``, ``comparison.md`` and ``comparison.png`` in ``out_dir``."""
-    from audiocnn.evaluate.protocol import write_json_atomic
-    from audiocnn.evaluate.report import _fmt, _fold_label
+    from audiocnn.evaluate.report import fold_label, format_value
 
     out_dir = Path(out_dir)
-    write_json_atomic(comparison, out_dir / "comparison.json")
+    write_json_atomic(out_dir / "comparison.json", comparison)
     plot_comparison(comparison, out_dir / "comparison.png")
     A, B = comparison["arms"]
     keys = comparison["metrics"]
@@ -297,8 +298,8 @@ def write_comparison(out_dir, comparison: dict) -> None:
         "|---|---|" + "---|---|---|" * len(keys) + "---|---|",
     ]
     for f in comparison["folds"]:
-        vals = " | ".join(f"{_fmt(f[k][A])} | {_fmt(f[k][B])} | {f[k]['difference']:+.4f}" for k in keys)
-        lines.append(f"| {_fold_label(f['fold'])} | {f['n_test']} | {vals} | {f['best_epoch'][A]} | {f['best_epoch'][B]} |")
+        vals = " | ".join(f"{format_value(f[k][A])} | {format_value(f[k][B])} | {f[k]['difference']:+.4f}" for k in keys)
+        lines.append(f"| {fold_label(f['fold'])} | {f['n_test']} | {vals} | {f['best_epoch'][A]} | {f['best_epoch'][B]} |")
     diffs = comparison["config_differences"]
     lines += ["", "## Configuration", "", f"Settings that differ between the arms: {', '.join(f'`{d}`' for d in diffs) or 'none'}.", ""]
     lines += ["| setting | " + A + " | " + B + " |", "|---|---|---|"]
@@ -315,6 +316,4 @@ def write_comparison(out_dir, comparison: dict) -> None:
         "- `comparison.json`: these numbers; `comparison.png`: per-fold bars and paired dots",
         "",
     ]
-    tmp = out_dir / f".comparison.md.tmp{os.getpid()}"
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, out_dir / "comparison.md")
+    write_text_atomic(out_dir / "comparison.md", "\n".join(lines))

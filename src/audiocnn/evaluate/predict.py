@@ -1,31 +1,35 @@
-"""Clip-level scores for every file of a manifest: one centre crop, or sliding windows averaged
-per file."""
+"""Clip-level scores for every file of a manifest, through the model's windowing, and the
+test-time adaptations that re-estimate a model on the unlabelled audio being scored."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from audiocnn.audio import crop_or_pad, sliding_windows
+from audiocnn.audio import Windowing, apply_windowed, windows_of
+from audiocnn.models.bundle import apply_activation
 from audiocnn.models.base import AudioModel
 
-__all__ = ["adapt_batchnorm", "adapt_information_maximization", "predict_manifest"]
+__all__ = [
+    "adapt_batchnorm",
+    "adapt_information_maximization",
+    "information_maximization_loss",
+    "predict_manifest",
+    "windowed_inputs",
+]
 
 
-def _eval_inputs(
-    manifest, cache, sample_rate: int, clip_seconds: float, hop_seconds: float | None, windows: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """The crops (or windows, every ``hop_seconds``, default half a clip) the evaluation scores,
-    ``(n, clip samples)``, and the file each came from."""
-    length = int(round(clip_seconds * sample_rate))
-    hop = int(round((hop_seconds or clip_seconds / 2) * sample_rate))
+def windowed_inputs(manifest, cache, sample_rate: int, windowing: Windowing, min_samples: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Every window the evaluation scores, ``(n, window samples)``, and the item each came from
+    (the windows of :meth:`Windowing.split`, short files zero-padded as in training)."""
+    window, hop = windowing.sizes(sample_rate, min_samples)
     chunks, owners = [], []
     for i, item in enumerate(manifest.items):
-        x = cache.get(item.path)
-        w = sliding_windows(x, length, max(1, hop)) if windows else crop_or_pad(x, length, "center")[None]
-        chunks.append(w.astype(np.float32, copy=False))
+        w = [x for _, x in windows_of(cache.get(item.path), window, hop, pad_short=True)]
+        chunks.extend(w)
         owners.extend([i] * len(w))
-    return (np.concatenate(chunks) if chunks else np.zeros((0, length), np.float32)), np.asarray(owners, dtype=np.int64)
+    flat = np.stack(chunks).astype(np.float32, copy=False) if chunks else np.zeros((0, window), np.float32)
+    return flat, np.asarray(owners, dtype=np.int64)
 
 
 def _batchnorms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
@@ -37,14 +41,12 @@ def adapt_batchnorm(
     model: AudioModel,
     manifest,
     cache,
-    clip_seconds: float,
+    windowing: Windowing,
     *,
-    windows: bool = False,
-    hop_seconds: float | None = None,
     batch_size: int = 64,
 ) -> AudioModel:
     """Test-time BatchNorm adaptation ("AdaBN", Li et al. 2016): a copy of ``model`` whose
-    BatchNorm statistics are re-estimated on the audio of ``manifest`` -- the same crops the
+    BatchNorm statistics are re-estimated on the audio of ``manifest`` -- the same windows the
     evaluation scores, **no labels** -- and nothing else changed.
 
     This is *transductive*: it needs a batch of unlabelled recordings of the new condition
@@ -62,7 +64,7 @@ def adapt_batchnorm(
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average: every batch counts equally
         m.train()
-    flat, _ = _eval_inputs(manifest, cache, adapted.sample_rate, clip_seconds, hop_seconds, windows)
+    flat, _ = windowed_inputs(manifest, cache, adapted.sample_rate, windowing, adapted.info.min_samples)
     # nearly equal batches, so that no batch is a lone clip (BatchNorm1d cannot train on one)
     for part in np.array_split(flat, max(1, -(-len(flat) // batch_size))):
         if len(part):
@@ -74,10 +76,8 @@ def adapt_information_maximization(
     model: AudioModel,
     manifest,
     cache,
-    clip_seconds: float,
+    windowing: Windowing,
     *,
-    windows: bool = False,
-    hop_seconds: float | None = None,
     epochs: int = 10,
     lr: float = 1e-3,
     batch_size: int = 50,
@@ -93,8 +93,8 @@ def adapt_information_maximization(
 
     Transductive, and **assumes the audio being scored covers the classes roughly evenly** (the
     diversity term pushes towards that): true of a test speaker saying every digit, not of a
-    recording where one class dominates. Single-label classifiers only. With ``windows`` every
-    window counts once, so long files weigh more. The settings are the defaults chosen before any
+    recording where one class dominates. Single-label classifiers only. Every window counts
+    once, so long files weigh more. The settings are the defaults chosen before any
     measurement (docs/training.md), not tuned on test folds.
     """
     import copy
@@ -107,7 +107,7 @@ def adapt_information_maximization(
         p.requires_grad_(False)
     for p in bn_params:
         p.requires_grad_(True)
-    flat, _ = _eval_inputs(manifest, cache, adapted.sample_rate, clip_seconds, hop_seconds, windows)
+    flat, _ = windowed_inputs(manifest, cache, adapted.sample_rate, windowing, adapted.info.min_samples)
     x = torch.from_numpy(np.ascontiguousarray(flat))
     opt = torch.optim.Adam(bn_params, lr=lr)
     g = torch.Generator().manual_seed(seed)
@@ -142,29 +142,25 @@ def predict_manifest(
     model: AudioModel,
     manifest,
     cache,
-    clip_seconds: float,
+    windowing: Windowing,
     *,
-    windows: bool = False,
-    hop_seconds: float | None = None,
-    multilabel: bool = False,
+    activation: str = "softmax",
     batch_size: int = 32,
 ) -> np.ndarray:
-    """Probabilities ``(len(manifest.items), classes)``: softmax (single-label) or sigmoid
-    (multi-label) of the model's logits.
+    """Probabilities ``(len(manifest.items), classes)`` of every item: the model's window
+    probabilities (``activation`` of its logits) combined per file by the windowing's aggregation.
 
-    ``windows=False``: one ``clip_seconds`` centre crop per file (zero-padded if shorter).
-    ``windows=True``: windows of ``clip_seconds`` every ``hop_seconds`` (default half a clip)
-    covering the whole file; the window probabilities are averaged per file.
+    This is the computation :class:`~audiocnn.inference.tagger.Tagger` makes on the same files
+    (both call :func:`audiocnn.audio.apply_windowed`), so a fold's evaluation and the tagging of
+    its files afterwards agree.
     """
     model.eval()
-    flat, owners = _eval_inputs(manifest, cache, model.sample_rate, clip_seconds, hop_seconds, windows)
-    if not len(flat):
+    if not manifest.items:
         return np.zeros((0, model.num_classes), dtype=np.float32)
-    probs = []
-    for s in range(0, len(flat), batch_size):
-        logits = model(torch.from_numpy(flat[s : s + batch_size]))["logits"].float()
-        probs.append((torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1)).numpy())
-    probs = np.concatenate(probs)
-    out = np.zeros((len(manifest.items), probs.shape[1]), dtype=np.float64)
-    np.add.at(out, owners, probs)
-    return (out / np.bincount(owners, minlength=len(manifest.items))[:, None]).astype(np.float32)
+    window, hop = windowing.sizes(model.sample_rate, model.info.min_samples)
+
+    def probs(batch: np.ndarray) -> np.ndarray:
+        return apply_activation(model(torch.from_numpy(batch))["logits"], activation).numpy()
+
+    waves = [cache.get(item.path) for item in manifest.items]
+    return apply_windowed(probs, waves, window, hop, pad_short=True, how=windowing.aggregate, batch_size=batch_size)

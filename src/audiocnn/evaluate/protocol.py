@@ -14,37 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from audiocnn.evaluate.metrics import classification_metrics, summarize_folds, tagging_metrics
+from audiocnn.atomic import write_json_atomic
+from audiocnn.audio import Windowing
+from audiocnn.metrics import classification_metrics, metric_names, primary_metric, summarize_folds, tagging_metrics
 from audiocnn.evaluate.predict import adapt_batchnorm, adapt_information_maximization, predict_manifest
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 
-__all__ = ["auto_clip_seconds", "evaluate_checkpoint", "run_experiment", "split_digest", "write_json_atomic"]
+__all__ = ["auto_clip_seconds", "evaluate_checkpoint", "eval_windowing", "is_global_zero", "run_experiment", "score_models", "split_digest"]
 
 log = logging.getLogger(__name__)
 
-CLASSIFICATION_KEYS = ("accuracy", "macro_f1")
-TAGGING_KEYS = ("mAP", "auc", "d_prime")
-
-
-def write_json_atomic(obj, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def auto_clip_seconds(durations: np.ndarray) -> float:
@@ -74,7 +54,15 @@ def split_digest(manifest, train_idx, val_idx, test_idx) -> str:
     return h.hexdigest()
 
 
-def _is_global_zero() -> bool:
+def eval_windowing(clip_seconds: float, windows: bool | None = True) -> Windowing:
+    """How a trained model scores a file: windows of ``clip_seconds`` every half clip (``windows``
+    true or ``None``), or without overlap (``windows=False``); the last window aligned with the
+    end of the file, files shorter than a clip zero-padded as in training, probabilities
+    averaged per file. Saved in the model's bundle, so ``tag`` scores files the same way."""
+    return Windowing(float(clip_seconds), float(clip_seconds) / 2 if windows is not False else None)
+
+
+def is_global_zero() -> bool:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0) == 0
 
 
@@ -115,7 +103,7 @@ def run_experiment(
     t0 = time.time()
     out_dir = Path(out_dir)
     run_file = out_dir / "run.json"
-    if run_file.exists() and _is_global_zero():  # other DDP ranks start after rank 0 wrote it
+    if run_file.exists() and is_global_zero():  # other DDP ranks start after rank 0 wrote it
         if not resume:
             raise ValueError(f"{out_dir} already holds a run; add --resume to continue it or choose another --out")
         prev = json.loads(run_file.read_text())
@@ -143,17 +131,17 @@ def run_experiment(
     clip_seconds = float(config.clip_seconds) if config.clip_seconds else auto_clip_seconds(durations)
     if clip_seconds * sample_rate < min_samples:
         raise ValueError(f"--clip-seconds {clip_seconds} is shorter than {config.model}'s minimum input ({min_samples / sample_rate:.3f} s)")
-    windows = config.eval_windows if config.eval_windows is not None else bool(np.any(durations > clip_seconds * 1.1))
+    windowing = eval_windowing(clip_seconds, config.eval_windows)
 
     grouped = True if (group_column or folds == "logo") else None
     fold_list = make_folds(manifest, folds, seed=config.seed, grouped=grouped)
     n_total_folds = len(fold_list)
     if max_folds:
         fold_list = fold_list[:max_folds]
-    if _is_global_zero():
+    if is_global_zero():
         write_json_atomic(
-            {"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column},
             run_file,
+            {"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column},
         )
 
     results = []
@@ -176,7 +164,7 @@ def run_experiment(
         fits = [
             fit_fold(
                 manifest, tr, va, config, cache, clip_seconds, mdir, resume=resume, seed=seed + 1000 * j,
-                export_metadata={"fold": str(name)},
+                export_metadata={"fold": str(name)}, windowing=windowing,
             )
             for j, mdir in enumerate(member_dirs)
         ]
@@ -184,7 +172,7 @@ def run_experiment(
         test_m = manifest.subset(test_idx)
 
         probs, metrics = score_models(
-            [f.model for f in fits], test_m, cache, clip_seconds, windows=windows, multilabel=manifest.multilabel,
+            [f.model for f in fits], test_m, cache, windowing, multilabel=manifest.multilabel,
             adapt_bn=config.adapt_bn, adapt_im=config.adapt_im,
         )
         res = {
@@ -206,13 +194,13 @@ def run_experiment(
             "test_files": [str(it.path) for it in test_m.items],
             "test_predictions": probs.argmax(1).tolist() if not manifest.multilabel else None,
         }
-        if _is_global_zero():
-            write_json_atomic(res, rfile)
+        if is_global_zero():
+            write_json_atomic(rfile, res)
         results.append(res)
-        key = "mAP" if manifest.multilabel else "accuracy"
+        key = primary_metric(manifest.multilabel)
         log.info("fold %s: %s = %.4f (best epoch %d, %.0f s)", name, key, metrics[key], fit.best_epoch, res["seconds"])
 
-    keys = TAGGING_KEYS if manifest.multilabel else CLASSIFICATION_KEYS
+    keys = metric_names(manifest.multilabel)
     if config.adapt_bn or config.adapt_im:
         keys = keys + tuple(f"{k}_unadapted" for k in keys) + (tuple(f"{k}_adabn" for k in keys) if config.adapt_im else ())
     summary = summarize_folds(results, keys)
@@ -225,7 +213,8 @@ def run_experiment(
             **config.to_dict(),
             "clip_seconds_used": clip_seconds,
             "sample_rate": sample_rate,
-            "eval": "sliding windows (hop = clip/2), probabilities averaged per file" if windows else "centre crop",
+            "eval": describe_windowing(windowing),
+            "windowing": windowing.to_dict(),
             "data": str(data),
             "dataset": manifest.name,
             "folds": folds,
@@ -242,7 +231,7 @@ def run_experiment(
     if manifest.multilabel is False:
         cm = np.sum([np.asarray(r["confusion_matrix"]) for r in results], axis=0) if results else None
         metrics["confusion_matrix"] = cm.tolist() if cm is not None else None
-    if _is_global_zero():
+    if is_global_zero():
         from audiocnn.evaluate.report import write_report
 
         write_report(out_dir, metrics, [r.get("history", []) for r in results])
@@ -263,8 +252,13 @@ def _with_bad(manifest, bad):
 
 
 
+def describe_windowing(w: Windowing) -> str:
+    hop = "half a clip" if w.hop_seconds and w.hop_seconds < w.clip_seconds else "a clip"
+    return f"windows of {w.clip_seconds:g} s every {hop}, probabilities {'averaged' if w.aggregate == 'mean' else 'max-pooled'} per file"
+
+
 def score_models(
-    models, manifest, cache, clip_seconds: float, *, windows: bool, multilabel: bool, adapt_bn: bool = False, adapt_im: bool = False
+    models, manifest, cache, windowing: Windowing, *, multilabel: bool, adapt_bn: bool = False, adapt_im: bool = False
 ):
     """``(probabilities averaged over models, metrics)`` on the labelled ``manifest``; with
     ``adapt_bn`` every model is first adapted to the manifest's unlabelled audio
@@ -273,20 +267,21 @@ def score_models(
     as ``<key>_adabn``."""
     if adapt_im and multilabel:
         raise ValueError("information-maximisation adaptation (--adapt-im) is for single-label classification, not tagging")
-    keys = TAGGING_KEYS if multilabel else CLASSIFICATION_KEYS
+    keys = metric_names(multilabel)
+    activation = "sigmoid" if multilabel else "softmax"
 
     def run(ms):
-        p = np.mean([predict_manifest(m, manifest, cache, clip_seconds, windows=windows, multilabel=multilabel) for m in ms], axis=0)
+        p = np.mean([predict_manifest(m, manifest, cache, windowing, activation=activation) for m in ms], axis=0)
         return p, (tagging_metrics(manifest.targets(), p) if multilabel else classification_metrics(manifest.label_indices(), p))
 
     probs, metrics = run(models)
     if adapt_bn or adapt_im:  # transductive: BatchNorm statistics of the unlabelled audio being scored
         plain = {f"{k}_unadapted": metrics[k] for k in keys}
-        models = [adapt_batchnorm(m, manifest, cache, clip_seconds, windows=windows) for m in models]
+        models = [adapt_batchnorm(m, manifest, cache, windowing) for m in models]
         probs, metrics = run(models)
         if adapt_im:  # ... then the BatchNorm affine parameters, by information maximisation
             bn_only = {f"{k}_adabn": metrics[k] for k in keys}
-            probs, metrics = run([adapt_information_maximization(m, manifest, cache, clip_seconds, windows=windows) for m in models])
+            probs, metrics = run([adapt_information_maximization(m, manifest, cache, windowing) for m in models])
             plain.update(bn_only)
         metrics = {**metrics, **plain}
     return probs, metrics
@@ -299,7 +294,7 @@ def evaluate_checkpoint(
     dataset: str | None = None,
     model: str | None = None,
     fold: str | None = None,
-    windows: bool = False,
+    windows: bool | None = None,
     clip_seconds: float | None = None,
     skip_bad: bool = False,
     group_column: str | None = None,
@@ -309,13 +304,16 @@ def evaluate_checkpoint(
     adapt_bn: bool = False,
     adapt_im: bool = False,
 ) -> dict:
-    """Score a saved model (``fold_<k>/best.pth`` of a run) on labelled data.
+    """Score a saved model (``fold_<k>/best.pth`` or ``fold_<k>/model/`` of a run) on labelled data.
 
-    The data's labels are mapped to the checkpoint's by name (the class order may differ); a
-    label the model does not know is an error naming it. ``fold`` restricts the data to one
-    predefined fold. Returns the metrics (accuracy, macro-F1, confusion matrix; or mAP, AUC,
-    d-prime) and, with ``out_dir``, writes ``metrics.json`` (and ``confusion_matrix.png``).
-    ``adapt_bn``: score after test-time BatchNorm adaptation to the data's audio
+    Everything about the model (name, labels, task, clip length, windowing) comes from its
+    bundle; ``model``, ``clip_seconds`` and ``windows`` (``True``: windows every half clip,
+    ``False``: without overlap) override it, with a warning. The data's labels are mapped to the
+    model's by name (the class order may differ); a label the model does not know is an error
+    naming it. ``fold`` restricts the data to one predefined fold. Returns the metrics
+    (accuracy, macro-F1, confusion matrix; or mAP, AUC, d-prime) and, with ``out_dir``, writes
+    ``metrics.json`` (and ``confusion_matrix.png``). ``adapt_bn``: score after test-time
+    BatchNorm adaptation to the data's audio
     (:func:`~audiocnn.evaluate.predict.adapt_batchnorm`, transductive); the plain scores are
     kept as ``*_unadapted``. ``adapt_im``: that, then information maximisation on the BatchNorm
     affine parameters (:func:`~audiocnn.evaluate.predict.adapt_information_maximization`); the
@@ -323,18 +321,16 @@ def evaluate_checkpoint(
     """
     import dataclasses
 
-    from audiocnn.data import AudioCache, load_manifest, validate_manifest
-    from audiocnn.models import create_model, read_checkpoint
-    from audiocnn.models._factory import stored_architecture_kwargs
+    from audiocnn.data import AudioCache, BadDataError, load_manifest, validate_manifest
+    from audiocnn.models import load_model
+    from audiocnn.models.bundle import generic_labels
 
-    _, meta = read_checkpoint(checkpoint)
-    name = model or meta.get("name")
-    if not name:
-        raise ValueError(f"{checkpoint}: no model name stored; pass --model")
-    labels = meta.get("labels")
-    if not labels:
+    net, bundle = load_model(checkpoint, model)
+    if generic_labels(bundle.labels):
         raise ValueError(f"{checkpoint}: no label list stored (not written by audiocnn train); cannot map the data's labels")
-    net = create_model(name, checkpoint=checkpoint, **stored_architecture_kwargs({**meta, "name": name}, name)).eval()
+    hop = None if windows is None else (bundle.windowing.clip_seconds / 2 if windows else bundle.windowing.clip_seconds)
+    bundle = bundle.with_overrides(str(checkpoint), clip_seconds=clip_seconds, hop_seconds=hop)
+    labels = list(bundle.labels)
     if manifest is None:
         manifest = load_manifest(data, dataset, group_column=group_column)
     manifest = validate_manifest(manifest, skip_bad=skip_bad)
@@ -349,18 +345,15 @@ def evaluate_checkpoint(
     if unknown:
         raise ValueError(f"{data}: label(s) unknown to the model in {checkpoint}: {', '.join(map(str, unknown))} (model labels: {', '.join(map(str, labels))})")
     manifest = dataclasses.replace(manifest, classes=tuple(labels))
-    multilabel = bool(meta.get("multilabel", manifest.multilabel))
-    clip = float(clip_seconds or meta.get("clip_seconds") or 1.0)
+    multilabel = bundle.multilabel
     cache = AudioCache(net.sample_rate, Path(cache_dir) if cache_dir else None)
     bad = cache.preload([it.path for it in manifest.items], progress=False)
     if bad:
-        from audiocnn.data import BadDataError
-
         if not skip_bad:
             raise BadDataError(bad)
         paths = {str(b.path) for b in bad}
         manifest = _with_bad(manifest.subset([i for i, it in enumerate(manifest.items) if str(it.path) not in paths]), bad)
-    _, metrics = score_models([net], manifest, cache, clip, windows=windows, multilabel=multilabel, adapt_bn=adapt_bn, adapt_im=adapt_im)
+    _, metrics = score_models([net], manifest, cache, bundle.windowing, multilabel=multilabel, adapt_bn=adapt_bn, adapt_im=adapt_im)
     if adapt_bn or adapt_im:
         metrics["adapt_bn"] = True
     if adapt_im:
@@ -369,19 +362,20 @@ def evaluate_checkpoint(
         **metrics,
         "n": len(manifest.items),
         "checkpoint": str(checkpoint),
-        "model": name,
+        "model": bundle.model,
         "data": str(data),
         "fold": fold,
-        "clip_seconds": clip,
-        "eval": "sliding windows" if windows else "centre crop",
-        "classes": list(labels),
+        "clip_seconds": bundle.windowing.clip_seconds,
+        "eval": describe_windowing(bundle.windowing),
+        "windowing": bundle.windowing.to_dict(),
+        "classes": labels,
         "bad_files": [{"path": str(b.path), "reason": b.reason} for b in manifest.bad],
     }
     if out_dir is not None:
         out_dir = Path(out_dir)
-        write_json_atomic(out, out_dir / "metrics.json")
+        write_json_atomic(out_dir / "metrics.json", out)
         if not multilabel:
             from audiocnn.evaluate.report import plot_confusion_matrix
 
-            plot_confusion_matrix(np.asarray(metrics["confusion_matrix"]), list(labels), out_dir / "confusion_matrix.png", title=f"{name} on {data}")
+            plot_confusion_matrix(np.asarray(metrics["confusion_matrix"]), labels, out_dir / "confusion_matrix.png", title=f"{bundle.model} on {data}")
     return out

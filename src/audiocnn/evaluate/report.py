@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_confusion_matrix", "plot_learning_curves", "write_report"]
+from audiocnn.atomic import write_json_atomic, write_text_atomic, write_with
+from audiocnn.metrics import metric_names
+
+__all__ = ["fold_label", "format_value", "plot_confusion_matrix", "plot_learning_curves", "save_figure", "write_report"]
 
 
-def _fold_label(name) -> str:
+def fold_label(name) -> str:
     """``"fold1"`` -> ``"1"`` so that labels read "fold 1", not "fold fold1"."""
     import re
 
     return re.sub(r"^fold[_-]?", "", str(name)) or str(name)
 
 
-def _fmt(v, digits=4) -> str:
+def format_value(v, digits=4) -> str:
     if isinstance(v, float):
         return f"{v:.{digits}f}"
     return str(v)
 
 
-def _savefig(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+def save_figure(fig, path: Path) -> None:
+    """Save a matplotlib figure atomically (110 dpi, tight bounding box)."""
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight"))
 
 
 def plot_confusion_matrix(cm: np.ndarray, classes, path: Path, title: str = "") -> None:
@@ -51,7 +52,7 @@ def plot_confusion_matrix(cm: np.ndarray, classes, path: Path, title: str = "") 
         for i in range(n):
             for j in range(n):
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8, color="white" if cm[i, j] > thr else "black")
-    _savefig(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -67,7 +68,7 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
     for k, (hist, name) in enumerate(zip(histories, fold_names)):
         if not hist:
             continue
-        name = _fold_label(name)
+        name = fold_label(name)
         c = colours[k % len(colours)]
         ep = [h["epoch"] for h in hist]
         a1.plot(ep, [h.get("train_loss", np.nan) for h in hist], color=c, label=f"fold {name} train")
@@ -87,19 +88,18 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
     if len(histories) <= 10:
         a1.legend(fontsize=7, ncol=2)
         a2.legend(fontsize=7)
-    _savefig(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
 def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
     """Write the four report files into ``out_dir`` from the ``metrics.json`` dict."""
-    from audiocnn.evaluate.protocol import write_json_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(metrics, out_dir / "metrics.json")
+    write_json_atomic(out_dir / "metrics.json", metrics)
     tagging = metrics.get("task") == "tagging"
-    keys = ("mAP", "auc", "d_prime") if tagging else ("accuracy", "macro_f1")
+    keys = metric_names(tagging)
     folds = metrics["folds"]
     if not tagging and metrics.get("confusion_matrix") is not None:
         plot_confusion_matrix(np.asarray(metrics["confusion_matrix"]), metrics["classes"], out_dir / "confusion_matrix.png")
@@ -142,10 +142,10 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
         "|---|---|---|---|" + "---|" * len(keys) + "---|---|---|---|",
     ]
     for f in folds:
-        vals = " | ".join(_fmt(f.get(k, float("nan"))) for k in keys)
+        vals = " | ".join(format_value(f.get(k, float("nan"))) for k in keys)
         lines.append(
-            f"| {_fold_label(f['fold'])} | {f['n_train']} | {f['n_val']} | {f['n_test']} | {vals} | {f['best_epoch']} | "
-            f"{f['epochs_run']} | {_fmt(f.get('val_metric', float('nan')))} | {f['seconds']:.0f} |"
+            f"| {fold_label(f['fold'])} | {f['n_train']} | {f['n_val']} | {f['n_test']} | {vals} | {f['best_epoch']} | "
+            f"{f['epochs_run']} | {format_value(f.get('val_metric', float('nan')))} | {f['seconds']:.0f} |"
         )
     lines += ["", "## Configuration", "", "| setting | value |", "|---|---|"]
     for k, v in cfg.items():
@@ -175,6 +175,4 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
         f"Wall time: {metrics['wall_seconds']:.0f} s on {metrics['machine']['platform']} ({metrics['machine']['cpus']} CPUs).",
         "",
     ]
-    tmp = out_dir / f".report.md.tmp{os.getpid()}"
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, out_dir / "report.md")
+    write_text_atomic(out_dir / "report.md", "\n".join(lines))

@@ -1,8 +1,7 @@
 """Embeddings of files: one row per file, or one row per window with its timestamp.
 
-- Per file: the model's ``"embedding"`` output averaged over windows of ``clip_seconds``
-  (default 10 s, hop = window, last window aligned with the end, as :class:`~audiocnn.Tagger`);
-  a file no longer than one window is embedded whole.
+- Per file: the model's ``"embedding"`` output averaged over the windows of its bundle (the
+  windows :class:`~audiocnn.Tagger` scores: a trained model's clip length, 10 s for PANNs).
 - Per window (``per_window=True``): windows of ``window_seconds`` every ``hop_seconds``
   (defaults 1 s / 0.5 s); the timestamp of a row is its window's centre in seconds. The last
   window is aligned with the end of the file, so its hop can be shorter.
@@ -24,8 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audiocnn.inference._stream import batch_same_length, expand_paths, stream_windows
-from audiocnn.inference.runtime import Runner, load_model
+from audiocnn.atomic import write_with
+from audiocnn.audio import aggregate
+from audiocnn.inference.loading import open_model
+from audiocnn.inference.stream import batch_same_length, expand_paths, stream_windows
+from audiocnn.inference.runtime import Runner
 from audiocnn.models.base import AudioModel
 
 __all__ = ["EmbeddingSet", "Embedder"]
@@ -45,7 +47,8 @@ class EmbeddingSet:
 
     def save_npz(self, path: str | os.PathLike) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix != ".npz":
+            raise ValueError(f"{path}: the embeddings file must end in .npz (numpy would write {path}.npz)")
         arrays = {
             "embeddings": self.embeddings.astype(np.float32),
             "paths": np.array(self.paths, dtype=str),
@@ -57,8 +60,7 @@ class EmbeddingSet:
         }
         if self.timestamps is not None:
             arrays["timestamps"] = self.timestamps.astype(np.float64)
-        np.savez(path, **arrays)
-        return path
+        return write_with(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 class Embedder:
@@ -67,32 +69,38 @@ class Embedder:
     Args:
         model / checkpoint / precision / batch_size / num_threads / calibration: as
             :class:`~audiocnn.Tagger`.
-        clip_seconds: window for per-file embeddings (default 10 s).
+        clip_seconds: window for per-file embeddings (default: the bundle's).
         window_seconds / hop_seconds: windows for per-window embeddings (default 1 s / 0.5 s).
     """
 
     def __init__(
         self,
-        model: str | AudioModel,
+        model: str | AudioModel | None = None,
         checkpoint: str | os.PathLike | None = None,
         precision: str = "fp32",
         batch_size: int = 8,
         num_threads: int | None = None,
-        clip_seconds: float = 10.0,
+        clip_seconds: float | None = None,
         window_seconds: float = 1.0,
         hop_seconds: float = 0.5,
         calibration=None,
     ):
-        net, self.metadata = load_model(model, checkpoint)
+        net, self.bundle = open_model(model, checkpoint, clip_seconds=clip_seconds)
         self.runner = Runner(net, precision=precision, copy=isinstance(model, AudioModel), num_threads=num_threads, calibration=calibration)
         self.info = net.info
         self.sample_rate = net.sample_rate
         self.embedding_dim = net.embedding_dim
         self.batch_size = batch_size
         sr = self.sample_rate
-        self.clip = max(int(round(clip_seconds * sr)), net.info.min_samples)
+        self.windowing = self.bundle.windowing
+        self.clip, self.clip_hop = self.windowing.sizes(sr, net.info.min_samples)
         self.window = max(int(round(window_seconds * sr)), net.info.min_samples)
         self.hop = min(max(1, int(round(hop_seconds * sr))), self.window)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs) -> Embedder:
+        """An embedder for a checkpoint or model folder with a bundle; ``kwargs`` as the class."""
+        return cls(kwargs.pop("model", None), checkpoint=checkpoint, **kwargs)
 
     def embed_batch(self, waveforms: torch.Tensor | np.ndarray) -> np.ndarray:
         """``(batch, samples)`` -> ``(batch, dim)`` float32."""
@@ -109,8 +117,9 @@ class Embedder:
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         files = expand_paths(list(paths))
-        window, hop = (self.window, self.hop) if per_window else (self.clip, None)
-        items = stream_windows(files, self.sample_rate, window, num_workers=num_workers, hop=hop, batch_size=self.batch_size)
+        window, hop = (self.window, self.hop) if per_window else (self.clip, self.clip_hop)
+        pad = self.windowing.pad_short and not per_window
+        items = stream_windows(files, self.sample_rate, window, num_workers=num_workers, hop=hop, batch_size=self.batch_size, pad_short=pad)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -141,10 +150,8 @@ class Embedder:
             file_index = np.array([new_index[r[0]] for r in rows], dtype=np.int64)
             timestamps = np.array([r[1] for r in rows], dtype=np.float64)
         else:
-            sums: dict[int, list[np.ndarray]] = {}
-            for i, _, e in rows:
-                sums.setdefault(i, []).append(e)
-            emb = np.stack([np.mean(sums[i], axis=0) for i in ok]) if ok else np.zeros((0, dim), np.float32)
+            owners = np.array([new_index[r[0]] for r in rows], dtype=np.int64)
+            emb = aggregate(np.stack([r[2] for r in rows]), owners, len(ok), "mean") if ok else np.zeros((0, dim), np.float32)
             file_index = np.arange(len(ok), dtype=np.int64)
             timestamps = None
         return EmbeddingSet(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import json
 import os
 import time
 import warnings
@@ -28,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.atomic import atomic_path, write_with
+from audiocnn.models.bundle import ModelBundle
 from audiocnn.features.multires import MultiResolutionMel
 from audiocnn.features.spectrogram import LogMel, MelSpectrogram, power_to_db
 from audiocnn.models.base import AudioModel
@@ -169,10 +172,27 @@ def _example_input(model: AudioModel, seconds: float, batch: int = 2, seed: int 
     return 0.1 * torch.randn(batch, n, generator=g)
 
 
-def export_onnx(model: AudioModel, path: str | os.PathLike, seconds: float = 10.0, opset: int = 17) -> Path:
-    """Write ``model`` as ONNX with dynamic batch and sample axes; returns the path."""
+BUNDLE_KEY = "audiocnn_bundle"
+
+
+def export_onnx(model: AudioModel, path: str | os.PathLike, seconds: float = 10.0, opset: int = 17, bundle: ModelBundle | None = None) -> Path:
+    """Write ``model`` as ONNX with dynamic batch and sample axes; the model's bundle (labels,
+    task, sample rate, windowing) is stored as JSON in the metadata entry ``audiocnn_bundle``.
+    Returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        _export_onnx(model, tmp, seconds, opset)
+        if bundle is not None:
+            import onnx
+
+            proto = onnx.load(str(tmp))
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = BUNDLE_KEY, json.dumps(bundle.to_dict())
+            onnx.save(proto, str(tmp))
+    return path
+
+
+def _export_onnx(model: AudioModel, path: Path, seconds: float, opset: int) -> None:
     graph = LogitsGraph(onnx_friendly(model).eval()).eval()
     x = _example_input(model, seconds)
     with torch.no_grad(), warnings.catch_warnings():
@@ -187,19 +207,19 @@ def export_onnx(model: AudioModel, path: str | os.PathLike, seconds: float = 10.
             opset_version=opset,
             dynamo=False,
         )
-    return path
 
 
-def export_torchscript(model: AudioModel, path: str | os.PathLike, seconds: float = 10.0) -> Path:
-    """Write ``model`` as a traced TorchScript module (``torch.jit.load`` to use it)."""
+def export_torchscript(model: AudioModel, path: str | os.PathLike, seconds: float = 10.0, bundle: ModelBundle | None = None) -> Path:
+    """Write ``model`` as a traced TorchScript module (``torch.jit.load`` to use it); the bundle,
+    when given, is stored as the extra file ``audiocnn_bundle.json``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     graph = LogitsGraph(copy.deepcopy(model).eval()).eval()
     x = _example_input(model, seconds)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(graph, (x,), check_trace=False)
-    traced.save(str(path))
+    extra = {f"{BUNDLE_KEY}.json": json.dumps(bundle.to_dict())} if bundle is not None else {}
+    write_with(path, lambda tmp: traced.save(str(tmp), _extra_files=extra))
     return path
 
 
@@ -243,12 +263,15 @@ def parity_check(model: AudioModel, path: str | os.PathLike, fmt: str, seconds: 
     )
 
 
-def export_model(model: AudioModel, path: str | os.PathLike, fmt: str = "onnx", seconds: float = 10.0) -> ExportResult:
-    """Export ``model`` to ``path`` in ``fmt`` (``"onnx"`` or ``"torchscript"``) and check parity."""
+def export_model(
+    model: AudioModel, path: str | os.PathLike, fmt: str = "onnx", seconds: float = 10.0, bundle: ModelBundle | None = None
+) -> ExportResult:
+    """Export ``model`` to ``path`` in ``fmt`` (``"onnx"`` or ``"torchscript"``) with its bundle,
+    and check parity."""
     if fmt == "onnx":
-        export_onnx(model, path, seconds)
+        export_onnx(model, path, seconds, bundle=bundle)
     elif fmt == "torchscript":
-        export_torchscript(model, path, seconds)
+        export_torchscript(model, path, seconds, bundle=bundle)
     else:
         raise ValueError(f"format must be 'onnx' or 'torchscript', got {fmt!r}")
     return parity_check(model, path, fmt)

@@ -2,15 +2,19 @@
 Representations") for any registered model::
 
     from audiocnn import hear
-    model = hear.load_model("Cnn14_mAP=0.431.pth", model_name="cnn14")
+    model = hear.load_model("runs/x/fold_1/model")            # a model trained by audiocnn train
+    model = hear.load_model("Cnn14_16k_mAP=0.438.pth")        # an official PANNs checkpoint
     scene = hear.get_scene_embeddings(audio, model)             # (n_sounds, D)
     emb, ts = hear.get_timestamp_embeddings(audio, model)       # (n_sounds, T, D), (n_sounds, T) ms
 
 ``audio`` is a float tensor ``(n_sounds, n_samples)`` at ``model.sample_rate``.
 
+Without a file, :func:`load_model` builds ``cnn14_16k`` (random weights, with a warning): 16 kHz
+is one of the rates HEAR tasks are given in.
+
 Scene embeddings
-    The model's ``"embedding"`` output; sounds longer than ``scene_window_seconds`` (default
-    10 s) are averaged over windows of that length (hop = window, last one aligned with the end).
+    The model's ``"embedding"`` output averaged over the windows of its bundle (a trained
+    model's clip length; 10 s for PANNs, without overlap, short sounds whole).
 
 Timestamp embeddings
     - Frame-level models with PANNs-style ``forward_conv`` (``cnn14_decision_level_*``,
@@ -21,7 +25,8 @@ Timestamp embeddings
     - Every other model: sliding windows of ``window_seconds`` (default 1 s) every
       ``hop_seconds`` (default 0.25 s) over the sound zero-padded by half a window at both ends,
       so that window ``k`` is centred at ``k * hop``: timestamps ``0, 250, 500, ...`` ms,
-      ``1 + n_samples // hop`` of them. Each window's ``"embedding"`` output is its vector.
+      ``1 + n_samples // hop`` of them (:func:`audiocnn.audio.centred_windows`). Each window's
+      ``"embedding"`` output is its vector.
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ import os
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from audiocnn.inference._stream import windows_of
-from audiocnn.inference.runtime import Runner, load_model as _load_audio_model
+from audiocnn.audio import Windowing, apply_windowed, centred_windows
+from audiocnn.inference.loading import open_model
+from audiocnn.inference.runtime import Runner
+from audiocnn.models import ModelBundle
 from audiocnn.models.base import AudioModel
 
 __all__ = ["HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "load_model"]
@@ -43,7 +49,9 @@ __all__ = ["HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "loa
 class HearModel(nn.Module):
     """An :class:`AudioModel` with the attributes the HEAR API requires. ``precision`` and ``copy``
     are :class:`~audiocnn.inference.runtime.Runner`'s (``copy=False``: bf16 folds BatchNorm into
-    ``model`` itself)."""
+    ``model`` itself). Scene embeddings use the windowing of ``bundle`` (default: the model's
+    :meth:`ModelBundle.for_model`), with ``scene_window_seconds`` in place of its clip length when
+    given."""
 
     def __init__(
         self,
@@ -51,11 +59,13 @@ class HearModel(nn.Module):
         precision: str = "fp32",
         window_seconds: float = 1.0,
         hop_seconds: float = 0.25,
-        scene_window_seconds: float = 10.0,
+        scene_window_seconds: float | None = None,
         batch_size: int = 16,
         copy: bool = True,
+        bundle: ModelBundle | None = None,
     ):
         super().__init__()
+        self.bundle = (bundle or ModelBundle.for_model(model)).with_overrides("the HEAR settings", clip_seconds=scene_window_seconds)
         self.runner = Runner(model, precision=precision, copy=copy)
         self.model = self.runner.model
         self.info = model.info
@@ -63,7 +73,8 @@ class HearModel(nn.Module):
         self.batch_size = batch_size
         self.window = max(int(round(window_seconds * self.sample_rate)), model.info.min_samples)
         self.hop = max(1, int(round(hop_seconds * self.sample_rate)))
-        self.scene_window = max(int(round(scene_window_seconds * self.sample_rate)), model.info.min_samples)
+        self.scene_windowing: Windowing = self.bundle.windowing
+        self.scene_window, self.scene_hop = self.scene_windowing.sizes(self.sample_rate, model.info.min_samples)
         self.scene_embedding_size = int(model.embedding_dim)
         self.frame_features = bool(model.info.frame_level and hasattr(model, "forward_conv") and hasattr(model, "time_ratio"))
         if self.frame_features:
@@ -78,12 +89,19 @@ class HearModel(nn.Module):
         return get_scene_embeddings(audio, self)
 
 
-def load_model(model_file_path: str | os.PathLike = "", model_name: str = "cnn14", **kwargs) -> HearModel:
-    """Build ``model_name`` with the weights in ``model_file_path`` ("" = random weights, with a
-    warning). ``kwargs``: ``precision``, ``window_seconds``, ``hop_seconds``,
-    ``scene_window_seconds``, ``batch_size`` (see :class:`HearModel`)."""
-    net, _ = _load_audio_model(model_name, checkpoint=model_file_path or None)
-    return HearModel(net, **{"copy": False, **kwargs})  # the network is ours: bf16 may fold it in place
+DEFAULT_MODEL = "cnn14_16k"
+
+
+def load_model(model_file_path: str | os.PathLike = "", model_name: str | None = None, **kwargs) -> HearModel:
+    """The HEAR entry point: a model from ``model_file_path`` -- a checkpoint or model folder
+    written by ``audiocnn train`` (its bundle names the model), or an official PANNs checkpoint
+    (``model_name``, or the name its file name implies) -- or, with ``""``, ``model_name``
+    (default ``cnn14_16k``) with random weights and a warning. ``kwargs``: ``precision``,
+    ``window_seconds``, ``hop_seconds``, ``scene_window_seconds``, ``batch_size`` (see
+    :class:`HearModel`)."""
+    path = model_file_path or None
+    net, bundle = open_model(model_name or (None if path else DEFAULT_MODEL), path)
+    return HearModel(net, bundle=bundle, **{"copy": False, **kwargs})  # the network is ours: bf16 may fold it in place
 
 
 def _check_audio(audio, model: HearModel) -> torch.Tensor:
@@ -93,21 +111,21 @@ def _check_audio(audio, model: HearModel) -> torch.Tensor:
     return audio
 
 
-def _batched(model: HearModel, windows: torch.Tensor, key: str = "embedding") -> torch.Tensor:
-    outs = [model.runner(windows[i : i + model.batch_size])[key] for i in range(0, windows.shape[0], model.batch_size)]
-    return torch.cat(outs) if outs else torch.zeros(0, model.scene_embedding_size)
+def _embed(model: HearModel, windows) -> np.ndarray:
+    return model.runner(torch.as_tensor(windows))["embedding"].float().numpy()
 
 
 def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
     """``(n_sounds, n_samples)`` -> ``(n_sounds, scene_embedding_size)``."""
     audio = _check_audio(audio, model)
-    n = audio.shape[1]
-    if n <= model.scene_window:
-        return _batched(model, audio)
-    starts = [s for s, _ in windows_of(np.empty(n, dtype=np.int8), model.scene_window)]
-    windows = torch.stack([audio[:, s : s + model.scene_window] for s in starts], dim=1)  # (sounds, w, len)
-    emb = _batched(model, windows.reshape(-1, model.scene_window))
-    return emb.reshape(audio.shape[0], len(starts), -1).mean(dim=1)
+    if audio.shape[0] == 0:
+        return torch.zeros(0, model.scene_embedding_size)
+    w = model.scene_windowing
+    emb = apply_windowed(
+        lambda b: _embed(model, b), list(audio.numpy()), model.scene_window, model.scene_hop,
+        pad_short=w.pad_short, how="mean", batch_size=model.batch_size,
+    )
+    return torch.from_numpy(emb)
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,10 +141,9 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
         hop_s = 1.0 / model.info.frame_rate
         t = (torch.arange(emb.shape[1], dtype=torch.float64) * r + (r - 1) / 2) * hop_s * 1000.0
         return emb, t[None].expand(n_sounds, -1).float().contiguous()
-    half = model.window // 2
-    padded = F.pad(audio, (half, model.window - half))
-    count = 1 + n // model.hop
-    windows = padded.unfold(1, model.window, model.hop)[:, :count]  # (sounds, T, window)
-    emb = _batched(model, windows.reshape(-1, model.window)).reshape(n_sounds, count, -1)
+    windows = np.stack([centred_windows(x, model.window, model.hop) for x in audio.numpy()])  # (sounds, T, window)
+    count = windows.shape[1]
+    flat = windows.reshape(-1, model.window)
+    emb = np.concatenate([_embed(model, flat[i : i + model.batch_size]) for i in range(0, len(flat), model.batch_size)])
     t = torch.arange(count, dtype=torch.float64) * model.hop / sr * 1000.0
-    return emb, t[None].expand(n_sounds, -1).float().contiguous()
+    return torch.from_numpy(emb).reshape(n_sounds, count, -1), t[None].expand(n_sounds, -1).float().contiguous()

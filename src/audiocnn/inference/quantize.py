@@ -30,15 +30,15 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from audiocnn.inference._cpu import cpu_has_vnni  # re-exported
+from audiocnn.inference.cpu import cpu_has_vnni  # re-exported
 from audiocnn.models.layers import ConvBlock, pool2d
 
-__all__ = ["Int8ConvBlock", "calibration_from_files", "cpu_has_vnni", "fold_batchnorm", "int8_qconfig", "quantize_conv_blocks", "quantized_engine", "synthetic_calibration"]
+__all__ = ["Int8ConvBlock", "calibration_from_files", "cpu_has_vnni", "fold_batchnorm", "folded_conv", "int8_qconfig", "quantize_conv_blocks", "quantized_engine", "synthetic_calibration"]
 
 log = logging.getLogger(__name__)
 
 
-def _folded_conv(block: ConvBlock, i: int) -> nn.Conv2d:
+def folded_conv(block: ConvBlock, i: int) -> nn.Conv2d:
     """``block.conv{i}`` with ``block.bn{i}`` folded in (a new conv), or the conv itself when the
     BatchNorm is already gone."""
     conv, bn = getattr(block, f"conv{i}"), getattr(block, f"bn{i}")
@@ -59,7 +59,7 @@ def fold_batchnorm(model: nn.Module) -> int:
         for i in range(1, block.num_convs + 1):
             if isinstance(getattr(block, f"bn{i}"), nn.Identity):
                 continue
-            setattr(block, f"conv{i}", _folded_conv(block, i))
+            setattr(block, f"conv{i}", folded_conv(block, i))
             setattr(block, f"bn{i}", nn.Identity())
             n += 1
     return n
@@ -113,7 +113,7 @@ class Int8ConvBlock(nn.Module):
         import torch.ao.nn.intrinsic as nni
         import torch.ao.quantization as tq
 
-        convs = [_folded_conv(block, i) for i in range(1, block.num_convs + 1)]
+        convs = [folded_conv(block, i) for i in range(1, block.num_convs + 1)]
         n_float = 0
         while n_float < len(convs) and convs[n_float].in_channels < float_below_channels:
             n_float += 1
@@ -206,7 +206,7 @@ def calibration_from_files(paths, sample_rate: int, seconds: float = 5.0, max_cl
     evenly over all of them, are kept. Unreadable files are skipped with a warning; if none can
     be read, the error names them.
     """
-    from audiocnn.inference._stream import expand_paths, iter_file_windows
+    from audiocnn.inference.stream import expand_paths, file_windows
 
     size = int(round(seconds * sample_rate))
     files = expand_paths([paths] if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__") else list(paths))
@@ -217,7 +217,7 @@ def calibration_from_files(paths, sample_rate: int, seconds: float = 5.0, max_cl
     windows, bad, short = [], [], []
     for f in files:
         try:  # read chunk by chunk and stop early: an hour-long file costs a few windows
-            got = list(itertools.islice((w for _, w in iter_file_windows(f, sample_rate, size)), max_clips))
+            got = list(itertools.islice((w for _, w in file_windows(f, sample_rate, size)), max_clips))
         except Exception as e:  # noqa: BLE001 - reported below
             bad.append(f"{f}: {e}")
             continue

@@ -19,95 +19,26 @@
   see :mod:`audiocnn.inference.export`) and run by ONNX Runtime; clip-level outputs only;
 - inputs shorter than ``model.info.min_samples`` are zero-padded at the end with a warning
   instead of failing.
-
-It also decides how logits become probabilities (:func:`activation_for`): sigmoid for
-multi-label models (PANNs/AudioSet, the default) and softmax for single-label classifiers,
-read from checkpoint metadata.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
-from audiocnn.inference._cpu import cpu_has_native_bf16
-from audiocnn.models import create_model
+from audiocnn.inference.cpu import cpu_has_native_bf16
 from audiocnn.models.base import AudioModel
 
-__all__ = ["BACKENDS", "PRECISIONS", "Runner", "activation_for", "load_model", "to_probabilities"]
+__all__ = ["BACKENDS", "PRECISIONS", "Runner"]
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16", "int8")
 BACKENDS = ("torch", "onnxruntime")
-
-
-def load_model(model: str | AudioModel, checkpoint: str | os.PathLike | None = None, warn_random: bool = True) -> tuple[AudioModel, dict]:
-    """``(model in eval mode, checkpoint metadata)`` from a registry name or a model instance.
-
-    Without a checkpoint a registry name gives random weights: say so loudly, since every
-    prediction will be meaningless.
-    """
-    if isinstance(model, AudioModel):
-        if checkpoint is not None:
-            from audiocnn.models._checkpoint import load_checkpoint
-
-            meta = load_checkpoint(model, checkpoint)
-            model.checkpoint_metadata = meta
-        meta = getattr(model, "checkpoint_metadata", {}) or {}
-        return model.eval(), meta
-    if not isinstance(model, str):
-        raise TypeError(f"model must be a registry name or an AudioModel, got {type(model).__name__}")
-    if checkpoint is None and warn_random:
-        msg = (
-            f"no checkpoint given: {model} has RANDOM weights, its predictions are meaningless "
-            "(pass checkpoint=... / --checkpoint FILE)"
-        )
-        warnings.warn(msg, stacklevel=3)
-    m = create_model(model, checkpoint=checkpoint)
-    return m.eval(), getattr(m, "checkpoint_metadata", {}) or {}
-
-
-def activation_for(metadata: dict | None) -> str:
-    """``"softmax"`` when checkpoint metadata says the model is a single-label classifier, else
-    ``"sigmoid"`` (multi-label tagging, as in PANNs).
-
-    Recognised metadata: ``multi_label: bool``; ``task`` in {``classification``, ``single-label``,
-    ``multiclass``} (softmax) or {``tagging``, ``multi-label``, ``multilabel``} (sigmoid);
-    ``loss`` naming cross-entropy (softmax) or BCE (sigmoid); ``activation``.
-    """
-    meta = metadata or {}
-    act = str(meta.get("activation", "")).lower()
-    if act in ("sigmoid", "softmax"):
-        return act
-    if "multi_label" in meta:
-        return "sigmoid" if meta["multi_label"] else "softmax"
-    task = str(meta.get("task", "")).lower().replace("_", "-")
-    if task in ("classification", "single-label", "multiclass", "multi-class"):
-        return "softmax"
-    if task in ("tagging", "multi-label", "multilabel"):
-        return "sigmoid"
-    loss = str(meta.get("loss", "")).lower().replace("_", "").replace("-", "")
-    if loss in ("ce", "crossentropy", "nll"):
-        return "softmax"
-    return "sigmoid"
-
-
-def to_probabilities(logits: np.ndarray, activation: str = "sigmoid", axis: int = -1) -> np.ndarray:
-    """Sigmoid (independent classes) or softmax over ``axis`` (mutually exclusive classes)."""
-    logits = np.asarray(logits, dtype=np.float32)
-    if activation == "sigmoid":
-        return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)  # overflow-free sigmoid
-    if activation == "softmax":
-        z = logits - logits.max(axis=axis, keepdims=True)
-        e = np.exp(z)
-        return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
-    raise ValueError(f"activation must be 'sigmoid' or 'softmax', got {activation!r}")
 
 
 class Runner:

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.models.bundle import ModelBundle, apply_activation
 from audiocnn.features.multires import MultiResolutionMel
 from audiocnn.features.spectrogram import LogMel, MelSpectrogram, hz_to_mel, mel_to_hz, stft_power
 from audiocnn.models.base import AudioModel
@@ -205,24 +206,15 @@ class _Capture:
 
 
 def _probabilities(logits: torch.Tensor, activation: str) -> torch.Tensor:
-    return torch.softmax(logits, dim=-1) if activation == "softmax" else torch.sigmoid(logits)
+    return apply_activation(logits, activation)
 
 
-def _activation(model: AudioModel, activation: str) -> str:
+def _activation(bundle: ModelBundle, activation: str) -> str:
     if activation in ("softmax", "sigmoid"):
         return activation
     if activation != "auto":
         raise ValueError(f"activation must be 'auto', 'softmax' or 'sigmoid', got {activation!r}")
-    meta = getattr(model, "checkpoint_metadata", None) or {}
-    for key in ("multilabel", "multi_label"):
-        if key in meta:
-            return "sigmoid" if meta[key] else "softmax"
-    if meta:
-        from audiocnn.inference.runtime import activation_for
-
-        return activation_for(meta)
-    # no metadata: AudioSet-sized heads are taggers (PANNs), anything else a classifier
-    return "sigmoid" if model.num_classes == 527 else "softmax"
+    return bundle.activation
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -295,6 +287,7 @@ def saliency(
     activation: str = "auto",
     labels=None,
     seed: int = 0,
+    bundle: ModelBundle | None = None,
 ) -> SaliencyMap:
     """Explain one clip's prediction.
 
@@ -304,10 +297,12 @@ def saliency(
         method: ``"gradient"``, ``"smoothgrad"`` or ``"gradcam"`` (see the module docstring).
         target: class to explain; default the predicted class.
         samples / noise_level: SmoothGrad's number of noisy copies and noise scale.
-        activation: ``"softmax"``, ``"sigmoid"`` or ``"auto"`` (checkpoint metadata; without
-            metadata sigmoid for 527-class AudioSet heads, else softmax).
+        activation: ``"softmax"``, ``"sigmoid"`` or ``"auto"`` (from the bundle's task).
         labels: class names (list) for the result's ``label`` / ``target_label``.
         seed: SmoothGrad noise seed.
+        bundle: the model's :class:`~audiocnn.models.ModelBundle` (default: the model's own
+            description, multi-label). A clip shorter than the bundle's window is zero-padded to
+            it when the bundle pads short inputs (as the model was trained).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -316,13 +311,16 @@ def saliency(
         x = x[0]
     if x.dim() != 1:
         raise ValueError(f"saliency explains one clip: expected (samples,) or (1, samples), got {tuple(x.shape)}")
-    if x.shape[0] < model.info.min_samples:
-        x = F.pad(x, (0, model.info.min_samples - x.shape[0]))
+    bundle = bundle if bundle is not None else ModelBundle.for_model(model)
+    window, _ = bundle.windowing.sizes(model.sample_rate, model.info.min_samples)
+    shortest = window if bundle.windowing.pad_short else model.info.min_samples
+    if x.shape[0] < shortest:
+        x = F.pad(x, (0, shortest - x.shape[0]))
     p = next(model.parameters(), None)
     x = x.to(p.device if p is not None else "cpu")
     was_training = model.training
     model.eval()
-    act = _activation(model, activation)
+    act = _activation(bundle, activation)
     display = _Display(model, x.shape[0])
     # Parameters need no gradients; the hooked leaf or the waveform does.
     flags = [(q.requires_grad, q.grad) for q in model.parameters()]

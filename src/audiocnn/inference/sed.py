@@ -37,16 +37,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audiocnn.audio import audio_info, iter_audio_chunks
+from audiocnn.audio import audio_info, iter_audio_chunks, windows_of
 from audiocnn.features.spectrogram import LogMel
-from audiocnn.inference._stream import log_resample
-from audiocnn.inference.labels import resolve_labels
-from audiocnn.inference.runtime import Runner, activation_for, load_model, to_probabilities
+from audiocnn.inference.stream import log_resample
+from audiocnn.inference.loading import open_model
+from audiocnn.inference.runtime import Runner
 from audiocnn.models.base import AudioModel
 
 __all__ = ["Event", "EventTracker", "SedResult", "SoundEventDetector", "extract_events", "plot_sed", "write_events_csv"]
 
 log = logging.getLogger("audiocnn.inference")
+
+DEFAULT_MODEL = "cnn14_decision_level_max"
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,18 +254,19 @@ class SoundEventDetector:
 
     Args:
         model / checkpoint / labels / precision / batch_size / num_threads / calibration: as for
-            :class:`~audiocnn.Tagger`.
+            :class:`~audiocnn.Tagger` (default model: ``cnn14_decision_level_max``).
         thresholds: scalar, per-class values or ``{label: value, "default": value}`` (default 0.5).
         min_duration: seconds (default 0.1).
         merge_gap: seconds (default 0.2).
         chunk_seconds / margin_seconds: chunking of long inputs (frame-level models).
-        window_seconds / hop_seconds: sliding windows for clip-level models (default 2 s / 0.5 s).
+        window_seconds / hop_seconds: sliding windows for clip-level models (default: the bundle's
+            clip length up to 2 s / 0.5 s).
         keep_frames: keep the full ``(frames, classes)`` matrix: ``None`` = when under 20 M values.
     """
 
     def __init__(
         self,
-        model: str | AudioModel = "cnn14_decision_level_max",
+        model: str | AudioModel | None = None,
         checkpoint: str | os.PathLike | None = None,
         labels=None,
         precision: str = "fp32",
@@ -274,18 +277,23 @@ class SoundEventDetector:
         merge_gap: float = 0.2,
         chunk_seconds: float = 40.0,
         margin_seconds: float = 2.56,
-        window_seconds: float = 2.0,
+        window_seconds: float | None = None,
         hop_seconds: float = 0.5,
         keep_frames: bool | None = None,
         activation: str | None = None,
         calibration=None,
     ):
-        net, meta = load_model(model, checkpoint)
+        if model is None and checkpoint is None:
+            model = DEFAULT_MODEL
+        net, self.bundle = open_model(model, checkpoint, labels, activation=activation)
         self.runner = Runner(net, precision=precision, copy=isinstance(model, AudioModel), num_threads=num_threads, calibration=calibration)
         self.info = net.info
         self.sample_rate = net.sample_rate
-        self.labels = resolve_labels(labels, net.num_classes, meta)
-        self.activation = activation or activation_for(meta)
+        self.labels = list(self.bundle.labels)
+        self.activation = self.bundle.activation
+        if window_seconds is None:  # the training clip, up to 2 s (finer in time than 10-s PANNs clips)
+            window_seconds = min(self.bundle.windowing.clip_seconds, 2.0)
+        hop_seconds = min(hop_seconds, window_seconds)
         self.thresholds, self.min_duration, self.merge_gap = thresholds, min_duration, merge_gap
         self.batch_size = batch_size
         self.keep_frames = keep_frames
@@ -306,15 +314,15 @@ class SoundEventDetector:
             self.time_offset = self.window / sr / 2
         self._display = LogMel(sr, *_display_stft(sr))
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs) -> SoundEventDetector:
+        """A detector for a checkpoint or model folder with a bundle; ``kwargs`` as the class."""
+        return cls(kwargs.pop("model", None), checkpoint=checkpoint, **kwargs)
+
     # -- sources -----------------------------------------------------------------------------
     def _chunks_array(self, x: np.ndarray, length: int, hop: int) -> Iterator[tuple[int, np.ndarray]]:
-        n = x.shape[0]
-        start = 0
-        while True:
-            yield start, x[start : start + length]
-            if start + length >= n:
-                return
-            start += hop
+        # the grid of iter_audio_chunks: every hop, the last chunk shorter
+        return windows_of(x, length, hop, last="short")
 
     def _chunks_file(self, path, length: int, hop: int) -> Iterator[tuple[int, np.ndarray]]:
         log_resample(path, audio_info(path)["sample_rate"], self.sample_rate)
@@ -362,11 +370,11 @@ class SoundEventDetector:
             raise ValueError(f"{self.info.name} is marked frame-level but returned no framewise_logits")
         fw = out["framewise_logits"][0].numpy()
         expected = 1 + max(x.shape[0], self.info.min_samples) // self.hop
-        return to_probabilities(fw[:expected], self.activation)
+        return self.bundle.probabilities(fw[:expected])
 
     def _window_probs(self, batch: list[np.ndarray]) -> np.ndarray:
         logits = self.runner(torch.from_numpy(np.stack(batch)))["logits"].numpy()
-        return to_probabilities(logits, self.activation)
+        return self.bundle.probabilities(logits)
 
     def frame_probabilities(self, waveform: np.ndarray, sample_rate: int | None = None) -> np.ndarray:
         """``(frames, classes)`` probabilities for a 1-D waveform (chunked like files)."""

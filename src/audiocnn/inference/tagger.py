@@ -6,12 +6,13 @@
     for r in tagger.tag(["a.wav", "recordings/"]):     # folders are walked
         print(r.path, r.tags[0].label, r.tags[0].probability)
 
-Long inputs are cut into windows of ``clip_seconds`` (default 10 s, the PANNs training length)
-with hop = window; the last window is aligned with the end of the input so that nothing is
-zero-padded. An input no longer than one window is processed whole. The clip-level
-probability of a long input is the **mean** over windows of the window probabilities
-(``aggregate="max"`` takes the maximum instead: better for rare short events, more false
-alarms). Files are read chunk by chunk, so memory stays flat in file length.
+A model's bundle says how inputs are windowed (:mod:`audiocnn.audio.windows`): a model trained
+by ``audiocnn train`` scores windows of its training clip length every half clip, with short
+inputs zero-padded as in training, exactly as its evaluation did; an official PANNs checkpoint
+scores 10-s windows (its training length) without overlap, short inputs whole. The last window
+of a long input is aligned with its end, so nothing is padded. The clip-level probability is the
+mean over windows (``aggregate="max"`` takes the maximum: better for rare short events, more
+false alarms). Files are read chunk by chunk, so memory stays flat in file length.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from audiocnn.audio import resample
-from audiocnn.inference._stream import WindowItem, batch_same_length, expand_paths, stream_windows, windows_of
-from audiocnn.inference.labels import resolve_labels
-from audiocnn.inference.runtime import Runner, activation_for, load_model, to_probabilities
+from audiocnn.audio import aggregate, apply_windowed, resample
+from audiocnn.inference.loading import open_model
+from audiocnn.inference.runtime import Runner
+from audiocnn.inference.stream import batch_same_length, expand_paths, stream_windows
 from audiocnn.models.base import AudioModel
 
 __all__ = ["Tag", "TagResult", "Tagger"]
@@ -65,56 +66,25 @@ class TagResult:
         return d
 
 
-class _Accumulator:
-    """Per-file aggregation of window probabilities (mean or max)."""
-
-    def __init__(self, aggregate: str):
-        self.aggregate = aggregate
-        self.total = None
-        self.count = 0
-        self.duration = 0.0
-        self.expected: int | None = None  # known once the end-of-file marker arrives
-        self.error: str | None = None
-
-    def add(self, p: np.ndarray, start: float, seconds: float) -> None:
-        if self.total is None:
-            self.total = p.astype(np.float64)
-        elif self.aggregate == "max":
-            np.maximum(self.total, p, out=self.total)
-        else:
-            self.total += p
-        self.count += 1
-        self.duration = max(self.duration, start + seconds)
-
-    @property
-    def done(self) -> bool:
-        return self.expected is not None and self.count >= self.expected
-
-    def result(self) -> np.ndarray:
-        return (self.total / self.count if self.aggregate == "mean" else self.total).astype(np.float32)
-
-
 class Tagger:
     """Clip-level tagging with any registered model.
 
     Args:
-        model: registry name (``"cnn14"``) or an :class:`AudioModel`.
-        checkpoint: weights file (official PANNs or audiocnn). Without one, a registry name
-            gives random weights and a loud warning.
+        model: registry name (``"cnn14"``), an :class:`AudioModel`, or ``None`` when
+            ``checkpoint`` carries a bundle (a checkpoint or model folder written by
+            ``audiocnn train``) that names the model.
+        checkpoint: weights: a checkpoint file (official PANNs or audiocnn) or a model folder.
+            Without one, a registry name gives random weights and a loud warning.
         labels: list of names or a labels file (``class_labels_indices.csv`` style, or one name per
-            line); default: the checkpoint's metadata, else ``class_0..``.
-        precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see :mod:`audiocnn.inference.runtime`;
-            docs/inference.md). ``"bf16"`` is the fast path: Cnn14 ran ~3x faster than fp32 on a
-            CPU with AVX512-BF16 (Winograd deep convolutions) and moved a trained Cnn14's
-            probabilities by under 0.01. ``"int8"`` is faster still (~4x) but moved them by up to
-            0.03 when calibrated on the scored audio, and 0.27 with the synthetic default: pass
-            ``calibration``.
+            line); default: the bundle's, else ``class_0..``.
+        precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see :mod:`audiocnn.inference.runtime` and
+            docs/inference.md). ``"bf16"`` is the fast path on a CPU with native bfloat16;
+            ``"int8"`` is faster still but moves probabilities more: pass ``calibration``.
         batch_size: windows per forward pass.
-        clip_seconds: window length for long inputs (default 10 s).
+        clip_seconds: window length (default: the bundle's).
         num_threads: torch CPU threads (process-wide).
-        aggregate: ``"mean"`` (default) or ``"max"`` over windows of a long input.
-        activation: ``"sigmoid"``/``"softmax"``; default from checkpoint metadata (sigmoid,
-            multi-label as PANNs, unless the metadata says single-label).
+        aggregate: ``"mean"`` or ``"max"`` over windows of a long input (default: the bundle's).
+        activation: ``"sigmoid"``/``"softmax"`` (default: from the bundle's task).
         backend: ``"torch"`` (default) or ``"onnxruntime"`` (exports the model at start-up and
             runs the ONNX graph; fp32 only).
         calibration: ``precision="int8"`` only: ``(clips, samples)`` waveforms at the model's rate,
@@ -124,40 +94,43 @@ class Tagger:
 
     def __init__(
         self,
-        model: str | AudioModel,
+        model: str | AudioModel | None = None,
         checkpoint: str | os.PathLike | None = None,
         labels: str | os.PathLike | Sequence[str] | None = None,
         precision: str = "fp32",
         batch_size: int = 8,
         clip_seconds: float | None = None,
         num_threads: int | None = None,
-        aggregate: str = "mean",
+        aggregate: str | None = None,
         activation: str | None = None,
         backend: str = "torch",
         calibration=None,
     ):
-        if aggregate not in ("mean", "max"):
-            raise ValueError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        net, meta = load_model(model, checkpoint)
-        self.metadata = meta
+        net, self.bundle = open_model(model, checkpoint, labels, clip_seconds=clip_seconds, aggregate=aggregate, activation=activation)
         self.runner = Runner(net, precision=precision, copy=isinstance(model, AudioModel), num_threads=num_threads, backend=backend, calibration=calibration)
         self.model = self.runner.model
         self.sample_rate = net.sample_rate
-        self.labels = resolve_labels(labels, net.num_classes, meta)
-        self.activation = activation or activation_for(meta)
+        self.labels = list(self.bundle.labels)
+        self.activation = self.bundle.activation
         self.batch_size = batch_size
-        self.clip_seconds = float(clip_seconds) if clip_seconds else 10.0
-        self.window = max(int(round(self.clip_seconds * self.sample_rate)), net.info.min_samples)
-        self.aggregate = aggregate
+        self.windowing = self.bundle.windowing
+        self.clip_seconds = self.windowing.clip_seconds
+        self.window, self.hop = self.windowing.sizes(self.sample_rate, net.info.min_samples)
+        self.aggregate = self.windowing.aggregate
         self.precision = precision
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs) -> Tagger:
+        """A tagger for a checkpoint or model folder with a bundle (``audiocnn train``'s output):
+        model, labels, task and windowing all come from it; ``kwargs`` as :class:`Tagger`."""
+        return cls(kwargs.pop("model", None), checkpoint=checkpoint, **kwargs)
+
     # -- arrays ------------------------------------------------------------------------------
-    def forward_windows(self, batch: torch.Tensor) -> np.ndarray:
+    def forward_windows(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
         """Probabilities ``(batch, classes)`` for a stacked batch of equal-length windows."""
-        logits = self.runner(batch)["logits"].numpy()
-        return to_probabilities(logits, self.activation)
+        return self.bundle.probabilities(self.runner(batch)["logits"]).numpy()
 
     def predict_proba(self, waveforms, sample_rate: int | None = None) -> np.ndarray:
         """Clip-level probabilities ``(batch, classes)``.
@@ -176,18 +149,16 @@ class Tagger:
             if waveforms.ndim != 2:
                 raise ValueError(f"expected (batch, samples) or (samples,), got shape {waveforms.shape}")
         rows = [np.asarray(w, dtype=np.float32) for w in waveforms]
-        if sample_rate is not None and sample_rate != self.sample_rate:
-            log.info("resampling %d input(s) from %d Hz to the model's %d Hz (soxr)", len(rows), sample_rate, self.sample_rate)
-            rows = [resample(r, sample_rate, self.sample_rate) for r in rows]
-        items = []
         for i, r in enumerate(rows):
             if r.ndim != 1:
                 raise ValueError(f"input {i}: expected a 1-D waveform, got shape {r.shape}")
-            for start, w in windows_of(r, self.window):
-                items.append(WindowItem(i, start / self.sample_rate, w))
-            items.append(WindowItem(i, end=True))
-        results = self._run(iter(items), len(rows))
-        return np.stack([acc.result() for acc in results])
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            log.info("resampling %d input(s) from %d Hz to the model's %d Hz (soxr)", len(rows), sample_rate, self.sample_rate)
+            rows = [resample(r, sample_rate, self.sample_rate) for r in rows]
+        return apply_windowed(
+            self.forward_windows, rows, self.window, self.hop,
+            pad_short=self.windowing.pad_short, how=self.aggregate, batch_size=self.batch_size,
+        )
 
     # -- files -------------------------------------------------------------------------------
     def tag(
@@ -207,7 +178,7 @@ class Tagger:
                 resampling overlap with the model.
             errors: ``"raise"`` (stop at the first unreadable file, with its reason) or
                 ``"record"`` (keep going; failed files get ``error`` set and no tags).
-            progress: show a tqdm bar (files/s).
+            progress: show a progress bar (files/s).
         """
         if errors not in ("raise", "record"):
             raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
@@ -219,45 +190,41 @@ class Tagger:
             from tqdm import tqdm
 
             bar = tqdm(total=len(files), unit="file", desc="tagging", dynamic_ncols=True)
-        items = stream_windows(files, self.sample_rate, self.window, num_workers=num_workers, batch_size=self.batch_size)
+        items = stream_windows(
+            files, self.sample_rate, self.window, num_workers=num_workers, hop=self.hop,
+            batch_size=self.batch_size, pad_short=self.windowing.pad_short,
+        )
+        probs: list[list[np.ndarray]] = [[] for _ in files]
+        ends: list[float] = [0.0] * len(files)
+        errs: dict[int, str] = {}
         try:
-            accs = self._run(items, len(files), errors=errors, paths=files, bar=bar)
+            for windows, batch, markers in batch_same_length(items, self.batch_size):
+                if windows:
+                    seconds = batch.shape[1] / self.sample_rate
+                    for w, p in zip(windows, self.forward_windows(batch)):
+                        probs[w.index].append(p)
+                        ends[w.index] = max(ends[w.index], w.start + seconds)
+                for m in markers:
+                    if m.error is not None:
+                        if errors == "raise":
+                            cls = FileNotFoundError if "not found" in m.error else ValueError
+                            raise cls(f"{files[m.index]}: {m.error}")
+                        errs[m.index] = m.error
+                        log.debug("%s: %s", files[m.index], m.error)
+                    if bar is not None:
+                        bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
         out = []
-        for path, acc in zip(files, accs):
-            if acc.error is not None:
-                out.append(TagResult(str(path), error=acc.error))
+        for i, path in enumerate(files):
+            if i in errs:
+                out.append(TagResult(str(path), error=errs[i]))
                 continue
-            p = acc.result()
-            out.append(TagResult(str(path), self.top_tags(p, top_k), round(acc.duration, 3), acc.count, p))
+            p = aggregate(np.stack(probs[i]), np.zeros(len(probs[i]), dtype=np.int64), 1, self.aggregate)[0]
+            out.append(TagResult(str(path), self.top_tags(p, top_k), round(ends[i], 3), len(probs[i]), p))
         return out
 
     def top_tags(self, probabilities: np.ndarray, top_k: int = 5) -> list[Tag]:
         order = np.argsort(-probabilities, kind="stable")[: max(int(top_k), 0)]
         return [Tag(self.labels[i], int(i), float(probabilities[i])) for i in order]
-
-    # -- core --------------------------------------------------------------------------------
-    def _run(self, items, n: int, errors: str = "raise", paths=None, bar=None) -> list[_Accumulator]:
-        accs = [_Accumulator(self.aggregate) for _ in range(n)]
-        for windows, batch, markers in batch_same_length(items, self.batch_size):
-            if windows:
-                probs = self.forward_windows(batch)
-                seconds = batch.shape[1] / self.sample_rate
-                for w, p in zip(windows, probs):
-                    accs[w.index].add(p, w.start, seconds)
-            for m in markers:
-                acc = accs[m.index]
-                if m.error is not None:
-                    if errors == "raise":
-                        raise FileNotFoundError(f"{paths[m.index]}: {m.error}") if "not found" in m.error else ValueError(f"{paths[m.index]}: {m.error}")
-                    acc.error = m.error
-                    acc.expected = 0
-                    log.debug("%s: %s", paths[m.index], m.error)
-                else:
-                    acc.expected = acc.count if acc.expected is None else acc.expected
-                if bar is not None:
-                    bar.update(1)
-        return accs
-

@@ -123,7 +123,7 @@ def use_winograd(model: nn.Module, min_out_channels: int | None = None, dtype: t
     (default :data:`DEFAULT_MIN_OUT_CHANNELS`) outputs becomes a :class:`WinogradConv2d` (its
     BatchNorm folded in first). The model must be in eval mode and no longer loads checkpoints
     afterwards. Returns the number converted."""
-    from audiocnn.inference.quantize import _folded_conv
+    from audiocnn.inference.quantize import folded_conv
 
     if model.training:
         raise ValueError("use_winograd needs a model in eval mode (BatchNorm is folded)")
@@ -137,7 +137,7 @@ def use_winograd(model: nn.Module, min_out_channels: int | None = None, dtype: t
             conv = getattr(block, f"conv{i}")
             if not is_winograd_compatible(conv) or conv.out_channels < min_out_channels:
                 continue
-            setattr(block, f"conv{i}", WinogradConv2d(_folded_conv(block, i), dtype))
+            setattr(block, f"conv{i}", WinogradConv2d(folded_conv(block, i), dtype))
             setattr(block, f"bn{i}", nn.Identity())
             n += 1
     return n

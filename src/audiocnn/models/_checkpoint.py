@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from audiocnn.atomic import write_with
 from audiocnn.models.base import AudioModel
 
 __all__ = ["CheckpointError", "load_checkpoint", "load_state_dict_checked", "read_checkpoint", "save_checkpoint"]
@@ -65,19 +66,16 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     return sd, meta
 
 
-def save_checkpoint(model: AudioModel, path: str | os.PathLike, **metadata) -> Path:
-    """Write ``{'model': state_dict, 'audiocnn': {...}}`` atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"name": model.info.name, "num_classes": model.num_classes, **metadata}
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save({"model": model.state_dict(), "audiocnn": meta}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+def save_checkpoint(model: AudioModel, path: str | os.PathLike, bundle=None) -> Path:
+    """Write ``{'model': state_dict, 'audiocnn': bundle}`` atomically.
+
+    ``bundle`` (:class:`~audiocnn.models.bundle.ModelBundle`) describes the model for every
+    consumer; default: :meth:`ModelBundle.for_model` of ``model``."""
+    from audiocnn.models.bundle import ModelBundle
+
+    bundle = bundle if bundle is not None else ModelBundle.for_model(model)
+    obj = {"model": model.state_dict(), "audiocnn": bundle.to_dict()}
+    return write_with(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _dft_kernels(n_fft: int, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

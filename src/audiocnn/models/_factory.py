@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from audiocnn.models._checkpoint import load_state_dict_checked, read_checkpoint
 from audiocnn.models._registry import get_model_builder
 from audiocnn.models.base import AudioModel
+from audiocnn.models.bundle import INIT_KWARGS, ModelBundle
 
-__all__ = ["create_model"]
+__all__ = ["build_from_state_dict", "create_model"]
 
 
 def _build(name: str, builder, **kwargs) -> AudioModel:
@@ -21,9 +24,34 @@ def _build(name: str, builder, **kwargs) -> AudioModel:
         raise
 
 
-def _checkpoint_num_classes(model: AudioModel, sd: dict) -> int | None:
+def build_from_state_dict(
+    name: str,
+    sd: dict[str, torch.Tensor],
+    bundle: ModelBundle | None,
+    *,
+    num_classes: int | None = None,
+    source: str = "checkpoint",
+    **overrides,
+) -> AudioModel:
+    """Build ``name`` and load ``sd`` into it (keys and shapes checked, every mismatch listed).
+
+    The bundle's architecture arguments apply when it describes the same model; ``overrides``
+    win. The head takes the state dict's class count; a different ``num_classes`` then gets a
+    fresh head (transfer learning).
+    """
+    builder = get_model_builder(name)
+    stored = dict(bundle.model_args) if bundle is not None and bundle.model == name else {}
+    kwargs = {**{k: v for k, v in stored.items() if k not in INIT_KWARGS}, **overrides}
+    probe_classes = bundle.num_classes if bundle is not None else None
+    model = _build(name, builder, num_classes=probe_classes or 527, **kwargs)
     key = model.info.classifier + ".weight"
-    return int(sd[key].shape[0]) if key in sd else None
+    sd_classes = int(sd[key].shape[0]) if key in sd else probe_classes
+    if sd_classes and sd_classes != model.num_classes:
+        model.reset_classifier(sd_classes)
+    load_state_dict_checked(model, sd, source=source)
+    if num_classes is not None and num_classes != model.num_classes:
+        model.reset_classifier(num_classes)
+    return model
 
 
 def create_model(
@@ -42,38 +70,15 @@ def create_model(
         checkpoint: an official PANNs ``.pth`` file or one written by audiocnn.
         **overrides: architecture arguments of the family (e.g. ``dropout``, ``sample_rate``).
             A checkpoint written by ``audiocnn train`` for the same model name brings the
-            architecture arguments it was trained with (``--model-arg``); ``overrides`` win.
+            architecture arguments it was trained with (its bundle); ``overrides`` win.
 
     Returns:
-        the model, in eval mode.
+        the model, in eval mode. To get the checkpoint's bundle (labels, task, windowing) as
+        well, use :func:`audiocnn.models.load_model`.
     """
-    builder = get_model_builder(name)
     if checkpoint is None:
-        model = _build(name, builder, num_classes=527 if num_classes is None else num_classes, **overrides)
-        return model.eval()
+        builder = get_model_builder(name)
+        return _build(name, builder, num_classes=527 if num_classes is None else num_classes, **overrides).eval()
     sd, meta = read_checkpoint(checkpoint)
-    overrides = {**stored_architecture_kwargs(meta, name), **overrides}
-    probe_classes = meta.get("num_classes")
-    model = _build(name, builder, num_classes=probe_classes or 527, **overrides)
-    ckpt_classes = _checkpoint_num_classes(model, sd) or probe_classes
-    if ckpt_classes and ckpt_classes != model.num_classes:
-        model.reset_classifier(ckpt_classes)
-    load_state_dict_checked(model, sd, source=str(checkpoint))
-    if num_classes is not None and num_classes != model.num_classes:
-        model.reset_classifier(num_classes)
-    model.checkpoint_metadata = meta
-    return model.eval()
-
-
-# model_kwargs that choose initial weights, not the architecture: never re-applied from a checkpoint
-INIT_KWARGS = ("init", "imagenet_weights", "pretrained")
-
-
-def stored_architecture_kwargs(meta: dict, name: str) -> dict:
-    """The ``--model-arg`` architecture arguments a checkpoint of ours was trained with (from its
-    metadata ``config.model_kwargs``), when it was trained as ``name``; weight-choosing arguments
-    (``init``, ``imagenet_weights``) are dropped."""
-    if meta.get("name") not in (None, name):
-        return {}
-    kwargs = ((meta.get("config") or {}).get("model_kwargs")) or {}
-    return {k: v for k, v in kwargs.items() if k not in INIT_KWARGS}
+    bundle = ModelBundle.from_checkpoint_metadata(meta, str(checkpoint))
+    return build_from_state_dict(name, sd, bundle, num_classes=num_classes, source=str(checkpoint), **overrides).eval()

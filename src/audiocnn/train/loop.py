@@ -16,12 +16,15 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
-from audiocnn.models import create_model, save_checkpoint
+from audiocnn.atomic import write_with
+from audiocnn.audio import Windowing
+from audiocnn.models import ModelBundle, create_model, load_model, save_checkpoint, save_pretrained
+from audiocnn.models.bundle import INIT_KWARGS, generic_labels
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.module import AudioClassifier
 
-__all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "load_lightning_weights"]
+__all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "fold_bundle", "load_lightning_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +38,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     killed mid-write leaves the previous checkpoint intact."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            torch.save(checkpoint, tmp)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        write_with(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
 class _EpochHistory(Callback):
@@ -65,20 +60,36 @@ class FoldFit:
 
 
 def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] | None = None) -> AudioModel:
-    """``create_model`` with the config's model, kwargs and transfer checkpoint.
+    """The model a fold starts from: ``config.model`` with ``config.model_kwargs``, from the
+    transfer checkpoint when there is one.
 
-    A checkpoint whose class count differs gets a new head (``create_model``); one of ours with
-    the same count but other labels also gets a new head (its rows would mean other classes).
+    A checkpoint whose class count differs gets a new head; one of ours with the same count but
+    other labels also gets a new head (its rows would mean other classes).
     """
     kwargs = dict(config.model_kwargs)
     if config.checkpoint and config.mode != "scratch":
-        model = create_model(config.model, num_classes=num_classes, checkpoint=config.checkpoint, **kwargs)
-        ckpt_labels = getattr(model, "checkpoint_metadata", {}).get("labels")
-        if labels is not None and ckpt_labels and list(ckpt_labels) != list(labels) and model.num_classes == num_classes:
+        model, bundle = load_model(config.checkpoint, config.model, num_classes=num_classes, warn_random=False, **kwargs)
+        same_count = bundle.num_classes == num_classes
+        if labels is not None and same_count and list(bundle.labels) != list(labels) and not generic_labels(bundle.labels):
             model.reset_classifier(num_classes)
     else:
         model = create_model(config.model, num_classes=num_classes, **kwargs)
     return model
+
+
+def fold_bundle(model: AudioModel, config: TrainConfig, labels, multilabel: bool, windowing: Windowing, **training) -> ModelBundle:
+    """The bundle saved with a model trained by :func:`fit_fold`."""
+    return ModelBundle.for_model(
+        model,
+        labels=labels,
+        task="multi-label" if multilabel else "single-label",
+        clip_seconds=windowing.clip_seconds,
+        hop_seconds=windowing.hop_seconds,
+        pad_short=True,
+        aggregate=windowing.aggregate,
+        model_args={k: v for k, v in config.model_kwargs.items() if k not in INIT_KWARGS},
+        training={"config": config.to_dict(), **training},
+    )
 
 
 def load_lightning_weights(model: AudioModel, path: str | os.PathLike) -> None:
@@ -119,13 +130,16 @@ def fit_fold(
     seed: int | None = None,
     extra_callbacks: list[Callback] | None = None,
     export_metadata: dict | None = None,
+    windowing: Windowing | None = None,
 ) -> FoldFit:
     """Train ``config.model`` on ``manifest`` items ``train_idx``, selecting the epoch with the
     best validation score on ``val_idx`` (which must come from the training folds).
 
-    Writes ``out_dir/lightning/{last,best}.ckpt`` (atomic; ``resume`` continues from ``last``)
-    and ``out_dir/best.pth`` (``audiocnn.models.save_checkpoint``: loadable with
-    ``create_model(name, checkpoint=...)``, metadata with labels, clip length and config).
+    Writes ``out_dir/lightning/{last,best}.ckpt`` (atomic; ``resume`` continues from ``last``),
+    ``out_dir/best.pth`` and the model folder ``out_dir/model/`` (safetensors + ``config.json``),
+    both with the model's :class:`~audiocnn.models.ModelBundle` (labels, task, sample rate, the
+    ``windowing`` used to score it: default windows of ``clip_seconds`` every half clip), so
+    that ``--checkpoint`` alone is enough for every other command.
     Without a validation split (too little data) the last epoch is kept.
     """
     from audiocnn.data import ClipDataset
@@ -208,14 +222,8 @@ def fit_fold(
         best_epoch, best_val, selection = (history[-1]["epoch"] if history else config.epochs), {}, "last epoch (no validation split)"
     model.eval()
     if trainer.is_global_zero:
-        meta = {
-            "labels": list(classes),
-            "multilabel": bool(manifest.multilabel),
-            "clip_seconds": float(clip_seconds),
-            "sample_rate": int(model.sample_rate),
-            "config": config.to_dict(),
-            "best_epoch": int(best_epoch),
-            **(export_metadata or {}),
-        }
-        save_checkpoint(model, out_dir / "best.pth", **meta)
+        windowing = windowing or Windowing(float(clip_seconds), float(clip_seconds) / 2)
+        bundle = fold_bundle(model, config, classes, bool(manifest.multilabel), windowing, best_epoch=int(best_epoch), **(export_metadata or {}))
+        save_checkpoint(model, out_dir / "best.pth", bundle)
+        save_pretrained(model, bundle, out_dir / "model")
     return FoldFit(model=model, history=history, best_epoch=int(best_epoch), best_val=best_val, selection=selection)

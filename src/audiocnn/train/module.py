@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiocnn.evaluate.metrics import accuracy, mean_average_precision
+from audiocnn.metrics import accuracy, mean_average_precision
 from audiocnn.features import Mixup, SpeedPerturb
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig

@@ -14,7 +14,11 @@ import numpy as np
 from scipy.stats import norm
 
 __all__ = [
+    "CLASSIFICATION_METRICS",
+    "TAGGING_METRICS",
     "accuracy",
+    "metric_names",
+    "primary_metric",
     "average_precision",
     "classification_metrics",
     "confusion_matrix",
@@ -25,6 +29,21 @@ __all__ = [
     "summarize_folds",
     "tagging_metrics",
 ]
+
+# The metric names every report, summary and log uses (one list, here).
+CLASSIFICATION_METRICS = ("accuracy", "macro_f1")
+TAGGING_METRICS = ("mAP", "auc", "d_prime")
+
+
+def metric_names(multilabel: bool) -> tuple[str, ...]:
+    """The metrics of a task: mAP, AUC and d-prime for tagging; accuracy and macro-F1 otherwise."""
+    return TAGGING_METRICS if multilabel else CLASSIFICATION_METRICS
+
+
+def primary_metric(multilabel: bool) -> str:
+    """The metric a task is judged and selected by: ``"mAP"`` or ``"accuracy"``."""
+    return metric_names(multilabel)[0]
+
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:

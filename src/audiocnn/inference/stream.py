@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from audiocnn.audio import AudioLoadError, audio_info, iter_audio_chunks
+from audiocnn.audio import AudioLoadError, audio_info, iter_file_windows
 
-__all__ = ["AUDIO_EXTENSIONS", "WindowItem", "batch_same_length", "expand_paths", "iter_file_windows", "stream_windows", "windows_of"]
+__all__ = ["AUDIO_EXTENSIONS", "WindowItem", "batch_same_length", "expand_paths", "file_windows", "log_resample", "stream_windows"]
 
 log = logging.getLogger("audiocnn.inference")
 
@@ -53,46 +53,6 @@ def expand_paths(paths: Sequence[str | os.PathLike], extensions: Sequence[str] =
     return out
 
 
-def iter_file_windows(path: str | os.PathLike, sample_rate: int, window: int, hop: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
-    """``(start_seconds, samples)`` windows of ``window`` samples at ``sample_rate``, ``hop`` apart
-    (default: hop = window, no overlap).
-
-    A file no longer than ``window`` is one window of its own length. For longer files the last
-    window is aligned with the end of the file (it overlaps the one before more than ``hop``
-    would) so that every window is full-length and nothing is zero-padded. The file is read
-    chunk by chunk: memory is flat in file length.
-    """
-    hop = window if hop is None else hop
-    if not 0 < hop <= window:
-        raise ValueError(f"hop must be in (0, window], got {hop} for window {window}")
-    info = audio_info(path)
-    log_resample(path, info["sample_rate"], sample_rate)
-    prev = None
-    for start_s, chunk in iter_audio_chunks(path, window / sample_rate, sample_rate, hop / sample_rate):
-        if prev is not None and chunk.shape[0] < window:
-            # chunk covers [s + hop, e), prev covers [s, s + window); emit [e - window, e)
-            r = chunk.shape[0]
-            tail = np.concatenate([prev[hop + r - window :], chunk[window - hop :]])
-            yield start_s + r / sample_rate - window / sample_rate, tail
-            return
-        yield start_s, chunk
-        prev = chunk
-
-
-def windows_of(x: np.ndarray, window: int, hop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """In-memory version of :func:`iter_file_windows`: ``(start_sample, samples)`` pairs."""
-    hop = window if hop is None else hop
-    n = x.shape[0]
-    if n <= window:
-        yield 0, x
-        return
-    starts = list(range(0, n - window + 1, hop))
-    if starts[-1] + window < n:
-        starts.append(n - window)
-    for s in starts:
-        yield s, x[s : s + window]
-
-
 @dataclass
 class WindowItem:
     """One unit of work: a window of file ``index``, an end-of-file marker or an error."""
@@ -104,16 +64,22 @@ class WindowItem:
     error: str | None = None
 
 
+def file_windows(path, sample_rate: int, window: int, hop: int | None = None, pad_short: bool = False):
+    """:func:`audiocnn.audio.iter_file_windows` with a log line when the file is resampled."""
+    log_resample(path, audio_info(path)["sample_rate"], sample_rate)
+    return iter_file_windows(path, sample_rate, window, hop, pad_short=pad_short)
+
+
 class _WindowDataset(IterableDataset):
-    def __init__(self, paths: Sequence[Path], sample_rate: int, window: int, hop: int | None = None):
-        self.paths, self.sample_rate, self.window, self.hop = list(paths), sample_rate, window, hop
+    def __init__(self, paths: Sequence[Path], sample_rate: int, window: int, hop: int | None = None, pad_short: bool = False):
+        self.paths, self.sample_rate, self.window, self.hop, self.pad_short = list(paths), sample_rate, window, hop, pad_short
 
     def __iter__(self):
         worker = get_worker_info()
         wid, n = (worker.id, worker.num_workers) if worker else (0, 1)
         for i in range(wid, len(self.paths), n):
             try:
-                for start, x in iter_file_windows(self.paths[i], self.sample_rate, self.window, self.hop):
+                for start, x in file_windows(self.paths[i], self.sample_rate, self.window, self.hop, self.pad_short):
                     # from a worker, a tensor travels through shared memory (a handle is sent);
                     # a numpy array would be pickled through the pipe, 1.3 MB per 10-s window
                     yield WindowItem(i, start, torch.from_numpy(x) if worker else x)
@@ -136,6 +102,7 @@ def stream_windows(
     prefetch: int = 4,
     hop: int | None = None,
     batch_size: int | None = None,
+    pad_short: bool = False,
 ) -> Iterator[WindowItem]:
     """Windows of all ``paths`` (decoded in ``num_workers`` processes when > 0, overlapped with
     whatever the caller does with them).
@@ -145,7 +112,7 @@ def stream_windows(
     the model runs on this one (with fewer in flight than a batch, every batch waited for the
     decoding of its last windows).
     """
-    ds = _WindowDataset(paths, sample_rate, window, hop)
+    ds = _WindowDataset(paths, sample_rate, window, hop, pad_short)
     if num_workers <= 0:
         yield from iter(ds)
         return

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import norm
 from sklearn import metrics as skm
 
-from audiocnn.evaluate import metrics as M
+from audiocnn import metrics as M
 from audiocnn.evaluate.protocol import auto_clip_seconds
 
 
