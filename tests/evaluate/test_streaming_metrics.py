@@ -6,7 +6,7 @@ import pytest
 import torch.multiprocessing as mp
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from audiocnn.evaluate.metrics import tagging_metrics
+from audiocnn.evaluate import tagging_metrics
 from audiocnn.evaluate.streaming import StreamingAccuracy, StreamingTaggingMetrics
 
 

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from audiocnn.evaluate.metrics import d_prime
+from audiocnn.evaluate import d_prime
 
 __all__ = ["StreamingAccuracy", "StreamingTaggingMetrics"]
 
