@@ -1,36 +1,25 @@
 """Native corpus layouts, on tiny fake trees written in tmp_path."""
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
+from corpusfakes import (
+    fake_audioset,
+    fake_esc50,
+    fake_extended_ballroom,
+    fake_fsdd,
+    fake_gtzan,
+    fake_urbansound8k,
+    write_rows,
+)
 from datafakes import wav
 
-from audiocnn.data import BadDataError, load_manifest, make_folds, validate_manifest
-from audiocnn.data import detect_dataset
+from audiocnn.data import BadDataError, detect_dataset, load_manifest, make_folds, validate_manifest
 from audiocnn.data.corpora import extended_ballroom, gtzan
 
 
-def write_rows(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows(rows)
-    return path
-
-
 # -- ESC-50 ---------------------------------------------------------------------------------
-def fake_esc50(root: Path) -> Path:
-    rows = [["filename", "fold", "target", "category", "esc10", "src_file", "take"]]
-    for fold in (1, 2, 3, 4, 5):
-        for target, cat in ((0, "dog"), (1, "rooster")):
-            name = f"{fold}-{1000 + target}-A-{target}.wav"
-            rows.append([name, str(fold), str(target), cat, "True", str(1000 + target + 10 * fold), "A"])
-            wav(root / "audio" / name, freq=200 + 300 * target)
-    write_rows(root / "meta" / "esc50.csv", rows)
-    return root
-
-
 def test_esc50(tmp_path):
     root = fake_esc50(tmp_path / "ESC-50-master")
     for m in (load_manifest(root, "esc50"), load_manifest(root), load_manifest(root / "meta" / "esc50.csv")):
@@ -49,14 +38,7 @@ def test_esc50(tmp_path):
 
 # -- UrbanSound8K ---------------------------------------------------------------------------
 def test_urbansound8k(tmp_path):
-    root = tmp_path / "UrbanSound8K"
-    rows = [["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]]
-    for fold in range(1, 11):
-        for cid, cls in ((3, "dog_bark"), (6, "gun_shot")):
-            name = f"{100 + fold}-{cid}-0-0.wav"
-            rows.append([name, str(100 + fold), "0", "0.1", "1", str(fold), str(cid), cls])
-            wav(root / "audio" / f"fold{fold}" / name)
-    write_rows(root / "metadata" / "UrbanSound8K.csv", rows)
+    root = fake_urbansound8k(tmp_path / "UrbanSound8K")
     m = load_manifest(root)
     assert m.name == "urbansound8k" and len(m) == 20 and m.classes == ("dog_bark", "gun_shot")
     assert m.fold_ids() == [str(k) for k in range(1, 11)]  # numeric order, not "1", "10", "2"
@@ -68,17 +50,6 @@ def test_urbansound8k(tmp_path):
 
 
 # -- GTZAN ----------------------------------------------------------------------------------
-def fake_gtzan(root: Path) -> Path:
-    g = root / "genres"
-    wav(g / "blues" / "blues.00029.wav")      # train list
-    wav(g / "blues" / "blues.00000.wav")      # valid list
-    wav(g / "blues" / "blues.00012.wav")      # test list
-    wav(g / "classical" / "classical.00042.wav")  # in no list (excluded by the filtered split)
-    for genre in gtzan.GTZAN_GENRES[2:]:
-        (g / genre).mkdir(parents=True, exist_ok=True)
-    return root
-
-
 def test_gtzan_fault_filtered_split(tmp_path):
     root = fake_gtzan(tmp_path / "gtzan")
     m = load_manifest(root)
@@ -140,10 +111,7 @@ def test_gtzan_au_files_match_wav_lists(tmp_path):
 
 # -- Extended Ballroom ----------------------------------------------------------------------
 def test_extended_ballroom(tmp_path):
-    root = tmp_path / "extended_ballroom"
-    for cls in extended_ballroom.BALLROOM_ALL_CLASSES:
-        wav(root / cls / f"{cls.lower()}_1.wav")
-        wav(root / cls / f"{cls.lower()}_2.wav")
+    root = fake_extended_ballroom(tmp_path / "extended_ballroom", extended_ballroom.BALLROOM_ALL_CLASSES)
     m = load_manifest(root)
     assert m.name == "extended_ballroom"
     assert m.classes == tuple(sorted(extended_ballroom.BALLROOM_8_CLASSES)) and len(m) == 16
@@ -163,11 +131,7 @@ def test_extended_ballroom(tmp_path):
 
 # -- FSDD -----------------------------------------------------------------------------------
 def test_fsdd_from_names_and_metadata(tmp_path):
-    root = tmp_path / "fsdd"
-    for d in (0, 1, 2):
-        for spk in ("george", "jackson"):
-            for take in (0, 1):
-                wav(root / "recordings" / f"{d}_{spk}_{take}.wav", freq=300 + 100 * d)
+    root = fake_fsdd(tmp_path / "fsdd")
     wav(root / "recordings" / "hello.wav")
     m = load_manifest(root)
     assert m.name == "fsdd" and len(m) == 12 and m.classes == ("0", "1", "2")
@@ -190,25 +154,6 @@ def test_fsdd_from_names_and_metadata(tmp_path):
 
 
 # -- AudioSet -------------------------------------------------------------------------------
-def fake_audioset(root: Path) -> Path:
-    write_rows(root / "class_labels_indices.csv", [
-        ["index", "mid", "display_name"], ["0", "/m/09x0r", "Speech"], ["1", "/m/04rlf", "Music"], ["2", "/m/0jbk", "Animal"]])
-    header = ("# Segments csv created Sun Mar  5 10:54:31 2017\n"
-              "# num_ytids=4, num_segs=4, num_unique_labels=3, num_positive_labels=5\n"
-              "# YTID, start_seconds, end_seconds, positive_labels\n")
-    (root).mkdir(parents=True, exist_ok=True)
-    (root / "balanced_train_segments.csv").write_text(header + (
-        '--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/m/04rlf"\n'
-        '-0RWZT-miFs, 420.000, 430.000, "/m/0jbk"\n'
-        'Ymissing0001, 0.000, 10.000, "/m/04rlf"\n'
-        'unknownmid1, 10.000, 20.000, "/m/zzzz"\n'))
-    (root / "eval_segments.csv").write_text(header + '_evalclip01, 5.000, 15.000, "/m/0jbk,/m/09x0r"\n')
-    wav(root / "audios" / "balanced_train_segments" / "Y--PJHxphWEs.wav")
-    wav(root / "audios" / "balanced_train_segments" / "-0RWZT-miFs_420.000.wav")
-    wav(root / "audios" / "eval_segments" / "Y_evalclip01.wav")
-    return root
-
-
 def test_audioset(tmp_path):
     root = fake_audioset(tmp_path / "audioset")
     m = load_manifest(root)

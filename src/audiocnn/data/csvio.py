@@ -59,8 +59,8 @@ def read_text(path: str | os.PathLike) -> str:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        CSVFormatError: the bytes are not UTF-8; the message names the row and byte that failed
-            and how to fix it.
+        CSVFormatError: the bytes are not UTF-8 text (or hold a NUL byte); the message names the
+            row and byte that failed and how to fix it.
     """
     path = Path(path)
     data = path.read_bytes()
@@ -74,6 +74,10 @@ def read_text(path: str | os.PathLike) -> str:
         except UnicodeDecodeError as e:
             failure = failure or e
             continue
+        if "\x00" in text:
+            raise CSVFormatError(path, "NUL byte in the text (a binary file such as .xlsx, or UTF-16 without a "
+                                       "byte-order mark?); save it as a UTF-8 CSV and retry",
+                                 row=text[: text.index("\x00")].count("\n") + 1)
         return text[1:] if text.startswith("\ufeff") else text
     assert failure is not None
     row = data[: failure.start].count(b"\n") + 1

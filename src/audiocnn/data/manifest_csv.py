@@ -102,9 +102,10 @@ def items_from_table(table: CSVTable, *, label_column: str = "label", group_colu
             continue
         else:
             labels = (raw,)
-        problem = label_problem(labels, known, known_name=known_name)
+        problem = label_problem(labels, known)
         if problem is not None:
-            out.append(BadItem(str(path), f"{problem} ({where})"))
+            not_in = f"not in {known_name}; " if known_name and problem.startswith("unknown") else ""
+            out.append(BadItem(str(path), f"{problem} ({not_in}{where})"))
             continue
         split = None
         if split_col:

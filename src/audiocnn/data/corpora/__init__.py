@@ -5,16 +5,15 @@ corpus, add a module with a :class:`~audiocnn.data.corpora.registry.Corpus` subc
 with :func:`~audiocnn.data.corpora.registry.register_corpus`, and import it below.
 """
 
-from audiocnn.data.corpora import (  # noqa: F401  (imported to register the corpora, in this order)
-    csv_manifest,
-    folder,
-    esc50,
-    urbansound8k,
-    gtzan,
-    extended_ballroom,
-    fsdd,
-    audioset,
-)
+# Imported to register the corpora, in this order (the order of DATASETS).
+import audiocnn.data.corpora.csv_manifest  # noqa: F401
+import audiocnn.data.corpora.folder  # noqa: F401
+import audiocnn.data.corpora.esc50  # noqa: F401
+import audiocnn.data.corpora.urbansound8k  # noqa: F401
+import audiocnn.data.corpora.gtzan  # noqa: F401
+import audiocnn.data.corpora.extended_ballroom  # noqa: F401
+import audiocnn.data.corpora.fsdd  # noqa: F401
+import audiocnn.data.corpora.audioset  # noqa: F401
 from audiocnn.data.corpora.registry import (
     Corpus,
     corpus_class,
