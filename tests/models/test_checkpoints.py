@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import audiocnn
-from audiocnn.models import CheckpointError, read_checkpoint, save_checkpoint
+from audiocnn.models import CheckpointError, ModelBundle, read_checkpoint, save_checkpoint
 from audiocnn.models._registry import get_model_builder
 
 KEYS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "panns_checkpoint_keys"
@@ -27,7 +27,19 @@ CLASS_TO_MODEL = {
     "Cnn6": "cnn6",
     "Cnn10": "cnn10",
     "Cnn14": "cnn14",
+    "Cnn14_16k": "cnn14_16k",
+    "Cnn14_8k": "cnn14_8k",
     "Cnn14_DecisionLevelMax": "cnn14_decision_level_max",
+    "Cnn14_DecisionLevelAvg": "cnn14_decision_level_avg",
+    "Cnn14_DecisionLevelAtt": "cnn14_decision_level_att",
+    "Cnn14_emb512": "cnn14_emb512",
+    "Cnn14_emb128": "cnn14_emb128",
+    "Cnn14_emb32": "cnn14_emb32",
+    "Cnn14_mel32": "cnn14_mel32",
+    "Cnn14_mel128": "cnn14_mel128",
+    "Cnn14_no_specaug": "cnn14_no_specaug",
+    "Cnn14_no_dropout": "cnn14_no_dropout",
+    "Cnn14_mixup_time_domain": "cnn14_mixup_time_domain",
     "ResNet22": "resnet22",
     "ResNet38": "resnet38",
     "ResNet54": "resnet54",
@@ -40,6 +52,7 @@ CLASS_TO_MODEL = {
     "Res1dNet51": "res1dnet51",
     "Wavegram_Cnn14": "wavegram_cnn14",
     "Wavegram_Logmel_Cnn14": "wavegram_logmel_cnn14",
+    "Wavegram_Logmel128_Cnn14": "wavegram_logmel128_cnn14",
 }
 
 
@@ -202,10 +215,11 @@ def test_save_checkpoint_round_trip(name, tmp_path):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.normal_()
                 m.running_var.uniform_(0.5, 2.0)
-    path = save_checkpoint(model, tmp_path / "sub" / "model.pth", labels=["a", "b", "c"])
+    bundle = ModelBundle.for_model(model, labels=["a", "b", "c"])
+    path = save_checkpoint(model, tmp_path / "sub" / "model.pth", bundle=bundle)
     assert path.exists() and not list(path.parent.glob(".*tmp*"))
     sd, meta = read_checkpoint(path)
-    assert meta["name"] == name and meta["num_classes"] == 3 and meta["labels"] == ["a", "b", "c"]
+    assert meta["model"] == name and meta["num_classes"] == 3 and meta["labels"] == ["a", "b", "c"]
     loaded = audiocnn.create_model(name, checkpoint=path)
     assert loaded.num_classes == 3
     for k, v in model.state_dict().items():

@@ -3,9 +3,13 @@
 (a) ``cnn14`` and ``cnn14_decision_level_max`` against the ``panns_inference`` package (a copy
     of those two classes of the original ``models.py``), whenever that package is installed.
 (b) every registered model whose ``info.checkpoint_class`` is a class of the original
-    ``pytorch/models.py`` of qiuqiangkong/audioset_tagging_cnn, when the environment variable
-    ``AUDIOCNN_PANNS_REFERENCE`` points to that file (with its ``pytorch_utils.py`` beside it;
-    torchlibrosa must be installed). The original code is not shipped with audiocnn.
+    ``pytorch/models.py`` of qiuqiangkong/audioset_tagging_cnn (the paper's ablations
+    ``Cnn14_emb*``, ``Cnn14_mel*``, ``Cnn14_no_*``, ``Cnn14_mixup_time_domain``,
+    ``Cnn14_DecisionLevelAvg/Att`` and ``Wavegram_Logmel128_Cnn14`` included), when the
+    environment variable ``AUDIOCNN_PANNS_REFERENCE`` points to that file (with its
+    ``pytorch_utils.py`` beside it; torchlibrosa must be installed). The original code is not
+    shipped with audiocnn. ``test_panns_variants.py`` checks the same variants' defining
+    properties without it.
 
 The reference model gets random weights *and* random BatchNorm statistics (otherwise BN is
 near-identity and mistakes in normalisation axes would go unnoticed), is saved as an official
@@ -114,9 +118,13 @@ def _randomise_batchnorm(model: nn.Module, logmel: torch.Tensor | None, gen: tor
 def _compare(name: str, ref_module, tmp_path: Path) -> dict[str, float]:
     """Build ``name``'s original class with random weights, load them into ours, compare the
     outputs; returns the max absolute difference per output."""
-    info = audiocnn.create_model(name).info
+    probe = audiocnn.create_model(name)
+    info = probe.info
     sr = info.sample_rate
     n_fft, hop, n_mels, fmin, fmax = PANNS_FRONTENDS[sr]
+    # the mel-bin ablations (Cnn14_mel32/128, Wavegram_Logmel128_Cnn14) take their own count
+    n_mels = getattr(getattr(probe, "logmel_extractor", None), "n_mels", n_mels)
+    del probe
     gen = torch.Generator().manual_seed(1234)
     torch.manual_seed(1234)
     ref = getattr(ref_module, info.checkpoint_class)(sr, n_fft, hop, n_mels, fmin, fmax, 527)

@@ -21,6 +21,9 @@ def test_registry_lists_the_panns_names():
         "cnn14_decision_level_avg", "cnn14_decision_level_att", "resnet22", "resnet38", "resnet54",
         "mobilenet_v1", "mobilenet_v2", "leenet11", "leenet24", "dainet19", "res1dnet31",
         "res1dnet51", "wavegram_cnn14", "wavegram_logmel_cnn14",
+        # the ablations of the paper
+        "cnn14_emb512", "cnn14_emb128", "cnn14_emb32", "cnn14_mel32", "cnn14_mel128",
+        "cnn14_no_specaug", "cnn14_no_dropout", "cnn14_mixup_time_domain", "wavegram_logmel128_cnn14",
     }
     missing = expected - set(audiocnn.list_models())
     assert not missing, f"not registered: {sorted(missing)}"

@@ -156,12 +156,18 @@ class PannsLogMelModel(AudioModel):
     """Base for the PANNs models with a log-mel input: owns ``logmel_extractor``, ``bn0`` and
     ``spec_augmenter`` under the original attribute names."""
 
-    def _init_frontend(self, sample_rate: int, spec_augment: bool = True) -> None:
+    def _init_frontend(self, sample_rate: int, spec_augment: bool = True, n_mels: int | None = None) -> None:
+        """The PANNs front-end of ``sample_rate`` (window, hop, mel range); ``n_mels`` mel bins
+        (default 64; the paper's ablations use 32 and 128)."""
         if sample_rate not in PANNS_FRONTENDS:
             raise ValueError(f"PANNs front-ends exist for {sorted(PANNS_FRONTENDS)} Hz, got {sample_rate}")
-        n_fft, hop, n_mels, fmin, fmax = PANNS_FRONTENDS[sample_rate]
+        n_fft, hop, default_mels, fmin, fmax = PANNS_FRONTENDS[sample_rate]
+        n_mels = default_mels if n_mels is None else n_mels
+        if n_mels < 8:
+            raise ValueError(f"n_mels must be >= 8, got {n_mels}")
         self.logmel_extractor = LogMel(sample_rate, n_fft, hop, n_mels, fmin, fmax)
-        self.spec_augmenter = SpecAugment(64, 2, 8, 2) if spec_augment else nn.Identity()
+        # PANNs drops two frequency stripes of up to n_mels / 8 bins: 8 of 64, 4 of 32, 16 of 128
+        self.spec_augmenter = SpecAugment(64, 2, n_mels // 8, 2) if spec_augment else nn.Identity()
         self.bn0 = nn.BatchNorm2d(n_mels)
         init_bn(self.bn0)
 

@@ -1,4 +1,6 @@
-"""PANNs CNNs on log-mel: Cnn6, Cnn10, Cnn14 (32/16/8 kHz) and Cnn14 with decision-level pooling.
+"""PANNs CNNs on log-mel: Cnn6, Cnn10, Cnn14 (32/16/8 kHz), Cnn14 with decision-level pooling
+and the Cnn14 ablations of the paper (embedding size, mel bins, no SpecAugment, no dropout,
+time-domain mixup).
 
 Kong et al., "PANNs: Large-Scale Pretrained Audio Neural Networks for Audio Pattern
 Recognition", IEEE/ACM TASLP 2020. One parametrised class, :class:`PannsCnn`; each registered
@@ -41,7 +43,13 @@ class PannsCnn(PannsLogMelModel):
             decision-level ``"max"``, ``"avg"``, ``"att"`` (frame-wise classification, then
             pooling over time; these models also return ``framewise_logits``).
         sample_rate: 32000, 16000 or 8000 (PANNs front-end settings of that rate).
-        conv_dropout / fc_dropout: 0.2 and 0.5 in PANNs.
+        n_mels: mel bins of the log-mel (default 64); SpecAugment drops frequency stripes of
+            up to ``n_mels // 8`` bins.
+        embedding_dim: output size of ``fc1`` (the embedding the classifier reads); default
+            ``channels[-1]``.
+        conv_dropout / fc_dropout: 0.2 and 0.5 in PANNs (dropout after every conv block, and
+            before and after ``fc1``).
+        spec_augment: apply SpecAugment to the log-mel in training.
     """
 
     def __init__(
@@ -57,11 +65,15 @@ class PannsCnn(PannsLogMelModel):
         conv_dropout: float = 0.2,
         fc_dropout: float = 0.5,
         spec_augment: bool = True,
+        n_mels: int | None = None,
+        embedding_dim: int | None = None,
     ):
         super().__init__()
         if pooling not in ("clip", "max", "avg", "att"):
             raise ValueError(f"pooling must be 'clip', 'max', 'avg' or 'att', got {pooling!r}")
-        self._init_frontend(sample_rate, spec_augment)
+        if embedding_dim is not None and embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
+        self._init_frontend(sample_rate, spec_augment, n_mels)
         in_ch = 1
         self.pool_sizes = []
         for i, out_ch in enumerate(channels, start=1):
@@ -71,12 +83,13 @@ class PannsCnn(PannsLogMelModel):
         self.num_blocks = len(channels)
         self.pooling = pooling
         self.conv_dropout, self.fc_dropout = conv_dropout, fc_dropout
-        self.fc1 = nn.Linear(in_ch, in_ch, bias=True)
+        emb_dim = in_ch if embedding_dim is None else embedding_dim
+        self.fc1 = nn.Linear(in_ch, emb_dim, bias=True)
         init_layer(self.fc1)
         if pooling == "att":
-            self.att_block = AttBlock(in_ch, num_classes)
+            self.att_block = AttBlock(emb_dim, num_classes)
         else:
-            self.fc_audioset = nn.Linear(in_ch, num_classes, bias=True)
+            self.fc_audioset = nn.Linear(emb_dim, num_classes, bias=True)
             init_layer(self.fc_audioset)
         self.time_ratio = 1
         for p in self.pool_sizes:
@@ -91,7 +104,7 @@ class PannsCnn(PannsLogMelModel):
                 "frame_rate": sample_rate / hop,
                 "min_samples": logmel_min_samples(sample_rate, self.time_ratio),
                 "gradcam_layer": f"conv_block{self.num_blocks}.conv{num_convs}",
-                "embedding_dim": in_ch,
+                "embedding_dim": emb_dim,
             }
         )
 
@@ -162,6 +175,10 @@ def _cnn(name: str, checkpoint_class: str, **kwargs) -> PannsCnn:
 _CNN14 = (64, 128, 256, 512, 1024, 2048)
 
 
+def _cnn14(name: str, checkpoint_class: str, **kwargs) -> PannsCnn:
+    return _cnn(name, checkpoint_class, channels=_CNN14, last_pool=(1, 1), **kwargs)
+
+
 @register_model
 def cnn6(**kwargs) -> PannsCnn:
     """Cnn6: four 5x5 conv blocks (64-512), 4.8 M parameters."""
@@ -177,39 +194,93 @@ def cnn10(**kwargs) -> PannsCnn:
 @register_model
 def cnn14(**kwargs) -> PannsCnn:
     """Cnn14: six blocks of two 3x3 convs (64-2048), 80.8 M parameters; the main PANNs model."""
-    return _cnn("cnn14", "Cnn14", channels=_CNN14, last_pool=(1, 1), **kwargs)
+    return _cnn14("cnn14", "Cnn14", **kwargs)
 
 
 @register_model
 def cnn14_16k(**kwargs) -> PannsCnn:
     """Cnn14 on 16 kHz input (n_fft 512, hop 160, fmax 8 kHz)."""
     kwargs.setdefault("sample_rate", 16000)
-    return _cnn("cnn14_16k", "Cnn14_16k", channels=_CNN14, last_pool=(1, 1), **kwargs)
+    return _cnn14("cnn14_16k", "Cnn14_16k", **kwargs)
 
 
 @register_model
 def cnn14_8k(**kwargs) -> PannsCnn:
     """Cnn14 on 8 kHz input (n_fft 256, hop 80, fmax 4 kHz)."""
     kwargs.setdefault("sample_rate", 8000)
-    return _cnn("cnn14_8k", "Cnn14_8k", channels=_CNN14, last_pool=(1, 1), **kwargs)
+    return _cnn14("cnn14_8k", "Cnn14_8k", **kwargs)
 
 
 @register_model
 def cnn14_decision_level_max(**kwargs) -> PannsCnn:
     """Cnn14 classifying every frame, clip score = max over frames (sound event detection)."""
-    return _cnn("cnn14_decision_level_max", "Cnn14_DecisionLevelMax", channels=_CNN14, last_pool=(1, 1), pooling="max", **kwargs)
+    return _cnn14("cnn14_decision_level_max", "Cnn14_DecisionLevelMax", pooling="max", **kwargs)
 
 
 @register_model
 def cnn14_decision_level_avg(**kwargs) -> PannsCnn:
     """Cnn14 classifying every frame, clip probability = mean over frames."""
-    return _cnn("cnn14_decision_level_avg", "Cnn14_DecisionLevelAvg", channels=_CNN14, last_pool=(1, 1), pooling="avg", **kwargs)
+    return _cnn14("cnn14_decision_level_avg", "Cnn14_DecisionLevelAvg", pooling="avg", **kwargs)
 
 
 @register_model
 def cnn14_decision_level_att(**kwargs) -> PannsCnn:
     """Cnn14 classifying every frame, clip probability = attention-weighted mean over frames."""
-    return _cnn("cnn14_decision_level_att", "Cnn14_DecisionLevelAtt", channels=_CNN14, last_pool=(1, 1), pooling="att", **kwargs)
+    return _cnn14("cnn14_decision_level_att", "Cnn14_DecisionLevelAtt", pooling="att", **kwargs)
+
+
+# -- the ablations of the paper (section IV): Cnn14 with one hyper-parameter changed ------------
+
+
+@register_model
+def cnn14_emb512(**kwargs) -> PannsCnn:
+    """Cnn14 with a 512-d embedding (``fc1`` 2048 -> 512; the classifier reads it)."""
+    return _cnn14("cnn14_emb512", "Cnn14_emb512", embedding_dim=512, **kwargs)
+
+
+@register_model
+def cnn14_emb128(**kwargs) -> PannsCnn:
+    """Cnn14 with a 128-d embedding (``fc1`` 2048 -> 128; the classifier reads it)."""
+    return _cnn14("cnn14_emb128", "Cnn14_emb128", embedding_dim=128, **kwargs)
+
+
+@register_model
+def cnn14_emb32(**kwargs) -> PannsCnn:
+    """Cnn14 with a 32-d embedding (``fc1`` 2048 -> 32; the classifier reads it)."""
+    return _cnn14("cnn14_emb32", "Cnn14_emb32", embedding_dim=32, **kwargs)
+
+
+@register_model
+def cnn14_mel32(**kwargs) -> PannsCnn:
+    """Cnn14 on a 32-bin log-mel (SpecAugment frequency stripes of up to 4 bins)."""
+    return _cnn14("cnn14_mel32", "Cnn14_mel32", n_mels=32, **kwargs)
+
+
+@register_model
+def cnn14_mel128(**kwargs) -> PannsCnn:
+    """Cnn14 on a 128-bin log-mel (SpecAugment frequency stripes of up to 16 bins)."""
+    return _cnn14("cnn14_mel128", "Cnn14_mel128", n_mels=128, **kwargs)
+
+
+@register_model
+def cnn14_no_specaug(**kwargs) -> PannsCnn:
+    """Cnn14 trained without SpecAugment."""
+    return _cnn14("cnn14_no_specaug", "Cnn14_no_specaug", spec_augment=False, **kwargs)
+
+
+@register_model
+def cnn14_no_dropout(**kwargs) -> PannsCnn:
+    """Cnn14 without the dropout after each conv block; as in the original ``Cnn14_no_dropout``,
+    the 0.5 dropout before and after ``fc1`` stays."""
+    return _cnn14("cnn14_no_dropout", "Cnn14_no_dropout", conv_dropout=0.0, **kwargs)
+
+
+@register_model
+def cnn14_mixup_time_domain(**kwargs) -> PannsCnn:
+    """Cnn14 trained with mixup on the waveform instead of the log-mel. The network is Cnn14's;
+    audiocnn's training loop mixes waveforms for every model (``mixup`` > 0), so only the
+    checkpoint name differs."""
+    return _cnn14("cnn14_mixup_time_domain", "Cnn14_mixup_time_domain", **kwargs)
 
 
 @register_model

@@ -5,7 +5,8 @@ Recognition", IEEE/ACM TASLP 2020, section III-D. A learnt 1-D front-end turns t
 into a "Wavegram", a time-frequency map with the log-mel's frame rate (one frame per 320
 samples, 100 per second at 32 kHz) and 32 "frequency" bins; a Cnn14-style 2-D stack classifies
 it, alone (Wavegram_Cnn14) or concatenated channel-wise with the log-mel after the first conv
-block (Wavegram_Logmel_Cnn14, the best model of the paper, mAP 0.439). One parametrised class,
+block (Wavegram_Logmel_Cnn14, the best model of the paper, mAP 0.439). The paper's 128-mel-bin
+ablation (Wavegram_Logmel128_Cnn14) has a 64-bin Wavegram to match. One parametrised class,
 :class:`Wavegram`; attribute names equal the original code's.
 """
 
@@ -42,9 +43,10 @@ class Wavegram(PannsClipHead, PannsLogMelModel):
     bins, giving a ``(batch, groups, time, bins)`` image, which ``pre_block4`` (a 2-D
     :class:`ConvBlock`, pooled (2, 1)) maps to ``channels[0]`` channels.
 
-    Log-mel branch (``logmel=True``): the PANNs 32 kHz log-mel (64 bins) through ``bn0``,
-    SpecAugment and ``conv_block1`` (pooled (2, 2), so 32 bins), concatenated with the
-    Wavegram along channels; ``conv_block2`` then takes ``2 * channels[0]`` channels.
+    Log-mel branch (``logmel=True``): the PANNs 32 kHz log-mel (``n_mels`` bins, 64 by default)
+    through ``bn0``, SpecAugment and ``conv_block1`` (pooled (2, 2), so ``n_mels // 2`` bins,
+    which must equal ``wavegram_bins``), concatenated with the Wavegram along channels;
+    ``conv_block2`` then takes ``2 * channels[0]`` channels.
 
     Then ``conv_block2`` ... ``conv_block{len(channels)}``, average-pooled (2, 2) except the last,
     dropout 0.2 before each block and after the last.
@@ -62,6 +64,7 @@ class Wavegram(PannsClipHead, PannsLogMelModel):
         pre_channels: output channels of ``pre_conv0`` and the 1-D ``pre_block``s.
         wavegram_bins: frequency bins of the Wavegram (32 = the log-mel's bins after one pooling).
         logmel: add the log-mel branch.
+        n_mels: mel bins of the log-mel branch (default 64).
         sample_rate: must be 32000 (accepted so that callers can pass it uniformly).
     """
 
@@ -79,6 +82,7 @@ class Wavegram(PannsClipHead, PannsLogMelModel):
         fc_dropout: float = 0.5,
         spec_augment: bool = True,
         sample_rate: int = 32000,
+        n_mels: int | None = None,
     ):
         super().__init__()
         if sample_rate != self.sample_rate_hz:
@@ -87,11 +91,13 @@ class Wavegram(PannsClipHead, PannsLogMelModel):
         if pre_channels[-1] % wavegram_bins:
             raise ValueError(f"pre_channels[-1] = {pre_channels[-1]} is not a multiple of wavegram_bins = {wavegram_bins}")
         self.logmel = logmel
-        n_mels = PANNS_FRONTENDS[self.sample_rate_hz][2]
+        n_mels = PANNS_FRONTENDS[self.sample_rate_hz][2] if n_mels is None else n_mels
         if logmel:
             if wavegram_bins != n_mels // 2:
-                raise ValueError(f"with the log-mel branch wavegram_bins must be {n_mels // 2}, got {wavegram_bins}")
-            self._init_frontend(self.sample_rate_hz, spec_augment)
+                raise ValueError(
+                    f"with the log-mel branch wavegram_bins must be n_mels // 2 = {n_mels // 2}, got {wavegram_bins}"
+                )
+            self._init_frontend(self.sample_rate_hz, spec_augment, n_mels)
 
         self.pre_conv0 = nn.Conv1d(1, pre_channels[0], kernel_size=11, stride=5, padding=5, bias=False)
         self.pre_bn0 = nn.BatchNorm1d(pre_channels[0])
@@ -210,6 +216,20 @@ def wavegram_logmel_cnn14(**kwargs) -> Wavegram:
     """Wavegram_Logmel_Cnn14: Wavegram and log-mel concatenated after the first Cnn14 block;
     the best PANNs system (AudioSet mAP 0.439)."""
     return Wavegram(_info("wavegram_logmel_cnn14", "Wavegram_Logmel_Cnn14"), logmel=True, **kwargs)
+
+
+@register_model
+def wavegram_logmel128_cnn14(**kwargs) -> Wavegram:
+    """Wavegram_Logmel_Cnn14 with a 128-bin log-mel and a 64-bin Wavegram (``pre_block3`` with
+    256 channels, 4 groups of 64 bins), so that both branches have 64 bins after ``conv_block1``."""
+    return Wavegram(
+        _info("wavegram_logmel128_cnn14", "Wavegram_Logmel128_Cnn14"),
+        pre_channels=(64, 64, 128, 256),
+        wavegram_bins=64,
+        n_mels=128,
+        logmel=True,
+        **kwargs,
+    )
 
 
 @register_model
