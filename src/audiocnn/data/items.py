@@ -98,10 +98,11 @@ class BadDataError(ValueError):
 
 def natural_key(s: str | None):
     """Sort key putting numbers in numeric order (``"2"`` before ``"10"``), then text."""
+    text = str(s)
     try:
-        return (0, float(s), str(s))
-    except (TypeError, ValueError):
-        return (1, 0.0, str(s))
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
 
 
 def normalise_split(value: str | None) -> str | None:

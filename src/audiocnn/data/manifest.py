@@ -229,7 +229,10 @@ def build_manifest(
     items: list[Item] = []
     problems: list[BadItem] = []
     for r in rows:
-        (items if isinstance(r, Item) else problems).append(r)
+        if isinstance(r, Item):
+            items.append(r)
+        else:
+            problems.append(r)
     if classes is None:
         vocab = tuple(sorted({lab for it in items for lab in it.labels}, key=natural_key))
     else:

@@ -114,8 +114,8 @@ def items_from_table(table: CSVTable, *, label_column: str = "label", group_colu
             except KeyError:
                 out.append(BadItem(str(path), f"unknown split {row.get(split_col)!r} (expected train/val/test; {where})"))
                 continue
-        fold = row.get(fold_col) if fold_col else None
-        fold = None if is_missing(fold) else clean_fold(fold)
+        cell = row.get(fold_col) if fold_col else None
+        fold = clean_fold(cell) if cell is not None and not is_missing(cell) else None
         group = row.get(group_column) if group_column else None
         group = None if is_missing(group) else group
         extra = {k: v for k, v in row.items() if k not in used}

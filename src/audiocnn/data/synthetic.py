@@ -10,7 +10,6 @@ time-frequency patterns rather than one statistic. Every clip depends only on
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -18,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal as sps
 
+from audiocnn.atomic import write_json_atomic
+from audiocnn.data.csvio import write_csv
 from audiocnn.testing import write_wav
 
 __all__ = ["SYNTHETIC_CLASSES", "make_synthetic_dataset", "synthesize_clip"]
@@ -214,11 +215,6 @@ def make_synthetic_dataset(out_dir: str | os.PathLike, clips_per_class: int = 30
         i = int(fname.rsplit("_", 1)[1].split(".")[0])
         x = synthesize_clip(cls, i, sample_rate=sample_rate, seconds=seconds, seed=seed)
         write_wav(out / fname, x, sample_rate)
-    tmp = meta.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["filename", "label", "fold"])
-        w.writerows(rows)
-    os.replace(tmp, meta)
-    pfile.write_text(json.dumps(params, indent=1) + "\n")
+    write_csv(meta, ["filename", "label", "fold"], rows)
+    write_json_atomic(pfile, params)
     return meta

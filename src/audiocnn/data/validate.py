@@ -187,8 +187,8 @@ def validate_manifest(
                 bad.append(BadItem(key, reason))
                 drop.add(i)
         if cache is not None:
-            todo = [manifest.items[i].path for i in range(len(manifest.items)) if i not in drop]
-            decode_bad = cache.preload(todo, num_workers=num_workers, progress=progress)
+            paths = [manifest.items[i].path for i in range(len(manifest.items)) if i not in drop]
+            decode_bad = cache.preload(paths, num_workers=num_workers, progress=progress)
             bad_paths = {os.path.normpath(b.path) for b in decode_bad}
             bad.extend(decode_bad)
             for i, it in enumerate(manifest.items):

@@ -67,10 +67,12 @@ class FSDD(Corpus):
         m = FSDD_NAME.match(path.stem)
         line, row = meta if meta is not None else (None, None)
         where = f"metadata.csv row {line}" if line is not None else None
-        if m is None and row is None:
+        if m is not None:
+            label, speaker = m.group(1), m.group(2)
+        elif row is not None:
+            label, speaker = row.get("label", ""), row.get("speaker")
+        else:
             return BadItem(p, "file name does not match <digit>_<speaker>_<take>.wav")
-        label = m.group(1) if m else row.get("label", "")
-        speaker = m.group(2) if m else row.get("speaker")
         if row is not None:
             if not is_missing(row.get("label")) and m and row["label"] != label:
                 return BadItem(p, f"label {row['label']!r} in metadata.csv but {label!r} in the file name ({where})")
