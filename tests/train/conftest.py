@@ -1,37 +1,8 @@
-import csv
-
-import numpy as np
 import pytest
 
-from audiocnn.testing import write_wav
+from audiocnn.testing import make_tone_csv
 
 SR = 16000
-FREQS = {"low": 400.0, "mid": 1200.0, "high": 3000.0}
-
-
-def make_tone_csv(root, per_class=6, folds=3, seconds=0.5, multilabel=False, extra_rows=()):
-    """Tiny dataset: 3 classes of noisy tones, CSV with filename,label,fold[,labels]."""
-    rng = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name, f in FREQS.items():
-        for j in range(per_class):
-            t = np.arange(int(SR * seconds * rng.uniform(0.8, 1.2))) / SR
-            x = 0.3 * np.sin(2 * np.pi * f * rng.uniform(0.95, 1.05) * t) + 0.02 * rng.standard_normal(t.size)
-            fn = f"{name}_{j}.wav"
-            write_wav(root / fn, x.astype(np.float32), SR)
-            rows.append({"filename": fn, "label": name, "fold": str(j % folds + 1)})
-    if multilabel:
-        for r in rows:  # every "high" clip is also tagged "bright"
-            r["labels"] = r["label"] + (";bright" if r["label"] == "high" else "")
-            del r["label"]
-    rows += list(extra_rows)
-    path = root / "meta.csv"
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    return path
 
 
 @pytest.fixture
