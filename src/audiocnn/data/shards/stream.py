@@ -127,8 +127,8 @@ class ShardStream(IterableDataset):
         return [sum(sizes[w::w_n]) for w in range(w_n)]
 
     def __len__(self) -> int:
-        if self.train:
-            return self.steps - self.skip
+        if self.train:  # the whole epoch, also when resuming (Lightning counts the skipped batches as done)
+            return self.steps
         return sum(-(-n // self.batch_size) for n in self._eval_counts())
 
     def set_epoch(self, epoch: int) -> None:
