@@ -1,15 +1,18 @@
 """Load test of ``audiocnn serve`` on loopback against the in-process Tagger.
 
-    python benchmarks/serve_load.py --model cnn14 --precision bf16 --clients 16 --requests 160
+    python benchmarks/serve_load.py --model cnn14 --precision bf16 --clients 16 --rounds 3 --round-clips 48
 
-1. In-process baseline: :meth:`Tagger.predict_proba` on batches of ``--max-batch`` 10-s clips at
-   the same precision and thread count (clips/s), measured before the service starts and again
-   after it stops (the machine may be shared: both are printed, the mean is the reference).
-2. The service in a child process (``audiocnn serve``, random weights, ``--threads``), on
-   127.0.0.1 with a free port. ``--clients`` asyncio clients (httpx) each post the same 10-s
-   16-bit WAV to ``/v1/tag`` in a loop until ``--requests`` answers or ``--seconds`` have passed.
-   Prints clips/s, its ratio to the baseline, p50/p95/p99 latency and the mean batch size (from
-   ``/metrics``).
+1. The service in a child process (``audiocnn serve``, random weights, ``--threads``), on
+   127.0.0.1 with a free port, and an in-process :class:`Tagger` of the same model, precision,
+   batch size (``--max-batch``) and threads.
+2. ``--rounds`` interleaved rounds (the machine may be shared: load from other processes then
+   hits both alike), each measuring
+   - in-process: :meth:`Tagger.predict_proba` on batches of ``--max-batch`` 10-s clips,
+     ``--round-clips`` clips (clips/s);
+   - service: ``--clients`` asyncio clients (httpx) each posting the same 10-s 16-bit WAV to
+     ``/v1/tag`` in a loop until ``--round-clips`` answers (clips/s, latency of each answer).
+   Prints both rates per round, the median ratio, p50/p95/p99 latency over all rounds and the mean
+   batch size (from ``/metrics``).
 3. Overload: ``--overload-clients`` clients post without pause for ``--overload-seconds`` to a
    service whose queue holds ``--max-queue`` requests. Prints the answers by status (503 =
    refused with Retry-After) and the child's resident memory before, at its peak during, and
@@ -56,21 +59,20 @@ def wav_bytes(x: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def baseline(args, clip: np.ndarray, sample_rate: int) -> float:
-    """In-process clips/s of ``Tagger.predict_proba`` on batches of ``max_batch`` clips."""
+def make_tagger(args) -> Tagger:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tagger = Tagger(args.model, precision=args.precision, batch_size=args.max_batch, num_threads=args.threads)
-    batch = [clip.copy() for _ in range(args.max_batch)]
-    tagger.predict_proba(batch)  # warm-up
+        warnings.simplefilter("ignore")  # random weights
+        return Tagger(args.model, precision=args.precision, batch_size=args.max_batch, num_threads=args.threads)
+
+
+def in_process_rate(tagger: Tagger, clip: np.ndarray, clips: int) -> float:
+    """Clips/s of ``Tagger.predict_proba`` on batches of ``tagger.batch_size`` copies of ``clip``."""
+    batch = [clip.copy() for _ in range(tagger.batch_size)]
     n, t0 = 0, time.perf_counter()
-    while n < args.baseline_clips:
-        tagger.predict_proba(batch, sample_rate=sample_rate)
+    while n < clips:
+        tagger.predict_proba(batch, sample_rate=tagger.sample_rate)
         n += len(batch)
-    rate = n / (time.perf_counter() - t0)
-    del tagger
-    gc.collect()
-    return rate
+    return n / (time.perf_counter() - t0)
 
 
 def free_port() -> int:
@@ -145,25 +147,36 @@ def metric(text: str, name: str) -> float:
     return float(m.group(1)) if m else float("nan")
 
 
-async def run_service(args, body: bytes) -> dict:
+async def run(args, clip: np.ndarray, body: bytes) -> dict:
     import httpx
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start_service(args, port)
     child = psutil.Process(proc.pid)
-    out: dict = {}
-    limits = httpx.Limits(max_connections=max(args.clients, args.overload_clients) + 4, max_keepalive_connections=max(args.clients, args.overload_clients) + 4)
+    out: dict = {"rounds": []}
+    n_conn = max(args.clients, args.overload_clients) + 4
+    limits = httpx.Limits(max_connections=n_conn, max_keepalive_connections=n_conn)
     try:
         async with httpx.AsyncClient(timeout=180, limits=limits) as client:
+            tagger = make_tagger(args)
             await wait_ready(client, base, proc)
-            await hammer(client, base + "/v1/tag", body, args.max_batch, 2 * args.max_batch, 120, True)  # warm-up
+            await hammer(client, base + "/v1/tag", body, args.max_batch, 2 * args.max_batch, 300, True)  # warm-up
+            in_process_rate(tagger, clip, 2 * args.max_batch)  # warm-up
             before = (await client.get(base + "/metrics")).text
-            lat, st, wall = await hammer(client, base + "/v1/tag", body, args.clients, args.requests, args.seconds, True)
+            latencies: list[float] = []
+            for r in range(args.rounds):
+                local = in_process_rate(tagger, clip, args.round_clips)
+                lat, st, wall = await hammer(client, base + "/v1/tag", body, args.clients, args.round_clips, args.round_seconds, True)
+                latencies += lat
+                out["rounds"].append({"in_process": local, "service": st.get(200, 0) / wall, "statuses": st})
+                print(f"round {r + 1}: in-process {local:.2f} clips/s, service {st.get(200, 0) / wall:.2f} clips/s {st}", file=sys.stderr)
             after = (await client.get(base + "/metrics")).text
+            del tagger
+            gc.collect()
             batches = metric(after, 'audiocnn_batch_size_count{kind="tag"}') - metric(before, 'audiocnn_batch_size_count{kind="tag"}')
             clips = metric(after, 'audiocnn_batch_size_sum{kind="tag"}') - metric(before, 'audiocnn_batch_size_sum{kind="tag"}')
-            out["load"] = {"ok": st.get(200, 0), "statuses": st, "wall": wall, "latencies": lat, "mean_batch": clips / max(batches, 1)}
+            out["latencies"], out["mean_batch"] = latencies, clips / max(batches, 1)
 
             rss = [(time.perf_counter(), child.memory_info().rss)]
             done = asyncio.Event()
@@ -174,14 +187,13 @@ async def run_service(args, body: bytes) -> dict:
                     await asyncio.sleep(0.2)
 
             sampler = asyncio.create_task(sample())
-            rss_before = rss[0][1]
-            lat_o, st_o, wall_o = await hammer(client, base + "/v1/tag", body, args.overload_clients, 10**9, args.overload_seconds, False)
+            _, st_o, wall_o = await hammer(client, base + "/v1/tag", body, args.overload_clients, 10**9, args.overload_seconds, False)
             done.set()
             await sampler
             await asyncio.sleep(1.0)
             out["overload"] = {
-                "statuses": st_o, "wall": wall_o, "ok": st_o.get(200, 0), "latencies": lat_o,
-                "rss_before": rss_before, "rss_peak": max(r for _, r in rss), "rss_after": child.memory_info().rss,
+                "statuses": st_o, "wall": wall_o, "ok": st_o.get(200, 0),
+                "rss_before": rss[0][1], "rss_peak": max(r for _, r in rss), "rss_after": child.memory_info().rss,
                 # resident memory at the end of each third of the phase: flat = bounded
                 "rss_thirds": [max(r for t, r in rss if t <= rss[0][0] + k * wall_o / 3) for k in (1, 2, 3)],
             }
@@ -202,10 +214,10 @@ def main(argv=None) -> int:
     ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
     ap.add_argument("--max-queue", type=int, default=16, help="the service's queue (small, so that the overload phase reaches it)")
-    ap.add_argument("--clients", type=int, default=16, help="concurrent clients of the load phase")
-    ap.add_argument("--requests", type=int, default=160, help="answers of the load phase (at most)")
-    ap.add_argument("--seconds", type=float, default=120.0, help="time limit of the load phase")
-    ap.add_argument("--baseline-clips", type=int, default=64, help="clips of each in-process measurement")
+    ap.add_argument("--clients", type=int, default=16, help="concurrent clients of the load rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved in-process / service rounds")
+    ap.add_argument("--round-clips", type=int, default=48, help="clips of each measurement of a round")
+    ap.add_argument("--round-seconds", type=float, default=120.0, help="time limit of a service measurement")
     ap.add_argument("--overload-clients", type=int, default=96)
     ap.add_argument("--overload-seconds", type=float, default=15.0)
     args = ap.parse_args(argv)
@@ -213,26 +225,25 @@ def main(argv=None) -> int:
     sr = audiocnn.create_model(args.model).sample_rate
     clip = make_clip(sr)
     body = wav_bytes(clip, sr)
-    decoded, _ = sf.read(io.BytesIO(body), dtype="float32")  # what the service sees
-    base1 = baseline(args, decoded, sr)
-    print(f"in-process Tagger ({args.model}, {args.precision}, batch {args.max_batch}, {args.threads} threads): {base1:.2f} clips/s", file=sys.stderr)
-    res = asyncio.run(run_service(args, body))
-    base2 = baseline(args, decoded, sr)
-    ref = (base1 + base2) / 2
-    load, over = res["load"], res["overload"]
-    rate = load["ok"] / load["wall"]
-    p50, p95, p99 = (np.percentile(load["latencies"], [50, 95, 99]) if load["latencies"] else [float("nan")] * 3)
+    decoded, _ = sf.read(io.BytesIO(body), dtype="float32")  # what the service decodes
+    res = asyncio.run(run(args, decoded, body))
+    rounds, over = res["rounds"], res["overload"]
+    ratio = float(np.median([r["service"] / r["in_process"] for r in rounds]))
+    p50, p95, p99 = np.percentile(res["latencies"], [50, 95, 99]) if res["latencies"] else [float("nan")] * 3
     mib = 1024 * 1024
-    print(f"\n## audiocnn serve load test: {args.model}, {args.precision}, 10-s WAV clips, loopback\n")
+    print(f"\n## audiocnn serve load test: {args.model}, {args.precision}, batch {args.max_batch}, {args.threads} threads, 10-s WAV clips, loopback\n")
     print("| measure | value |")
     print("|---|---|")
-    print(f"| in-process Tagger, before / after (clips/s) | {base1:.2f} / {base2:.2f} |")
-    print(f"| service, {args.clients} clients (clips/s) | {rate:.2f} ({load['ok']} answers in {load['wall']:.1f} s; statuses {load['statuses']}) |")
-    print(f"| service / in-process | {rate / ref:.2f} |")
+    local = " / ".join(f"{r['in_process']:.2f}" for r in rounds)
+    served = " / ".join(f"{r['service']:.2f}" for r in rounds)
+    print(f"| in-process Tagger by round (clips/s) | {local} |")
+    print(f"| service, {args.clients} clients, by round (clips/s) | {served} |")
+    print(f"| service / in-process, median of the rounds | {ratio:.2f} |")
     print(f"| latency p50 / p95 / p99 (s) | {p50:.3f} / {p95:.3f} / {p99:.3f} |")
-    print(f"| mean batch (requests per forward pass) | {load['mean_batch']:.2f} |")
+    print(f"| mean batch (requests per forward pass) | {res['mean_batch']:.2f} |")
     refused = over["statuses"].get(503, 0)
-    print(f"| overload: {args.overload_clients} clients for {over['wall']:.1f} s, queue {args.max_queue} | 200: {over['ok']}, 503: {refused}, other: {sum(v for k, v in over['statuses'].items() if k not in (200, 503))} |")
+    other = sum(v for k, v in over["statuses"].items() if k not in (200, 503))
+    print(f"| overload: {args.overload_clients} clients for {over['wall']:.1f} s, queue {args.max_queue} | 200: {over['ok']}, 503: {refused}, other: {other} |")
     print(f"| overload: service RSS before / peak / after (MiB) | {over['rss_before'] / mib:.0f} / {over['rss_peak'] / mib:.0f} / {over['rss_after'] / mib:.0f} |")
     print(f"| overload: service RSS peak by the end of each third of the phase (MiB) | {' / '.join(f'{r / mib:.0f}' for r in over['rss_thirds'])} |")
     return 0
