@@ -268,6 +268,8 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
     if int(model.sample_rate) != int(index.sample_rate):
         raise ValueError(f"{data}: packed at {index.sample_rate} Hz, {config.model} takes {model.sample_rate} Hz; "
                          f"pack again with --sample-rate {model.sample_rate} (or --model {config.model})")
+    if opt.sync_batchnorm and config.accelerator == "cpu":
+        raise ValueError("--sync-batchnorm needs GPUs: torch's SyncBatchNorm has no CPU implementation")
     run_file = out_dir / "run.json"
     if run_file.exists() and not resume and int(os.environ.get("RANK", "0") or 0) == 0:
         raise ValueError(f"{out_dir} already holds a run; add --resume to continue it or choose another --out")
