@@ -136,6 +136,9 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's; on a CPU shared with other jobs, 1 is often much faster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from audiocnn.cli.stream_train import add_arguments as add_stream_arguments
+
+    add_stream_arguments(p)
     p.set_defaults(func=run_train)
 
     e = subparsers.add_parser(
@@ -227,6 +230,12 @@ def run_train(args) -> int:
     set_threads(args.threads)
     config = config_from_args(args)
     _check_init_args(args)
+    from audiocnn.data.shards import is_packed
+
+    if is_packed(args.data):  # a folder written by `audiocnn pack`: streaming training
+        from audiocnn.cli.stream_train import run_stream_train
+
+        return run_stream_train(args, config)
     run_kwargs = dict(
         dataset=args.dataset,
         folds=args.folds,
