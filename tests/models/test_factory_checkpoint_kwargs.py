@@ -4,13 +4,14 @@ import pytest
 import torch
 
 import audiocnn
-from audiocnn.models import save_checkpoint
+from audiocnn.models import ModelBundle, save_checkpoint
 
 
 def test_checkpoint_brings_its_model_args(tmp_path):
     trained = audiocnn.create_model("cnn_tiny", num_classes=4, sample_rate=8000, n_mels=32, fc_dropout=0.1)
-    config = {"model": "cnn_tiny", "model_kwargs": {"sample_rate": 8000, "n_mels": 32, "fc_dropout": 0.1, "init": "random"}}
-    path = save_checkpoint(trained, tmp_path / "best.pth", config=config, labels=list("abcd"))
+    model_args = {"sample_rate": 8000, "n_mels": 32, "fc_dropout": 0.1, "init": "random"}
+    bundle = ModelBundle.for_model(trained, labels=list("abcd"), model_args=model_args)
+    path = save_checkpoint(trained, tmp_path / "best.pth", bundle=bundle)
     # the default cnn_tiny is 16 kHz / 64 mel bins: without the stored arguments this cannot load
     with pytest.raises(Exception):
         audiocnn.create_model("cnn_tiny", checkpoint=path, sample_rate=16000, n_mels=64)
