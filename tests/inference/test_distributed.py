@@ -1,0 +1,124 @@
+"""Tagging / embedding many files with worker processes or Ray: Parquet rows for every file (errors
+included), the same probabilities as the in-process Tagger, resume without redoing files."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from audiocnn.inference.distributed import JobSpec, done_paths, read_results, run_files
+from audiocnn.inference.tagger import Tagger
+from audiocnn.testing import tone, write_wav
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*RANDOM weights.*")
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """One set of weights for every worker and for the reference Tagger."""
+    import torch
+
+    from audiocnn.models import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "test_cnn.pth"
+    save_checkpoint(create_model("test_cnn", num_classes=5), path)
+    return str(path)
+
+
+@pytest.fixture
+def spec(weights):
+    return JobSpec("tag", model="test_cnn", checkpoint=weights, options={"batch_size": 4, "clip_seconds": 0.5}, top_k=2)
+
+
+def _files(root: Path, n: int, bad: bool = True) -> Path:
+    for i in range(n):
+        write_wav(root / f"f{i:03d}.wav", tone(200 + 37 * i, 0.3 + 0.05 * (i % 4), 16000), 16000)
+    if bad:
+        (root / "zz_broken.wav").write_text("not audio")
+    return root
+
+
+def test_local_workers_write_every_file_with_the_tagger_probabilities(tmp_path, spec, weights):
+    src = _files(tmp_path / "audio", 9)
+    s = run_files([src], tmp_path / "out", spec, engine="local", workers=2, chunk_size=3, rows_per_part=4)
+    assert (s.written, s.skipped, s.failed) == (10, 0, 1)
+    t = read_results(tmp_path / "out").to_pylist()
+    assert sorted(r["path"] for r in t) == sorted(str(p) for p in src.iterdir())
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 2  # written as it goes: 3+3, then 3+1 rows
+    broken = next(r for r in t if r["path"].endswith("zz_broken.wav"))
+    assert "not a readable audio file" in broken["error"] and broken["probabilities"] == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = {r.path: r for r in Tagger("test_cnn", checkpoint=weights, batch_size=4, clip_seconds=0.5).tag([src], top_k=2, errors="record")}
+    for r in t:
+        if r["error"] is None:
+            np.testing.assert_allclose(r["probabilities"], ref[r["path"]].probabilities, atol=1e-5)
+            assert r["labels"] == [tag.label for tag in ref[r["path"]].tags]
+    meta = pq.read_schema(next((tmp_path / "out").glob("part-*.parquet"))).metadata[b"audiocnn"]
+    assert b'"task": "tag"' in meta and b"class_4" in meta
+
+
+def test_a_second_run_skips_files_already_written(tmp_path, spec):
+    src = _files(tmp_path / "audio", 8, bad=False)
+    first = sorted(src.iterdir())[:3]
+    run_files(first, tmp_path / "out", spec, workers=0)
+    (tmp_path / "out" / ".part-x.tmp123.parquet").write_bytes(b"half a file")  # what a kill mid-write leaves
+    s = run_files([src], tmp_path / "out", spec, workers=2, chunk_size=2)
+    assert (s.written, s.skipped) == (5, 3)
+    paths = read_results(tmp_path / "out").column("path").to_pylist()
+    assert len(paths) == len(set(paths)) == 8
+
+
+def test_embed_rows(tmp_path):
+    src = _files(tmp_path / "audio", 4)
+    s = run_files([src], tmp_path / "out", JobSpec("embed", model="test_cnn", options={"clip_seconds": 0.5}), workers=0)
+    rows = read_results(tmp_path / "out").to_pylist()
+    assert s.written == 5 and s.failed == 1
+    dims = {len(r["embedding"]) for r in rows if r["error"] is None}
+    assert len(dims) == 1 and dims.pop() > 0
+
+
+@pytest.mark.slow
+def test_killed_cli_run_resumes_without_redoing_files(tmp_path):
+    src = _files(tmp_path / "audio", 160, bad=False)
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-c", "import sys; from audiocnn.inference.distributed import *; "
+           f"run_files([{str(src)!r}], {str(out)!r}, JobSpec('tag', model='cnn6_lite', options={{'clip_seconds': 1.0}}), "
+           "workers=1, chunk_size=4, rows_per_part=4)"]
+    p = subprocess.Popen(cmd, env=env, start_new_session=True)
+    t0 = time.time()
+    while len(done_paths(out) if out.exists() else ()) < 8 and time.time() - t0 < 120:
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    before = done_paths(out)
+    assert 8 <= len(before) < 160, "the run must be killed part-way"
+    s = run_files([src], out, JobSpec("tag", model="cnn6_lite", options={"clip_seconds": 1.0}), workers=2, chunk_size=8)
+    assert s.skipped == len(before) and s.written == 160 - len(before)
+    paths = read_results(out).column("path").to_pylist()
+    assert len(paths) == len(set(paths)) == 160
+
+
+@pytest.mark.slow
+def test_ray_engine_on_a_local_ray(tmp_path, spec):
+    pytest.importorskip("ray")
+    src = _files(tmp_path / "audio", 6)
+    s = run_files([src], tmp_path / "out", spec, engine="ray", workers=1, chunk_size=3)
+    assert (s.written, s.failed) == (7, 1)
+    again = run_files([src], tmp_path / "out", spec, engine="ray", workers=1)
+    assert (again.written, again.skipped) == (0, 7)
+    local = run_files([src], tmp_path / "local", spec, workers=0)
+    a = {r["path"]: r["probabilities"] for r in read_results(tmp_path / "out").to_pylist()}
+    b = {r["path"]: r["probabilities"] for r in read_results(tmp_path / "local").to_pylist()}
+    assert local.written == 7 and a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-5)
