@@ -156,7 +156,10 @@ class _RayModel:
 
 # -- output ------------------------------------------------------------------------------------
 def _schema(task: str, meta: dict | None = None):
-    import pyarrow as pa
+    try:
+        import pyarrow as pa
+    except ImportError as e:
+        raise ImportError("Parquet output needs pyarrow: pip install 'audiocnn[ray]' (or pyarrow alone for engine='local')") from e
 
     if task == "tag":
         fields = [("path", pa.string()), ("labels", pa.list_(pa.string())), ("scores", pa.list_(pa.float32())),
