@@ -1,6 +1,15 @@
 """Audio input: decoding (soundfile), resampling (soxr), mono mix, and cutting into windows."""
 
-from audiocnn.audio.io import AudioLoadError, audio_info, iter_audio_chunks, load_audio, resample, to_mono
+from audiocnn.audio.io import (
+    MAX_SAMPLE_RATE,
+    AudioLoadError,
+    audio_info,
+    check_waveform,
+    iter_audio_chunks,
+    load_audio,
+    resample,
+    to_mono,
+)
 from audiocnn.audio.windows import (
     Windowing,
     aggregate,
@@ -14,12 +23,14 @@ from audiocnn.audio.windows import (
 )
 
 __all__ = [
+    "MAX_SAMPLE_RATE",
     "AudioLoadError",
     "Windowing",
     "aggregate",
     "apply_windowed",
     "audio_info",
     "centred_windows",
+    "check_waveform",
     "crop_or_pad",
     "iter_audio_chunks",
     "iter_file_windows",

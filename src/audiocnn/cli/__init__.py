@@ -56,16 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from audiocnn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, AudiocnnError, UsageError
+
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (FileNotFoundError, ValueError) as e:  # user errors: one clear line, no traceback
+    except KeyboardInterrupt as e:  # the exit codes are in audiocnn.errors and docs/reliability.md
+        print(f"audiocnn {args.command}: interrupted" + (f"; {e}" if str(e) else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (OSError, ValueError, AudiocnnError) as e:  # user errors: one clear line, no traceback
         if args.verbose:
             raise
         print(f"audiocnn {args.command}: error: {e}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE if isinstance(e, UsageError) else EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from audiocnn.audio import AudioLoadError, audio_info, iter_file_windows
+from audiocnn.audio import audio_info, iter_file_windows
+from audiocnn.errors import FileError
 
 __all__ = ["AUDIO_EXTENSIONS", "WindowItem", "batch_same_length", "expand_paths", "file_windows", "log_resample", "stream_windows"]
 
@@ -61,7 +62,7 @@ class WindowItem:
     start: float = 0.0
     samples: np.ndarray | None = None
     end: bool = False  # no more windows for this file
-    error: str | None = None
+    error: FileError | None = None
 
 
 def file_windows(path, sample_rate: int, window: int, hop: int | None = None, pad_short: bool = False):
@@ -78,16 +79,17 @@ class _WindowDataset(IterableDataset):
         worker = get_worker_info()
         wid, n = (worker.id, worker.num_workers) if worker else (0, 1)
         for i in range(wid, len(self.paths), n):
+            count = 0
             try:
                 for start, x in file_windows(self.paths[i], self.sample_rate, self.window, self.hop, self.pad_short):
                     # from a worker, a tensor travels through shared memory (a handle is sent);
                     # a numpy array would be pickled through the pipe, 1.3 MB per 10-s window
                     yield WindowItem(i, start, torch.from_numpy(x) if worker else x)
-                yield WindowItem(i, end=True)
-            except AudioLoadError as e:  # pickling the exception itself would lose its fields
-                yield WindowItem(i, end=True, error=e.reason)
+                    count += 1
             except Exception as e:  # noqa: BLE001 - one bad file must not stop the rest
-                yield WindowItem(i, end=True, error=f"{type(e).__name__}: {e}")
+                yield WindowItem(i, end=True, error=FileError.from_exception(e))
+                continue
+            yield WindowItem(i, end=True, error=None if count else FileError("no_samples", "no window after decoding"))
 
 
 def _identity(item):

@@ -25,13 +25,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from audiocnn.audio import aggregate, apply_windowed, resample
+from audiocnn.audio import aggregate, apply_windowed, check_waveform, resample
+from audiocnn.errors import FileError
 from audiocnn.inference.loading import open_model
 from audiocnn.inference.runtime import Runner
 from audiocnn.inference.stream import batch_same_length, expand_paths, stream_windows
 from audiocnn.models.base import AudioModel
 
-__all__ = ["Tag", "TagResult", "Tagger"]
+__all__ = ["Tag", "TagResult", "Tagger", "waveform_rows"]
 
 log = logging.getLogger("audiocnn.inference")
 
@@ -48,7 +49,9 @@ class TagResult:
     """Tags of one file (or one input waveform).
 
     ``probabilities`` holds all class probabilities (not included by :meth:`to_dict` unless
-    asked). ``error`` is set (and ``tags`` empty) when the file could not be read.
+    asked). ``error`` is set (and ``tags`` empty) when the file could not be read: a
+    :class:`~audiocnn.errors.FileError` (the reason as a string, with its ``type``), written by
+    :meth:`to_dict` as ``{"type": ..., "message": ...}``.
     """
 
     path: str
@@ -56,14 +59,37 @@ class TagResult:
     duration: float = 0.0
     windows: int = 0
     probabilities: np.ndarray | None = field(default=None, repr=False)
-    error: str | None = None
+    error: FileError | None = None
 
     def to_dict(self, probabilities: bool = False) -> dict:
+        """``{"path", "tags", "duration", "windows", "error": null}``; for a file that failed
+        ``{"path", "error": {"type", "message"}}`` (the record of :mod:`audiocnn.errors`)."""
+        if self.error is not None:
+            return {"path": self.path, "error": FileError.from_reason(self.error).to_dict()}
         d = asdict(self)
         d.pop("probabilities")
         if probabilities and self.probabilities is not None:
             d["probabilities"] = self.probabilities.tolist()
         return d
+
+
+def waveform_rows(waveforms, sample_rate: int | None = None) -> list[np.ndarray]:
+    """The 1-D float32 waveforms of a ``(batch, samples)`` or ``(samples,)`` array/tensor or a list
+    of 1-D arrays, each checked by :func:`audiocnn.audio.check_waveform` (``"waveform 3: ..."``)."""
+    if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0):
+        raise ValueError(f"sample_rate: expected a positive integer (Hz), got {sample_rate!r}")
+    if isinstance(waveforms, (np.ndarray, torch.Tensor)):
+        if waveforms.ndim == 1:
+            return [check_waveform(waveforms, "waveform")]
+        if waveforms.ndim != 2:
+            raise ValueError(f"waveforms: expected (batch, samples) or (samples,), got shape {tuple(waveforms.shape)}")
+        if waveforms.shape[0] == 0:
+            raise ValueError("waveforms: no waveform (batch of 0)")
+        return [check_waveform(w, f"waveform {i}") for i, w in enumerate(waveforms)]
+    rows = list(waveforms)
+    if not rows:
+        raise ValueError("waveforms: no waveform (an empty list)")
+    return [check_waveform(w, f"waveform {i}") for i, w in enumerate(rows)]
 
 
 class Tagger:
@@ -137,21 +163,16 @@ class Tagger:
 
         Args:
             waveforms: ``(batch, samples)`` or ``(samples,)`` array/tensor at ``sample_rate``, or a
-                list of 1-D arrays of any lengths.
+                list of 1-D arrays of any lengths. Float samples are taken as they are; integer
+                PCM (int16, int32, uint8...) is rescaled to [-1, 1].
             sample_rate: rate of ``waveforms`` in Hz; resampled (with a log line) when it differs
                 from the model's. Default: the model's rate.
+
+        Raises:
+            ValueError: naming the input and the rule: no waveform, an empty one, NaN/inf
+                samples, a non-numeric array, a wrong shape.
         """
-        if isinstance(waveforms, torch.Tensor):
-            waveforms = waveforms.detach().cpu().numpy()
-        if isinstance(waveforms, np.ndarray):
-            if waveforms.ndim == 1:
-                waveforms = waveforms[None]
-            if waveforms.ndim != 2:
-                raise ValueError(f"expected (batch, samples) or (samples,), got shape {waveforms.shape}")
-        rows = [np.asarray(w, dtype=np.float32) for w in waveforms]
-        for i, r in enumerate(rows):
-            if r.ndim != 1:
-                raise ValueError(f"input {i}: expected a 1-D waveform, got shape {r.shape}")
+        rows = waveform_rows(waveforms)
         if sample_rate is not None and sample_rate != self.sample_rate:
             log.info("resampling %d input(s) from %d Hz to the model's %d Hz (soxr)", len(rows), sample_rate, self.sample_rate)
             rows = [resample(r, sample_rate, self.sample_rate) for r in rows]
@@ -182,6 +203,8 @@ class Tagger:
         """
         if errors not in ("raise", "record"):
             raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        if int(top_k) < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         files = expand_paths(list(paths))
@@ -196,7 +219,7 @@ class Tagger:
         )
         probs: list[list[np.ndarray]] = [[] for _ in files]
         ends: list[float] = [0.0] * len(files)
-        errs: dict[int, str] = {}
+        errs: dict[int, FileError] = {}
         try:
             for windows, batch, markers in batch_same_length(items, self.batch_size):
                 if windows:
@@ -207,7 +230,7 @@ class Tagger:
                 for m in markers:
                     if m.error is not None:
                         if errors == "raise":
-                            cls = FileNotFoundError if "not found" in m.error else ValueError
+                            cls = FileNotFoundError if m.error.type == "file_not_found" else ValueError
                             raise cls(f"{files[m.index]}: {m.error}")
                         errs[m.index] = m.error
                         log.debug("%s: %s", files[m.index], m.error)

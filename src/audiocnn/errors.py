@@ -1,0 +1,154 @@
+"""The error model: one record for a file that failed, and the exit codes of the ``audiocnn`` command.
+
+A command that processes many files never lets one bad file stop the others. Each file that
+fails becomes a record next to the successes, in the same output (JSON, CSV, table, ``.npz``,
+``metrics.json``)::
+
+    {"path": "clips/b.wav", "error": {"type": "not_audio", "message": "not a readable audio file (...)"}}
+
+``type`` is a short, stable code a program can branch on (the table in docs/reliability.md);
+``message`` says what is wrong in words. The same ``{"type", "message"}`` pair is the error body
+of ``audiocnn serve``.
+
+Exit codes (``audiocnn <command>; echo $?``):
+
+======  ===============================================================================
+code    meaning
+======  ===============================================================================
+0       everything was processed (or some files failed and ``--allow-failures`` was given)
+1       the command could not run: a bad model, checkpoint or data set, an output that
+        cannot be written, no input file found, a run folder in use
+2       usage: an argument that is missing, unknown or outside its range
+3       some input files failed; their records are in the output beside the others
+130     interrupted (Ctrl-C, SIGINT); a line says what was kept and how to continue
+======  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_USAGE",
+    "AudiocnnError",
+    "FileError",
+    "UsageError",
+    "error_type",
+    "failure_record",
+    "reason_type",
+]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130
+
+
+class AudiocnnError(Exception):
+    """Base of audiocnn's own errors about inputs and runs (a file that is not audio, a run folder
+    in use...): the command prints the message in one line and exits with code 1."""
+
+
+class UsageError(ValueError):
+    """An argument that means nothing (``--top-k 0``, an output of the wrong kind...): exit code 2.
+    The message names the argument and the rule."""
+
+
+# Reason texts (of AudioLoadError and the data checks) -> type, by prefix or phrase; the first
+# match wins. Every fault case of tests/reliability asserts its type, so a reworded message that
+# no longer matches fails a test instead of silently becoming "bad_data".
+_REASON_TYPES = (
+    ("file not found", "file_not_found"),
+    ("is a directory", "not_a_file"),
+    ("empty file", "empty_file"),
+    ("not a readable audio file", "not_audio"),
+    ("0 samples", "no_samples"),
+    ("nan/inf", "non_finite"),
+    ("sample rate", "bad_sample_rate"),
+    ("decoding failed", "decode_failed"),
+    ("past the end", "past_end"),
+    ("cannot stat", "unreadable"),
+    ("listed in folds", "duplicate"),
+    ("listed in splits", "duplicate"),
+    ("listed with different labels", "duplicate"),
+    ("duplicate filename", "duplicate"),
+    ("label", "bad_label"),
+    ("excluded:", "excluded"),
+    ("no fold", "bad_row"),
+    ("empty ", "bad_row"),
+    ("unknown split", "bad_row"),
+)
+
+
+def reason_type(reason: str) -> str:
+    """The type code of a reason text (``"file not found"`` -> ``"file_not_found"``); ``"bad_data"``
+    when no rule matches."""
+    r = reason.lower()
+    for phrase, code in _REASON_TYPES:
+        if phrase in r:
+            return code
+    return "bad_data"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def error_type(exc: BaseException) -> str:
+    """The type code of an exception: its ``code`` attribute when it has one
+    (:class:`~audiocnn.audio.AudioLoadError`), else its class name in snake case
+    (``OutputError`` -> ``"output_error"``)."""
+    code = getattr(exc, "code", None)
+    return str(code) if isinstance(code, str) and code else _snake(type(exc).__name__)
+
+
+class FileError(str):
+    """Why one input failed: the message (words, without the path) as a ``str``, with ``type`` (a
+    stable code) attached. Being a string, it prints, compares and pickles as its message, so code
+    that shows or searches the reason keeps working; :meth:`to_dict` gives the record form."""
+
+    type: str
+
+    def __new__(cls, type: str, message: str):  # noqa: A002 - the record's field name
+        obj = super().__new__(cls, message)
+        obj.type = type
+        return obj
+
+    def __reduce__(self):
+        return (FileError, (self.type, str(self)))
+
+    def __repr__(self) -> str:
+        return f"FileError(type={self.type!r}, message={str(self)!r})"
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> FileError:
+        """``AudioLoadError`` keeps its code and reason; any other exception is named by its class."""
+        reason = getattr(exc, "reason", None)
+        return cls(error_type(exc), str(reason) if reason else (str(exc) or type(exc).__name__))
+
+    @classmethod
+    def from_reason(cls, reason: str) -> FileError:
+        """A record for a reason text of the data checks (``BadItem.reason``)."""
+        return reason if isinstance(reason, FileError) else cls(reason_type(reason), reason)
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "message": str(self)}
+
+
+def failure_record(path: str | os.PathLike, error: FileError | BaseException | str) -> dict:
+    """``{"path": ..., "error": {"type": ..., "message": ...}}`` for a file that failed."""
+    if isinstance(error, BaseException):
+        error = FileError.from_exception(error)
+    elif isinstance(error, str):
+        error = FileError.from_reason(error)
+    return {"path": str(path), "error": error.to_dict()}
