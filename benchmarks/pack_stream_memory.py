@@ -1,0 +1,136 @@
+"""Peak memory of `pack` and of one streaming epoch, at two corpus sizes (docs/scaling.md).
+
+The corpus is generated inside the packer from a seed (audiocnn.data.shards.SyntheticSource:
+noise plus one tone per label, Zipf-like labels), so no WAV files are written first. For each
+size N: pack N clips of 10 s at 16 kHz (cnn6_lite's rate) into FLAC tar shards with --workers
+processes, then read one epoch through the training loader (ShardStream, shuffle buffer, the
+DataLoader's worker processes), then train a bounded number of streaming steps of cnn6_lite.
+Peak memory is sampled every 0.2 s over the process and all its children: the sum of their
+PSS (shared pages divided among the processes that share them), and the sum of their RSS,
+which counts the pages that forked workers share with the parent once per process (an upper
+bound). The shards are deleted after each
+size.
+
+    python benchmarks/pack_stream_memory.py --sizes 20000 40000 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+
+class PeakRSS:
+    """Samples the memory of this process and its descendants in a thread: the sum of their PSS
+    (proportional set size: a page shared by k processes counts 1/k in each, so the sum is the
+    memory the tree really holds) and, for reference, the sum of their RSS (shared pages counted
+    in every process)."""
+
+    def __init__(self, every: float = 0.2):
+        self.every, self.peak, self.peak_rss, self._stop = every, 0, 0, threading.Event()
+
+    def _sample(self) -> int:
+        me = psutil.Process()
+        pss = rss = 0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                m = p.memory_full_info()
+                pss, rss = pss + m.pss, rss + m.rss
+            except psutil.Error:
+                pass
+        self.peak_rss = max(self.peak_rss, rss)
+        return pss
+
+    def __enter__(self):
+        self.peak = self._sample()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self._sample())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self._sample())
+
+
+def measure(n: int, work: Path, args) -> dict:
+    import torch
+
+    from audiocnn.data.shards import PackOptions, ShardStream, SyntheticSource, pack
+    from audiocnn.train import TrainConfig
+    from audiocnn.train.stream import StreamOptions, fit_stream
+
+    out = work / f"shards_{n}"
+    shutil.rmtree(out, ignore_errors=True)
+    src = SyntheticSource(n, seconds=10.0, num_classes=50, seed=0)
+    rec = {"clips": n}
+    t0 = time.perf_counter()
+    with PeakRSS() as m:
+        index = pack(src, out, PackOptions(sample_rate=16000, shard_size=1000), num_workers=args.workers, progress=False)
+    rec.update(pack_seconds=time.perf_counter() - t0, pack_peak_pss_mb=m.peak / 2**20, pack_peak_rss_sum_mb=m.peak_rss / 2**20,
+               packed_gb=sum(s.bytes for s in index.shards) / 1e9, shards=len(index.shards))
+    stream = ShardStream(index, 10.0, args.batch_size, shuffle_buffer=args.shuffle_buffer, num_workers=args.workers)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers, multiprocessing_context="fork")
+    t0, clips = time.perf_counter(), 0
+    with PeakRSS() as m:
+        for x, _ in loader:
+            clips += x.shape[0]
+    rec.update(epoch_clips=clips, epoch_seconds=time.perf_counter() - t0, epoch_peak_pss_mb=m.peak / 2**20, epoch_peak_rss_sum_mb=m.peak_rss / 2**20)
+    cfg = TrainConfig(model="cnn6_lite", epochs=1, batch_size=args.batch_size, clip_seconds=10.0, num_workers=args.workers,
+                      progress=False, patience=0, val_fraction=0.0)
+    t0 = time.perf_counter()
+    with PeakRSS() as m:
+        fit_stream(out, cfg, work / f"run_{n}", StreamOptions(shuffle_buffer=args.shuffle_buffer, max_steps=args.train_steps))
+    rec.update(train_steps=args.train_steps, train_seconds=time.perf_counter() - t0, train_peak_pss_mb=m.peak / 2**20, train_peak_rss_sum_mb=m.peak_rss / 2**20)
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(work / f"run_{n}", ignore_errors=True)
+    return rec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[20000, 40000])
+    ap.add_argument("--work", default="/tmp/audiocnn_pack_bench", help="scratch folder (needs ~270 kB per clip)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--shuffle-buffer", type=int, default=512)
+    ap.add_argument("--train-steps", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", default=None, help="also write the records here")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    rows = [measure(n, work, args) for n in args.sizes]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    info = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit, "machine": f"{platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB", "rows": rows}
+    print(json.dumps(info, indent=1))
+    print("| clips | packed | pack: time, peak PSS (RSS sum) | loader epoch: clips/s, peak PSS (RSS sum) | streaming training: steps, peak PSS (RSS sum) |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['clips']:,} | {r['packed_gb']:.1f} GB, {r['shards']} shards | {r['pack_seconds']:.0f} s, {r['pack_peak_pss_mb']:.0f} MB ({r['pack_peak_rss_sum_mb']:.0f}) | "
+              f"{r['epoch_clips'] / r['epoch_seconds']:.0f}, {r['epoch_peak_pss_mb']:.0f} MB ({r['epoch_peak_rss_sum_mb']:.0f}) | "
+              f"{r['train_steps']}, {r['train_peak_pss_mb']:.0f} MB ({r['train_peak_rss_sum_mb']:.0f}) |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(info, indent=1))
+
+
+if __name__ == "__main__":
+    main()
