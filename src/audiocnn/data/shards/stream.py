@@ -200,7 +200,15 @@ class ShardStream(IterableDataset):
             y = torch.tensor([t[0] for _, _, t, _ in clips], dtype=torch.long)
         return x, y
 
+    def keys(self) -> Iterator[list[str]]:
+        """The keys of this reader's batches in the current epoch, in order, without decoding
+        (what :meth:`__iter__` would yield; for inspecting the sampling)."""
+        return self._iterate(lambda clips: [c[0] for c in clips])
+
     def __iter__(self):
+        return self._iterate(self._batch)
+
+    def _iterate(self, emit):
         info = get_worker_info()
         w, w_n = (info.id, info.num_workers) if info is not None else (0, 1)
         if w_n != max(1, self.num_workers):
@@ -218,16 +226,16 @@ class ShardStream(IterableDataset):
                 for _ in range(skip * b):  # already trained on: pass over without decoding
                     next(clips)
                 for _ in range(todo - skip):
-                    yield self._batch([next(clips) for _ in range(b)])
+                    yield emit([next(clips) for _ in range(b)])
             else:
                 batch = []
                 for clip in self._clips(ids, (reader,), cycle=False):
                     batch.append(clip)
                     if len(batch) == b:
-                        yield self._batch(batch)
+                        yield emit(batch)
                         batch = []
                 if batch:
-                    yield self._batch(batch)
+                    yield emit(batch)
             return
         # samples: all readers walk the same stream and keep their own batches
         gb = self.world_size * b
@@ -237,7 +245,7 @@ class ShardStream(IterableDataset):
             for k in range(self.steps):
                 block = [next(stream) for _ in range(gb)]
                 if k % w_n == w and k >= self.skip:
-                    yield self._batch(block[self.rank * b : (self.rank + 1) * b])
+                    yield emit(block[self.rank * b : (self.rank + 1) * b])
             return
         batch, j = [], 0  # rank-local clip p // world_size, dealt to workers by batches
         for p, clip in enumerate(stream):
@@ -246,8 +254,8 @@ class ShardStream(IterableDataset):
             if (j // b) % w_n == w:
                 batch.append(clip)
                 if len(batch) == b:
-                    yield self._batch(batch)
+                    yield emit(batch)
                     batch = []
             j += 1
         if batch:
-            yield self._batch(batch)
+            yield emit(batch)
