@@ -1,4 +1,9 @@
-"""``audiocnn tag | sed | embed | export``: thin wrappers over :mod:`audiocnn.inference`."""
+"""``audiocnn tag | sed | embed | export``: thin wrappers over :mod:`audiocnn.inference`.
+
+Every file that fails is a record ``{path, error: {type, message}}`` in the output, beside the
+successes (:mod:`audiocnn.errors`); the exit code is 0 when every file was processed, 3 when some
+failed (0 with ``--allow-failures``), 1 when the command could not run, 2 for a usage error.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,18 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from audiocnn.atomic import write_text_atomic
+from audiocnn.cli.argtypes import float_range, int_range, output_file
+from audiocnn.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, FileError, UsageError
+
 ORDER = 30
 
 _RAW = argparse.RawDescriptionHelpFormatter
+
+EXIT_CODES_HELP = """exit codes: 0 every file processed; 3 some files failed (their records are in the output
+beside the others; 0 with --allow-failures); 1 the command could not run (model, output...);
+2 usage error; 130 interrupted. docs/reliability.md has the error types.
+"""
 
 
 def _clean_warnings() -> None:
@@ -49,8 +63,55 @@ def _common(p: argparse.ArgumentParser, default_model: str) -> None:
                    "Winograd deep convolutions (the fast path on CPUs with native bfloat16); int8: static int8 convolution blocks, "
                    "activation ranges calibrated on the input audio (faster still, probabilities move more; see docs/inference.md)")
     p.add_argument("--calibration", nargs="+", metavar="PATH", help="--precision int8: audio files/folders to calibrate the int8 activation ranges on (up to 128 files spread over them, packed into 16 windows of 5 s), or 'synthetic' for the built-in synthetic set; default: the input audio itself")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default 8)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--batch-size", type=int_range(1), default=8, help="windows per forward pass (default 8)")
+    p.add_argument("--threads", type=int_range(1), default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--allow-failures", action="store_true",
+                   help="exit with 0 even when some files failed (their records are in the output either way)")
+
+
+def _exit_code(n_failed: int, n_total: int, args) -> int:
+    """0 all good; 3 some files failed (0 with --allow-failures); 1 no input file at all."""
+    if n_total == 0:
+        return EXIT_ERROR
+    if n_failed and not args.allow_failures:
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def _report_failures(failures, n_total: int, what: str) -> None:
+    """The failed files on stderr, after the output (they are in the output too)."""
+    if failures:
+        print(f"{len(failures)} of {n_total} file(s) could not be {what}:", file=sys.stderr)
+        for path, err in failures:
+            e = FileError.from_reason(err)
+            print(f"  {path}: {e.message} [{e.type}]", file=sys.stderr)
+
+
+def _write_or_print(text: str, out: str | None) -> None:
+    if out:
+        write_text_atomic(out, text + "\n")
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        print(text)
+
+
+def _check_out_file(out: str | None, option: str, *suffixes: str) -> None:
+    """``--out`` names a file (with one of ``suffixes``), not a folder: a usage error otherwise."""
+    if out is None:
+        return
+    try:
+        output_file(*suffixes)(out)
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"{option}: {e}") from None
+
+
+@contextmanager
+def _interrupted(what: str):
+    """Ctrl-C: say that nothing was written (outputs are written when every file is done)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"no output written ({what} writes its output when every file is done); run the command again") from None
 
 
 def _model_name(args, default: str) -> str | None:
@@ -63,7 +124,7 @@ def _calibration(args, inputs, command: str):
     synthetic set (``--calibration synthetic``), else the command's own input files (which keeps
     the probabilities closest to fp32, docs/inference.md)."""
     if args.calibration and args.precision != "int8":
-        raise SystemExit(f"audiocnn {command}: --calibration is only used with --precision int8")
+        raise UsageError(f"--calibration is only used with --precision int8 (audiocnn {command})")
     if args.precision != "int8":
         return None
     if args.calibration == ["synthetic"]:
@@ -85,28 +146,37 @@ TAG_EPILOG = """examples:
 
 Folders are walked for audio files (.wav .flac .ogg .mp3 ...). Files are decoded and resampled
 in worker processes while the model runs. Files longer than --clip-seconds are tagged in windows
-and the probabilities averaged (--aggregate max takes the maximum). Unreadable files are listed at
-the end with the reason; the exit code is 0 if at least one file was tagged.
-"""
+and the probabilities averaged (--aggregate max takes the maximum). A file that cannot be read
+is a record in the output, in its place: {"path", "error": {"type", "message"}} in JSON, a row
+with error_type and error_message in CSV, an ERROR line in the table; and listed on stderr.
+
+""" + EXIT_CODES_HELP
 
 
 def _format_tags(results, fmt: str) -> str:
-    ok = [r for r in results if r.error is None]
+    """Successes and failures in input order: JSON records, CSV rows, or a table."""
     if fmt == "json":
-        return json.dumps([r.to_dict() for r in ok], indent=2)
+        return json.dumps([r.to_dict() for r in results], indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["path", "rank", "label", "index", "probability"])
-        for r in ok:
+        w.writerow(["path", "rank", "label", "index", "probability", "error_type", "error_message"])
+        for r in results:
+            if r.error is not None:
+                e = FileError.from_reason(r.error)
+                w.writerow([r.path, "", "", "", "", e.type, e.message])
             for k, t in enumerate(r.tags, 1):
-                w.writerow([r.path, k, t.label, t.index, f"{t.probability:.4f}"])
+                w.writerow([r.path, k, t.label, t.index, f"{t.probability:.4f}", "", ""])
         return buf.getvalue().rstrip("\n")
-    width = min(max((len(r.path) for r in ok), default=4), 60)
+    width = min(max((len(r.path) for r in results), default=4), 60)
     lines = [f"{'file':<{width}}  tags"]
-    for r in ok:
+    for r in results:
         name = r.path if len(r.path) <= width else "..." + r.path[-(width - 3) :]
-        lines.append(f"{name:<{width}}  " + ", ".join(f"{t.label} ({t.probability:.3f})" for t in r.tags))
+        if r.error is not None:
+            e = FileError.from_reason(r.error)
+            lines.append(f"{name:<{width}}  ERROR {e.type}: {e.message}")
+        else:
+            lines.append(f"{name:<{width}}  " + ", ".join(f"{t.label} ({t.probability:.3f})" for t in r.tags))
     return "\n".join(lines)
 
 
@@ -116,6 +186,7 @@ def run_tag(args) -> int:
         from audiocnn.cli.distributed import run_distributed_cli
 
         return run_distributed_cli("tag", args, _model_name(args, "cnn14"))
+    _check_out_file(args.out, "--out")
     from audiocnn.inference.tagger import Tagger
 
     calibration = _calibration(args, args.paths, "tag")
@@ -133,26 +204,18 @@ def run_tag(args) -> int:
             calibration=calibration,
         )
     t0 = time.perf_counter()
-    results = tagger.tag(args.paths, top_k=args.top_k, num_workers=args.workers, errors="record", progress=not args.no_progress)
+    with _interrupted("tag"):
+        results = tagger.tag(args.paths, top_k=args.top_k, num_workers=args.workers, errors="record", progress=not args.no_progress)
     elapsed = time.perf_counter() - t0
-    text = _format_tags(results, args.format)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        print(text)
-    failed = [r for r in results if r.error is not None]
-    n_ok = len(results) - len(failed)
-    if failed:
-        print(f"\n{len(failed)} of {len(results)} file(s) could not be read:", file=sys.stderr)
-        for r in failed:
-            print(f"  {r.path}: {r.error}", file=sys.stderr)
     if not results:
-        print("audiocnn tag: no audio files found", file=sys.stderr)
-    else:
-        print(f"tagged {n_ok} file(s) in {elapsed:.2f} s ({n_ok / max(elapsed, 1e-9):.2f} files/s, model loading excluded)", file=sys.stderr)
-    return 0 if n_ok > 0 else 1
+        print(f"audiocnn tag: no audio files found in {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_ERROR
+    _write_or_print(_format_tags(results, args.format), args.out)
+    failed = [(r.path, r.error) for r in results if r.error is not None]
+    n_ok = len(results) - len(failed)
+    _report_failures(failed, len(results), "tagged")
+    print(f"tagged {n_ok} of {len(results)} file(s) in {elapsed:.2f} s ({n_ok / max(elapsed, 1e-9):.2f} files/s, model loading excluded)", file=sys.stderr)
+    return _exit_code(len(failed), len(results), args)
 
 
 # -------------------------------------------------------------------------------------------- sed
@@ -162,11 +225,16 @@ SED_EPILOG = """examples:
   audiocnn sed street.wav --model cnn14_decision_level_max --checkpoint Cnn14_DecisionLevelMax_mAP=0.385.pth \\
       --labels class_labels_indices.csv --events events.csv --plot sed.png
   audiocnn sed long_recording.flac --checkpoint ... --threshold 0.3 --min-duration 0.5 --merge-gap 1.0
+  audiocnn sed recordings/ --checkpoint ... --format json --out events.json --plot plots/   # many files
 
 Frame-level models give probabilities at their frame rate (100 frames/s for PANNs); any
 clip-level model works through sliding windows (--window-seconds / --hop-seconds). Long files
-are processed in overlapping chunks, so memory stays flat in file length.
-"""
+are processed in overlapping chunks, so memory stays flat in file length. Events never end after
+their file does. With several files, --plot is a folder (one <name>.png per file). A file that
+cannot be read is a record in the output in its place (JSON {"path", "error": {"type", "message"}};
+a row with error_type and error_message in the events CSV), and the other files are processed.
+
+""" + EXIT_CODES_HELP
 
 
 def _read_class_thresholds(path: str, default: float) -> dict:
@@ -181,12 +249,60 @@ def _read_class_thresholds(path: str, default: float) -> dict:
     return out
 
 
+def _events_csv(results) -> str:
+    """``path,onset,offset,label,score,error_type,error_message``: one row per event, one row per
+    failed file."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "onset", "offset", "label", "score", "error_type", "error_message"])
+    for r in results:
+        if r.error is not None:
+            e = FileError.from_reason(r.error)
+            w.writerow([r.path, "", "", "", "", e.type, e.message])
+        for ev in r.events:
+            w.writerow([r.path, f"{ev.onset:.3f}", f"{ev.offset:.3f}", ev.label, f"{ev.score:.4f}", "", ""])
+    return buf.getvalue().rstrip("\n")
+
+
+def _sed_table(results, det, show: int) -> str:
+    kind = "frame-level" if det.info.frame_level else f"sliding {det.window / det.sample_rate:g}-s windows"
+    lines = []
+    for r in results:
+        if r.error is not None:
+            e = FileError.from_reason(r.error)
+            lines.append(f"{r.path}: ERROR {e.type}: {e.message}")
+            continue
+        lines.append(f"{r.path}: {r.duration:.1f} s, {r.num_frames} frames at {r.frame_rate:g} frames/s ({kind}), {len(r.events)} event(s)")
+        lines += [f"  {ev.onset:9.2f} {ev.offset:9.2f}  {ev.label}  ({ev.score:.3f})" for ev in r.events[:show]]
+        if len(r.events) > show:
+            lines.append(f"  ... {len(r.events) - show} more")
+    return "\n".join(lines)
+
+
+def _plot_paths(results, plot: str) -> list[tuple[object, Path]]:
+    """One file: ``--plot`` is the PNG; several: a folder with ``<name>.png`` per file."""
+    ok = [r for r in results if r.error is None]
+    if len(results) == 1:
+        return [(r, Path(plot)) for r in ok]
+    out, used = [], set()
+    for r in ok:
+        stem = Path(r.path).stem
+        name, k = stem, 2
+        while name in used:
+            name, k = f"{stem}_{k}", k + 1
+        used.add(name)
+        out.append((r, Path(plot) / f"{name}.png"))
+    return out
+
+
 def run_sed(args) -> int:
     _clean_warnings()
-    from audiocnn.inference.sed import SoundEventDetector, plot_sed, write_events_csv
+    from audiocnn.inference.sed import SoundEventDetector, plot_sed
 
+    _check_out_file(args.out, "--out")
+    _check_out_file(args.events, "--events", ".csv")
     thresholds = _read_class_thresholds(args.class_thresholds, args.threshold) if args.class_thresholds else args.threshold
-    calibration = _calibration(args, [args.file], "sed")
+    calibration = _calibration(args, args.paths, "sed")
     with _printed_warnings():
         det = SoundEventDetector(
             _model_name(args, "cnn14_decision_level_max"),
@@ -203,20 +319,28 @@ def run_sed(args) -> int:
             hop_seconds=args.hop_seconds,
             calibration=calibration,
         )
-    res = det.detect(args.file)
-    kind = "frame-level" if det.info.frame_level else f"sliding {det.window / det.sample_rate:g}-s windows"
-    print(f"{args.file}: {res.duration:.1f} s, {res.num_frames} frames at {res.frame_rate:g} frames/s ({kind}), {len(res.events)} event(s)")
-    for ev in res.events[: args.show]:
-        print(f"  {ev.onset:9.2f} {ev.offset:9.2f}  {ev.label}  ({ev.score:.3f})")
-    if len(res.events) > args.show:
-        print(f"  ... {len(res.events) - args.show} more")
+    with _interrupted("sed"):
+        results = det.detect_files(args.paths)
+    if not results:
+        print(f"audiocnn sed: no audio files found in {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.format == "json":
+        text = json.dumps([r.to_dict() for r in results], indent=2)
+    elif args.format == "csv":
+        text = _events_csv(results)
+    else:
+        text = _sed_table(results, det, args.show)
+    _write_or_print(text, args.out)
     if args.events:
-        write_events_csv(res.events, args.events)
-        print(f"wrote {args.events}")
+        write_text_atomic(args.events, _events_csv(results) + "\n")
+        print(f"wrote {args.events}", file=sys.stderr)
     if args.plot:
-        plot_sed(res, args.plot, top_k=args.top_k)
-        print(f"wrote {args.plot}")
-    return 0
+        for r, png in _plot_paths(results, args.plot):
+            plot_sed(r, png, top_k=args.top_k)
+            print(f"wrote {png}", file=sys.stderr)
+    failed = [(r.path, r.error) for r in results if r.error is not None]
+    _report_failures(failed, len(results), "processed")
+    return _exit_code(len(failed), len(results), args)
 
 
 # ------------------------------------------------------------------------------------------ embed
@@ -227,8 +351,10 @@ EMBED_EPILOG = """examples:
   audiocnn embed a.wav b.wav --per-window --window-seconds 1 --hop-seconds 0.5 --out frames.npz
 
 The .npz holds: embeddings (rows, dim), paths, file_index (row -> path), timestamps (window
-centres in seconds, with --per-window), failed_paths/failed_reasons, model, sample_rate.
-"""
+centres in seconds, with --per-window), failed_paths/failed_types/failed_reasons (the files
+that could not be read, with the error type and message), model, sample_rate.
+
+""" + EXIT_CODES_HELP
 
 
 def run_embed(args) -> int:
@@ -237,6 +363,7 @@ def run_embed(args) -> int:
         from audiocnn.cli.distributed import run_distributed_cli
 
         return run_distributed_cli("embed", args, _model_name(args, "cnn14"))
+    _check_out_file(args.out, "--out", ".npz")
     from audiocnn.inference.embed import Embedder
 
     calibration = _calibration(args, args.paths, "embed")
@@ -252,14 +379,16 @@ def run_embed(args) -> int:
             hop_seconds=args.hop_seconds,
             calibration=calibration,
         )
-    res = emb.embed_files(args.paths, per_window=args.per_window, num_workers=args.workers, progress=not args.no_progress)
+    with _interrupted("embed"):
+        res = emb.embed_files(args.paths, per_window=args.per_window, num_workers=args.workers, progress=not args.no_progress)
+    n_total = len(res.paths) + len(res.failed)
+    if n_total == 0:
+        print(f"audiocnn embed: no audio files found in {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_ERROR
     res.save_npz(args.out)
     print(f"wrote {args.out}: {res.embeddings.shape[0]} row(s) x {res.embeddings.shape[1]} dims from {len(res.paths)} file(s)")
-    if res.failed:
-        print(f"{len(res.failed)} file(s) could not be read:", file=sys.stderr)
-        for p, r in res.failed.items():
-            print(f"  {p}: {r}", file=sys.stderr)
-    return 0 if res.paths else 1
+    _report_failures(list(res.failed.items()), n_total, "embedded")
+    return _exit_code(len(res.failed), n_total, args)
 
 
 # ----------------------------------------------------------------------------------------- export
@@ -280,6 +409,7 @@ def run_export(args) -> int:
     from audiocnn.inference.export import export_model
     from audiocnn.inference.loading import open_model
 
+    _check_out_file(args.out, "--out")
     with _printed_warnings():
         model, bundle = open_model(_model_name(args, "cnn14"), args.checkpoint)
     res = export_model(model, args.out, args.format, seconds=args.seconds, bundle=bundle)
@@ -295,13 +425,13 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files and/or folders (walked)")
     _common(p, "cnn14")
     p.add_argument("--labels", help="class_labels_indices.csv (index,mid,display_name) or one label per line")
-    p.add_argument("--top-k", type=int, default=5, help="tags per file (default 5)")
+    p.add_argument("--top-k", type=int_range(1), default=5, help="tags per file (default 5)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--out", help="write the results here instead of stdout")
-    p.add_argument("--clip-seconds", type=float, default=None, help="window length (default: the checkpoint's clip length; 10 for PANNs)")
+    p.add_argument("--clip-seconds", type=float_range(0, low_open=True), default=None, help="window length (default: the checkpoint's clip length; 10 for PANNs)")
     p.add_argument("--aggregate", choices=("mean", "max"), default=None, help="how window probabilities combine (default: the checkpoint's; mean)")
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="run with PyTorch (default) or export to ONNX and run ONNX Runtime (fp32)")
-    p.add_argument("--workers", type=int, default=_default_workers(), help="decoding processes (default %(default)s; 0 = decode in the main process)")
+    p.add_argument("--workers", type=int_range(0), default=_default_workers(), help="decoding processes (default %(default)s; 0 = decode in the main process)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--engine", choices=("local", "ray"), default=None,
                    help="many files: --workers model processes (local) or Ray actors (ray), Parquet parts in the --out folder, "
@@ -309,31 +439,34 @@ def register(sub) -> None:
     p.set_defaults(func=run_tag)
 
     p = sub.add_parser("sed", help="sound event detection: frame-wise probabilities, events, plot", epilog=SED_EPILOG, formatter_class=_RAW)
-    p.add_argument("file", help="audio file")
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files and/or folders (walked)")
     _common(p, "cnn14_decision_level_max")
     p.add_argument("--labels", help="class_labels_indices.csv or one label per line")
-    p.add_argument("--events", help="write events here as CSV (onset,offset,label,score)")
-    p.add_argument("--plot", help="write the spectrogram + probability-curve figure here (.png)")
-    p.add_argument("--threshold", type=float, default=0.5, help="probability threshold of every class (default 0.5)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                   help="table (default), json (per file: duration, frames, events, or the error) or csv (one row per event)")
+    p.add_argument("--out", help="write the --format output here instead of stdout")
+    p.add_argument("--events", help="also write the events here as CSV (path,onset,offset,label,score,error_type,error_message)")
+    p.add_argument("--plot", help="write the spectrogram + probability-curve figure here (.png; with several files, a folder)")
+    p.add_argument("--threshold", type=float_range(0, 1), default=0.5, help="probability threshold of every class (default 0.5)")
     p.add_argument("--class-thresholds", help="CSV of label,threshold overriding --threshold per class")
-    p.add_argument("--min-duration", type=float, default=0.1, help="drop events shorter than this (s, default 0.1)")
-    p.add_argument("--merge-gap", type=float, default=0.2, help="merge events of a class separated by at most this (s, default 0.2)")
-    p.add_argument("--chunk-seconds", type=float, default=40.0, help="chunk length for long files (default 40; memory grows with it)")
-    p.add_argument("--window-seconds", type=float, default=None, help="sliding window of clip-level models (default: the checkpoint's clip length, at most 2)")
-    p.add_argument("--hop-seconds", type=float, default=0.5, help="sliding-window hop of clip-level models (default 0.5)")
-    p.add_argument("--top-k", type=int, default=5, help="classes drawn in the plot (default 5)")
-    p.add_argument("--show", type=int, default=20, help="events printed (default 20)")
+    p.add_argument("--min-duration", type=float_range(0), default=0.1, help="drop events shorter than this (s, default 0.1)")
+    p.add_argument("--merge-gap", type=float_range(0), default=0.2, help="merge events of a class separated by at most this (s, default 0.2)")
+    p.add_argument("--chunk-seconds", type=float_range(0, low_open=True), default=40.0, help="chunk length for long files (default 40; memory grows with it)")
+    p.add_argument("--window-seconds", type=float_range(0, low_open=True), default=None, help="sliding window of clip-level models (default: the checkpoint's clip length, at most 2)")
+    p.add_argument("--hop-seconds", type=float_range(0, low_open=True), default=0.5, help="sliding-window hop of clip-level models (default 0.5)")
+    p.add_argument("--top-k", type=int_range(1), default=5, help="classes drawn in the plot (default 5)")
+    p.add_argument("--show", type=int_range(0), default=20, help="events printed per file (default 20)")
     p.set_defaults(func=run_sed)
 
     p = sub.add_parser("embed", help="embeddings of audio files to .npz", epilog=EMBED_EPILOG, formatter_class=_RAW)
     p.add_argument("paths", nargs="+", metavar="FILE|DIR")
     _common(p, "cnn14")
-    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--out", required=True, help="output .npz (the name must end in .npz; a folder with --engine)")
     p.add_argument("--per-window", action="store_true", help="one row per window (with timestamps) instead of per file")
-    p.add_argument("--clip-seconds", type=float, default=None, help="window averaged for per-file embeddings (default: the checkpoint's clip length; 10 for PANNs)")
-    p.add_argument("--window-seconds", type=float, default=1.0, help="--per-window window length (default 1)")
-    p.add_argument("--hop-seconds", type=float, default=0.5, help="--per-window hop (default 0.5)")
-    p.add_argument("--workers", type=int, default=_default_workers(), help="decoding processes (default %(default)s)")
+    p.add_argument("--clip-seconds", type=float_range(0, low_open=True), default=None, help="window averaged for per-file embeddings (default: the checkpoint's clip length; 10 for PANNs)")
+    p.add_argument("--window-seconds", type=float_range(0, low_open=True), default=1.0, help="--per-window window length (default 1)")
+    p.add_argument("--hop-seconds", type=float_range(0, low_open=True), default=0.5, help="--per-window hop (default 0.5)")
+    p.add_argument("--workers", type=int_range(0), default=_default_workers(), help="decoding processes (default %(default)s)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--engine", choices=("local", "ray"), default=None,
                    help="many files: --workers model processes (local) or Ray actors (ray), Parquet parts in the --out folder")
@@ -344,5 +477,5 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help="registered model name (default: the checkpoint's; cnn14 without a checkpoint)")
     p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     p.add_argument("--out", required=True, help="output file (.onnx / .pt)")
-    p.add_argument("--seconds", type=float, default=10.0, help="example input length used for tracing (default 10)")
+    p.add_argument("--seconds", type=float_range(0, low_open=True), default=10.0, help="example input length used for tracing (default 10)")
     p.set_defaults(func=run_export)

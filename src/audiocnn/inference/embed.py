@@ -10,7 +10,9 @@ Files are read chunk by chunk (flat memory in file length) and can be decoded in
 
 ``save_npz`` writes: ``embeddings`` ``(rows, dim)`` float32; ``paths`` ``(files,)``;
 ``file_index`` ``(rows,)`` (row -> index into ``paths``); ``timestamps`` ``(rows,)`` seconds
-(per-window only); ``failed_paths`` / ``failed_reasons``; ``model``, ``sample_rate``.
+(per-window only); ``failed_paths`` / ``failed_types`` / ``failed_reasons`` (one entry per file
+that failed: its path, the error type and the message of :mod:`audiocnn.errors`); ``model``,
+``sample_rate``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import numpy as np
 import torch
 
 from audiocnn.atomic import write_with
-from audiocnn.audio import aggregate
+from audiocnn.audio import aggregate, check_waveform
+from audiocnn.errors import FileError
 from audiocnn.inference.loading import open_model
 from audiocnn.inference.stream import batch_same_length, expand_paths, stream_windows
 from audiocnn.inference.runtime import Runner
@@ -41,9 +44,13 @@ class EmbeddingSet:
     paths: list[str]
     file_index: np.ndarray
     timestamps: np.ndarray | None = None
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, FileError] = field(default_factory=dict)
     model: str = ""
     sample_rate: int = 0
+
+    def failure_records(self) -> list[dict]:
+        """``[{"path", "error": {"type", "message"}}]`` for the files that failed."""
+        return [{"path": p, "error": FileError.from_reason(e).to_dict()} for p, e in self.failed.items()]
 
     def save_npz(self, path: str | os.PathLike) -> Path:
         path = Path(path)
@@ -54,7 +61,8 @@ class EmbeddingSet:
             "paths": np.array(self.paths, dtype=str),
             "file_index": self.file_index.astype(np.int64),
             "failed_paths": np.array(list(self.failed), dtype=str),
-            "failed_reasons": np.array(list(self.failed.values()), dtype=str),
+            "failed_types": np.array([FileError.from_reason(e).type for e in self.failed.values()], dtype=str),
+            "failed_reasons": np.array([str(e) for e in self.failed.values()], dtype=str),
             "model": np.array(self.model),
             "sample_rate": np.array(self.sample_rate),
         }
@@ -103,7 +111,9 @@ class Embedder:
         return cls(kwargs.pop("model", None), checkpoint=checkpoint, **kwargs)
 
     def embed_batch(self, waveforms: torch.Tensor | np.ndarray) -> np.ndarray:
-        """``(batch, samples)`` -> ``(batch, dim)`` float32."""
+        """``(batch, samples)`` -> ``(batch, dim)`` float32 (inputs checked and integer PCM rescaled
+        by :func:`audiocnn.audio.check_waveform`)."""
+        waveforms = check_waveform(waveforms, "waveforms", allow_2d=True)
         return self.runner(waveforms)["embedding"].numpy()
 
     def embed_files(
@@ -126,7 +136,7 @@ class Embedder:
 
             bar = tqdm(total=len(files), unit="file", desc="embedding", dynamic_ncols=True)
         rows: list[tuple[int, float, np.ndarray]] = []  # (file, centre seconds, embedding)
-        failed: dict[int, str] = {}
+        failed: dict[int, FileError] = {}
         try:
             for windows, batch, markers in batch_same_length(items, self.batch_size):
                 if windows:

@@ -21,7 +21,13 @@ Events
     separated by at most ``merge_gap`` seconds are merged; events shorter than ``min_duration``
     seconds (after merging) are dropped. An event is ``(onset, offset, label, score)`` in seconds
     with ``score`` the largest frame probability inside it. Frames are ``[i, i+1)`` intervals:
-    onset = ``time_offset + first / frame_rate``, offset = ``time_offset + (last + 1) / frame_rate``.
+    onset = ``time_offset + first / frame_rate``, offset = ``time_offset + (last + 1) / frame_rate``,
+    both clamped to the input (``[0, duration]``): no event ends after the file does. An input
+    no longer than one window has a single frame, which stands for the whole input.
+
+Many files
+    :meth:`SoundEventDetector.detect_files` runs file after file; a file that cannot be read gets
+    a result with ``error`` set (:mod:`audiocnn.errors`) and the others are not affected.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audiocnn.audio import audio_info, iter_audio_chunks, windows_of
+from audiocnn.audio import audio_info, check_waveform, iter_audio_chunks, windows_of
+from audiocnn.errors import FileError
 from audiocnn.features.spectrogram import LogMel
 from audiocnn.inference.stream import log_resample
 from audiocnn.inference.loading import open_model
@@ -222,6 +229,22 @@ class SedResult:
     spectrogram: np.ndarray
     frame_probabilities: np.ndarray | None = field(default=None, repr=False)
     path: str | None = None
+    error: FileError | None = None
+
+    @classmethod
+    def failed(cls, path, error: FileError, labels) -> SedResult:
+        """The result of a file that could not be processed: no frames, no events, ``error`` set."""
+        c = len(labels)
+        return cls([], 0.0, 0.0, 0.0, 0, list(labels), np.zeros(c, np.float32), np.zeros((0, c), np.float32), 1,
+                   np.zeros((0, 64), np.float32), None, str(path), error)
+
+    def to_dict(self) -> dict:
+        """``{"path", "duration", "frames", "frame_rate", "events": [...], "error": null}``, or for a
+        file that failed the record ``{"path", "error": {"type", "message"}}``."""
+        if self.error is not None:
+            return {"path": self.path, "error": FileError.from_reason(self.error).to_dict()}
+        return {"path": self.path, "duration": round(self.duration, 3), "frames": self.num_frames, "frame_rate": self.frame_rate,
+                "events": [ev.to_dict() for ev in self.events], "error": None}
 
     def top_classes(self, k: int = 5) -> list[int]:
         return [int(i) for i in np.argsort(-self.class_max, kind="stable")[:k]]
@@ -391,9 +414,7 @@ class SoundEventDetector:
             total = int(round(info["frames"] * sr / info["sample_rate"]))
             src = lambda length, hop: self._chunks_file(path, length, hop)  # noqa: E731
         else:
-            x = np.asarray(source, dtype=np.float32)
-            if x.ndim != 1:
-                raise ValueError(f"expected a 1-D waveform, got shape {x.shape}")
+            x = check_waveform(source, "waveform")
             if sample_rate is not None and sample_rate != sr:
                 from audiocnn.audio import resample
 
@@ -431,7 +452,7 @@ class SoundEventDetector:
         sd = _Decimator(spec_hop, "mean")
         sd.update(spec)
         return SedResult(
-            events=tracker.finish(),
+            events=_within(tracker.finish(), total / sr, 1.0 / self.frame_rate, whole=n_frames == 1),
             frame_rate=self.frame_rate,
             time_offset=self.time_offset,
             duration=total / sr,
@@ -447,6 +468,8 @@ class SoundEventDetector:
 
     def _display_spec(self, audio: np.ndarray) -> np.ndarray:
         """Log-mel of ``audio`` at 10 frames/s (mean of 10-ms frames), for the plot only."""
+        if audio.shape[0] <= self._display.n_fft // 2:  # the STFT's reflect padding needs more
+            audio = np.pad(audio, (0, self._display.n_fft // 2 + 1 - audio.shape[0]))
         with torch.inference_mode():
             s = self._display(torch.from_numpy(np.ascontiguousarray(audio))[None])[0].numpy()
         step = max(1, int(round(self.sample_rate / self._display.hop_length / 10)))
@@ -454,9 +477,46 @@ class SoundEventDetector:
         head = s[:full].reshape(-1, step, s.shape[1]).mean(axis=1) if full else np.zeros((0, s.shape[1]), np.float32)
         return head if full == s.shape[0] else np.concatenate([head, s[full:].mean(axis=0, keepdims=True)])
 
+    def detect_files(self, paths, keep_frames: bool | None = None, errors: str = "record") -> list[SedResult]:
+        """:meth:`detect` for each file (folders walked for audio files), in order. With
+        ``errors="record"`` a file that cannot be read gets :meth:`SedResult.failed` (``error``
+        set) and the rest go on; ``"raise"`` stops at the first."""
+        from audiocnn.inference.stream import expand_paths
+
+        if errors not in ("raise", "record"):
+            raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        out = []
+        for path in expand_paths(list(paths)):
+            try:
+                out.append(self.detect(path, keep_frames=keep_frames))
+            except Exception as e:  # noqa: BLE001 - one bad file must not stop the rest
+                if errors == "raise":
+                    raise
+                log.debug("%s: %s", path, e)
+                out.append(SedResult.failed(path, FileError.from_exception(e), self.labels))
+        return out
+
     def _display_spec_source(self, src, total: int) -> np.ndarray:
         seg = 60 * self.sample_rate
         return np.concatenate([self._display_spec(x[:seg]) for _, x in src(seg, seg)])
+
+
+def _within(events: list[Event], duration: float, frame_seconds: float, whole: bool) -> list[Event]:
+    """Events clamped to ``[0, duration]`` seconds; with ``whole`` (a single frame) each spans the
+    whole input. An event whose onset falls at or past the end keeps its last frame's length."""
+    out = []
+    for ev in events:
+        if whole:
+            onset, offset = 0.0, duration
+        else:
+            offset = min(ev.offset, duration)
+            onset = min(max(ev.onset, 0.0), offset)
+            if offset - onset <= 0:
+                onset = max(0.0, duration - frame_seconds)
+        out.append(Event(onset, offset, ev.label, ev.score, ev.index))
+    return out
 
 
 def _display_stft(sr: int) -> tuple[int, int, int, float, float]:
