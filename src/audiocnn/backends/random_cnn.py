@@ -265,7 +265,7 @@ def embed_paths(
     X = None
     row = 0
     t0 = time.perf_counter()
-    bar = tqdm(total=len(paths), desc=f"{frontend}" + (f" seed {seed}" if seed is not None else ""), unit="clip", disable=not progress, leave=False)
+    bar = tqdm(total=len(paths), desc=f"{frontend}" + (f" seed {seed}" if seed is not None else ""), unit="clip", disable=None if progress else True, leave=False)  # None: terminals only
     with torch.inference_mode():
         for batch in _batches(paths, load, batch_size, clip_samples, pad=not is_mfcc):
             if is_mfcc:  # variable lengths: one clip at a time (cheap)

@@ -236,7 +236,7 @@ class AudioCache:
         if not todo:
             return bad
         bar = tqdm(total=len(todo), desc=f"decoding at {self.sample_rate} Hz", unit="file",
-                   disable=not progress, leave=False)
+                   disable=None if progress else True, leave=False)  # None: terminals only
         try:
             if num_workers <= 0:
                 results = map(_decode_for_pool, ((p, self.sample_rate) for p in todo))

@@ -176,7 +176,7 @@ def validate_manifest(
         todo = [i for i in range(len(manifest.items)) if i not in drop]
         checked = set()
         for i in tqdm(todo, desc=f"checking {manifest.name}", unit="file",
-                      disable=not progress or len(todo) < 200, leave=False):
+                      disable=None if progress and len(todo) >= 200 else True, leave=False):  # None: terminals only
             p = manifest.items[i].path
             key = str(p)
             if key in checked:

@@ -285,7 +285,7 @@ def run_files(paths, out: str | os.PathLike, spec: JobSpec, *, engine: str = "lo
         rows_iter = _local_rows(todo, spec, workers, chunk_size) if engine == "local" else _ray_rows(todo, spec, max(1, workers), chunk_size, ray_address, progress)
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo), unit="file", desc=f"{spec.task} ({engine}, {workers} workers)", disable=not progress or engine == "ray")
+        bar = tqdm(total=len(todo), unit="file", desc=f"{spec.task} ({engine}, {workers} workers)", disable=None if progress and engine != "ray" else True)  # None: terminals only
         buf: list[dict] = []
         try:
             for rows in rows_iter:

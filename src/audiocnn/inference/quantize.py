@@ -14,7 +14,7 @@ Used by :class:`audiocnn.inference.runtime.Runner` for ``precision="int8"``:
    caller's own clips, which should be preferred when they are representative.
 
 Where the time goes in Cnn14 (the 3x3 convolutions), int8 with VNNI does 4x the multiply-adds
-of fp32 per instruction; measured in ``docs/inference.md``. Models without a ``ConvBlock`` are
+of fp32 per instruction (speeds: ``docs/results.md``). Models without a ``ConvBlock`` are
 left alone (``quantize_conv_blocks`` returns 0 blocks) and the caller falls back.
 """
 
@@ -79,8 +79,7 @@ def int8_qconfig(engine: str):
     """Per-channel int8 weights, per-tensor uint8 activations with histogram (L2-optimal range)
     calibration. Full 8-bit activation range on CPUs with VNNI; elsewhere 7 bits
     (``reduce_range``), which FBGEMM needs to avoid overflow in its AVX2 int16 accumulation.
-    On a trained FSDD classifier the full range halved the max probability error
-    (docs/inference.md)."""
+    The full range gives the smaller probability error (docs/inference.md)."""
     import torch.ao.quantization as tq
 
     reduce_range = not (engine in ("x86", "fbgemm", "onednn") and cpu_has_vnni())

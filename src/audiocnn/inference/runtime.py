@@ -3,8 +3,8 @@
 :class:`Runner` wraps an :class:`~audiocnn.models.AudioModel` for inference:
 
 - ``torch.inference_mode`` (no autograd bookkeeping);
-- channels-last weights for every 2-D convolution (oneDNN's fast layout on x86; measured to
-  be the largest single gain for the PANNs CNNs, see ``docs/inference.md``);
+- channels-last weights for every 2-D convolution (oneDNN's fast layout on x86; speeds in
+  ``docs/results.md``);
 - ``precision``: ``"fp32"``; ``"bf16"`` (``torch.autocast`` to bfloat16 on CPU, outputs cast
   back to float32; BatchNorm folded into the convolutions (of a copy of the model unless
   ``copy=False``), and the 3x3 convolutions with >= 512 outputs computed by Winograd F(2x2, 3x3)

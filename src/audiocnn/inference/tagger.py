@@ -212,7 +212,7 @@ class Tagger:
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(files), unit="file", desc="tagging", dynamic_ncols=True)
+            bar = tqdm(total=len(files), unit="file", desc="tagging", dynamic_ncols=True, disable=None)  # None: no bar unless stderr is a terminal
         items = stream_windows(
             files, self.sample_rate, self.window, num_workers=num_workers, hop=self.hop,
             batch_size=self.batch_size, pad_short=self.windowing.pad_short,

@@ -6,16 +6,14 @@ A 3x3 convolution (stride 1, padding 1) computed on 4x4 input tiles that give 2x
 batched matrix products, run in bfloat16 -- is 2.25x smaller than a direct convolution's. The
 input and output transforms only add and subtract (in float32) and cost memory traffic
 proportional to the activations, so the method pays where activations are small and channels
-many: in Cnn14's last three blocks (512-2048 channels on 125x8 to 31x2 maps) it ran 0.95-4.5x
-as fast as oneDNN's direct bf16 convolution (2 threads, batch 8; 1.3-4.5x for all but the
-256 -> 512 layer), in the first three blocks 0.1-0.7x (``benchmarks/winograd_layers.py``,
-docs/inference.md). :func:`use_winograd` therefore converts only convolutions with at least
-``min_out_channels`` outputs.
+many (Cnn14's last blocks) and loses where maps are large (its first blocks): per-layer timings
+from ``benchmarks/winograd_layers.py`` are in docs/results.md. :func:`use_winograd` therefore
+converts only convolutions with at least ``min_out_channels`` outputs.
 
 Numerics: the float32 transforms are exact up to float32 rounding; the weights are transformed
-in float64 and rounded to bfloat16 once. One layer's relative error against float32 was 0.0046
-where oneDNN's direct bf16 convolution gave 0.0029; the end-to-end agreement of the bf16 path is
-measured in ``benchmarks/precision_trained_agreement.py``.
+in float64 and rounded to bfloat16 once, so the error is of the order of a direct bf16
+convolution's (per-layer and end-to-end figures: docs/results.md,
+``benchmarks/precision_trained_agreement.py``).
 """
 
 from __future__ import annotations

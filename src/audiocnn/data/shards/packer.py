@@ -200,7 +200,7 @@ def pack(
         log.info("%s: resuming, %d of %d shards already written", out_dir, len(records), len(jobs))
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(jobs), initial=len(records), desc=f"packing {source.name}", unit="shard", disable=not progress)
+    bar = tqdm(total=len(jobs), initial=len(records), desc=f"packing {source.name}", unit="shard", disable=None if progress else True)  # None: terminals only
     t0 = time.perf_counter()
     try:
         if num_workers <= 0:
