@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+__all__ = ["ORDER", "register", "run_pack"]
+
 ORDER = 15
 
 EPILOG = """examples:

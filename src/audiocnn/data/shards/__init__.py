@@ -9,7 +9,7 @@ that stream it (tar) or read it at random (HDF5) for training on more data than 
 See docs/scaling.md.
 """
 
-from audiocnn.data.shards.balance import RankSampler, balanced_repeats, balanced_weights
+from audiocnn.data.shards.balance import EpochPosition, RankSampler, balanced_repeats, balanced_weights
 from audiocnn.data.shards.hdf5 import HDF5ShardWriter, PackedClipDataset, describe_hdf5_folder, float_to_int16
 from audiocnn.data.shards.index import FORMATS, INDEX_NAME, PackedIndex, ShardInfo, is_packed, load_index, sha256_file, verify_shards
 from audiocnn.data.shards.packer import PackOptions, pack
@@ -19,6 +19,7 @@ from audiocnn.data.shards.tar import CODECS, TarShardWriter, decode_audio, encod
 
 __all__ = [
     "CODECS",
+    "EpochPosition",
     "FORMATS",
     "HDF5ShardWriter",
     "INDEX_NAME",

@@ -21,7 +21,7 @@ import torch
 
 from audiocnn.data import BalancedSampler
 
-__all__ = ["RankSampler", "balanced_repeats", "balanced_weights"]
+__all__ = ["EpochPosition", "RankSampler", "balanced_repeats", "balanced_weights"]
 
 
 def balanced_weights(class_counts: np.ndarray) -> np.ndarray:
@@ -43,7 +43,26 @@ def balanced_repeats(target: list[int] | np.ndarray, weights: np.ndarray, epoch_
     return int(rng.poisson(lam)) if lam > 0 else 0
 
 
-class RankSampler(torch.utils.data.Sampler[int]):
+class EpochPosition:
+    """Where a resumable reader is: ``epoch`` and the ``skip`` batches of it already trained on.
+    The reader defines ``steps`` (its batches per epoch)."""
+
+    epoch: int = 0
+    skip: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if int(epoch) != self.epoch:
+            self.epoch, self.skip = int(epoch), 0
+
+    def set_position(self, epoch: int, batches: int) -> None:
+        """Start epoch ``epoch`` after its first ``batches`` batches (a mid-epoch checkpoint)."""
+        if batches >= self.steps:
+            self.epoch, self.skip = int(epoch) + 1, 0
+        else:
+            self.epoch, self.skip = int(epoch), int(batches)
+
+
+class RankSampler(EpochPosition, torch.utils.data.Sampler[int]):
     """Indices of one rank's training batches for one epoch, resumable mid-epoch.
 
     The epoch's global order (a permutation of ``n`` clips, or the balanced order of
@@ -74,17 +93,6 @@ class RankSampler(torch.utils.data.Sampler[int]):
         self.steps = self.n // (self.world_size * self.batch_size)
         if self.steps == 0:
             raise ValueError(f"{self.n} clips are fewer than one global batch ({world_size} x {self.batch_size})")
-
-    def set_epoch(self, epoch: int) -> None:
-        if int(epoch) != self.epoch:
-            self.epoch, self.skip = int(epoch), 0
-
-    def set_position(self, epoch: int, batches: int) -> None:
-        """Start epoch ``epoch`` after its first ``batches`` batches (a mid-epoch checkpoint)."""
-        if batches >= self.steps:
-            self.epoch, self.skip = int(epoch) + 1, 0
-        else:
-            self.epoch, self.skip = int(epoch), int(batches)
 
     def global_order(self) -> np.ndarray:
         if self.balanced is not None:

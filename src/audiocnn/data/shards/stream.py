@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from audiocnn.data.shards.balance import balanced_repeats, balanced_weights
+from audiocnn.data.shards.balance import EpochPosition, balanced_repeats, balanced_weights
 from audiocnn.data.shards.tar import decode_audio, iter_tar_samples
 
 __all__ = ["ShardStream", "split_shards"]
@@ -46,7 +46,7 @@ def _key_int(key: str) -> int:
     return int(key) if key.isdigit() else zlib.crc32(key.encode())
 
 
-class ShardStream(IterableDataset):
+class ShardStream(EpochPosition, IterableDataset):
     """Batches ``(waveforms (B, clip_samples) float32, targets)`` from the tar shards of a
     packed folder; targets are ``(B,)`` class indices (single-label) or ``(B, classes)``
     float32 multi-hot. Use with ``DataLoader(stream, batch_size=None, num_workers=...)``.
@@ -130,17 +130,6 @@ class ShardStream(IterableDataset):
         if self.train:  # the whole epoch, also when resuming (Lightning counts the skipped batches as done)
             return self.steps
         return sum(-(-n // self.batch_size) for n in self._eval_counts())
-
-    def set_epoch(self, epoch: int) -> None:
-        if int(epoch) != self.epoch:
-            self.epoch, self.skip = int(epoch), 0
-
-    def set_position(self, epoch: int, batches: int) -> None:
-        """Start epoch ``epoch`` after its first ``batches`` batches (a mid-epoch checkpoint)."""
-        if batches >= self.steps:
-            self.epoch, self.skip = int(epoch) + 1, 0
-        else:
-            self.epoch, self.skip = int(epoch), int(batches)
 
     # -- reading ---------------------------------------------------------------------------
     def _clips(self, shard_ids: list[int], rng_key: tuple, cycle: bool) -> Iterator[tuple[str, bytes, list[int], int]]:
