@@ -11,6 +11,7 @@ is removed and the earlier output is untouched.
         tmp.write_text("...")
     write_text_atomic("report.md", text)
     write_json_atomic("metrics.json", {"accuracy": 0.9})
+    write_exclusive("run/.audiocnn.lock", text)   # only if no such file exists (a lock)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "atomic_path",
     "json_default",
     "write_bytes_atomic",
+    "write_exclusive",
     "write_json_atomic",
     "write_text_atomic",
     "write_with",
@@ -127,3 +129,42 @@ def write_with(path: str | os.PathLike, writer: Callable[[Path], object]) -> Pat
         writer(tmp)
     return Path(path)
 
+
+
+def write_exclusive(path: str | os.PathLike, text: str) -> bool:
+    """Create ``path`` with ``text`` only if it does not exist: True if this call created it,
+    False if the file was already there. The content appears whole or not at all (a temporary
+    file hard-linked into place; where hard links are not supported, an exclusive create).
+    Used for lock files: of several processes racing, exactly one gets True.
+
+    Raises:
+        OutputError: the folder cannot be written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(path, _reason(e)) from e
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+        try:  # no hard links on this file system
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return True
+    except OSError as e:
+        raise OutputError(path, _reason(e)) from e
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from audiocnn.models import ModelBundle, create_model, load_model, save_checkpoi
 from audiocnn.models.bundle import INIT_KWARGS, generic_labels
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
+from audiocnn.train.determinism import EpochCrops, EpochSampler
 from audiocnn.train.module import AudioClassifier
 
 __all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "fold_bundle", "load_lightning_weights"]
@@ -46,6 +48,28 @@ class _EpochHistory(Callback):
     # history before "last.ckpt" is written (and survives a resume).
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         pl_module.history.append(pl_module.end_of_epoch_record())
+
+
+class _StaysStopped(Callback):
+    # Early stopping's counters come back from last.ckpt but Lightning's stop flag does not: a fit
+    # resumed from the epoch that stopped it would train one epoch more than the uninterrupted one.
+    def on_train_start(self, trainer, pl_module) -> None:
+        for cb in trainer.callbacks:
+            if isinstance(cb, EarlyStopping) and cb.patience > 0 and cb.wait_count >= cb.patience:
+                trainer.should_stop = True
+
+
+def _resume_epoch(last: Path) -> int | None:
+    """The epoch a fit resumed from ``last`` starts with, or None when the file cannot be read
+    (damaged by something other than our atomic writes): it is then moved aside to
+    ``last.ckpt.damaged`` with a warning, and the fold starts again."""
+    try:
+        return int(torch.load(last, map_location="cpu", weights_only=True, mmap=True)["epoch"]) + 1
+    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is treated alike
+        aside = last.with_name(last.name + ".damaged")
+        os.replace(last, aside)
+        log.warning("%s cannot be read (%s: %s); moved to %s, training this fold from its start", last, type(e).__name__, e, aside.name)
+        return None
 
 
 @dataclass
@@ -106,15 +130,17 @@ def _loader(dataset, config: TrainConfig, *, train: bool, targets: np.ndarray | 
     kw = dict(batch_size=config.batch_size, num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
     if not train:
         return DataLoader(dataset, shuffle=False, **kw)
-    g = torch.Generator()
+    g = torch.Generator()  # only for the loader's own draws (worker base seeds)
     g.manual_seed(seed)
+    base = None
     if config.balanced:
         from audiocnn.data import BalancedSampler
 
-        sampler = BalancedSampler(targets, num_samples=len(dataset), seed=seed)
-        return DataLoader(dataset, sampler=sampler, drop_last=len(dataset) > config.batch_size, **kw)
+        base = BalancedSampler(targets, num_samples=len(dataset), seed=seed)
+    # order, crops and the epoch's global seeds from (seed, epoch): a resumed fit repeats the uninterrupted one
+    sampler = EpochSampler(len(dataset), seed, base)
     # drop the last incomplete batch (BatchNorm on a batch of 1 fails in training mode)
-    return DataLoader(dataset, shuffle=True, generator=g, drop_last=len(dataset) > config.batch_size, **kw)
+    return DataLoader(EpochCrops(dataset, seed), sampler=sampler, generator=g, drop_last=len(dataset) > config.batch_size, **kw)
 
 
 def fit_fold(
@@ -140,7 +166,10 @@ def fit_fold(
     both with the model's :class:`~audiocnn.models.ModelBundle` (labels, task, sample rate, the
     ``windowing`` used to score it: default windows of ``clip_seconds`` every half clip), so
     that ``--checkpoint`` alone is enough for every other command.
-    Without a validation split (too little data) the last epoch is kept.
+    Without a validation split (too little data) the last epoch is kept. The order, crops and
+    random draws of each epoch depend on ``(seed, epoch)`` only (:mod:`audiocnn.train.determinism`),
+    so a fit killed at any point and resumed ends with the weights of an uninterrupted one; an
+    unreadable ``last.ckpt`` is moved aside and the fold starts again.
     """
     from audiocnn.data import ClipDataset
 
@@ -175,7 +204,7 @@ def fit_fold(
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    callbacks: list[Callback] = [_EpochHistory(), ckpt_cb]
+    callbacks: list[Callback] = [_EpochHistory(), _StaysStopped(), ckpt_cb]
     if val_dl is not None and config.patience > 0:
         callbacks.append(EarlyStopping(monitor="val_score", mode="max", patience=config.patience, check_on_train_epoch_end=True))
     callbacks += list(extra_callbacks or [])
@@ -195,9 +224,11 @@ def fit_fold(
         log_every_n_steps=1,
     )
     last = ckpt_dir / "last.ckpt"
-    ckpt_path = str(last) if resume and last.exists() else None
+    start = _resume_epoch(last) if resume and last.exists() else None
+    ckpt_path = str(last) if start is not None else None
     if ckpt_path:
-        log.info("resuming %s from %s", out_dir.name, last)
+        log.info("resuming %s from %s (epoch %d)", out_dir.name, last, start + 1)
+        train_dl.sampler.start_at(start)
     with warnings.catch_warnings():
         # small datasets: the loader has few batches; Lightning warns about it every fold
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -206,7 +237,14 @@ def fit_fold(
         warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")  # resume  # Lightning vs new torch
         # the validation metric is computed from all ranks' gathered outputs, so it is already global
         warnings.filterwarnings("ignore", message=".*recommended to use `self.log\\('val_.*")
-        trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
+        try:
+            trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
+        except SystemExit:
+            if not trainer.interrupted:
+                raise
+            # Lightning answers Ctrl-C with exit(1) and SIGINT ignored; give the caller the interrupt
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt from None
 
     history = list(module.history)
     if not history and last.exists():  # ddp_spawn trains in child processes: read it back
