@@ -83,6 +83,7 @@ class FoldResult:
     fit_seconds: float = 0.0
     n_train: int = 0
     n_test: int = 0
+    predictions: list = field(default_factory=list)  # predicted labels of the test items, in test_idx order
 
 
 def _inner_cv(y: np.ndarray, groups: np.ndarray | None, n_splits: int, seed: int):
@@ -137,7 +138,8 @@ def nested_cv(
         t0 = time.perf_counter()
         est.fit(X[train_idx], y[train_idx])
         fit_s = time.perf_counter() - t0
-        acc = float(np.mean(est.predict(X[test_idx]) == y[test_idx]))
+        pred = est.predict(X[test_idx])
+        acc = float(np.mean(pred == y[test_idx]))
         params = dict(getattr(est, "best_params_", {}) or {})
-        results.append(FoldResult(str(name), acc, params, fit_s, len(train_idx), len(test_idx)))
+        results.append(FoldResult(str(name), acc, params, fit_s, len(train_idx), len(test_idx), pred.tolist()))
     return results

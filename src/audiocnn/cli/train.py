@@ -17,12 +17,15 @@ TRAIN_EPILOG = """examples:
       --lr 3e-3 --epochs 60 --speed-perturb 0.15 --val-split random --adapt-im   # FSDD recipe (docs/training.md)
   audiocnn train --data ESC-50/ --dataset esc50 --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --mode finetune
   audiocnn train --data meta.csv --max-folds 1 --epochs 5  # a quick look at one fold
+  audiocnn train --data my_clips/ --baselines random-cnn  # random-weight CNN + SVM beside MFCC + SVM
   audiocnn train --data ESC-50/ --dataset esc50 --model imagenet_densenet201 --init imagenet,random \\
       --imagenet-weights densenet201-c1103571.pth --out runs/dn201   # both initialisations, same folds
 
 Writes OUT/metrics.json, OUT/report.md, OUT/confusion_matrix.png, OUT/learning_curves.png and
 OUT/fold_<k>/best.pth. The epoch kept for each fold is chosen on a validation split of its
-training folds, never on the test fold. With --init imagenet,random each arm is a full run in
+training folds, never on the test fold. The baselines (MFCC + SVM unless --no-baselines) are
+scored on the same test folds, tuned on the training folds only; a model that does not beat
+one gets a warning. With --init imagenet,random each arm is a full run in
 OUT/init_imagenet and OUT/init_random (same folds, validation splits and seeds), and
 OUT/comparison.md, OUT/comparison.json and OUT/comparison.png compare them fold by fold.
 """
@@ -46,6 +49,15 @@ def _folds(value: str):
     if k < 2:
         raise argparse.ArgumentTypeError(f"--folds K needs K >= 2, got {k}")
     return k
+
+
+def _baselines(value: str) -> tuple[str, ...]:
+    from audiocnn.evaluate.baselines import parse_baselines
+
+    try:
+        return parse_baselines(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _inits(value: str) -> tuple[str, ...]:
@@ -136,6 +148,10 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's; on a CPU shared with other jobs, 1 is often much faster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--baselines", type=_baselines, default=None, metavar="mfcc-svm[,random-cnn]",
+                   help="baselines scored on the same folds and shown beside the model: MFCC + SVM always (cheap); "
+                        "random-cnn adds a random-weight CNN + SVM (one embedding pass over the data)")
+    p.add_argument("--no-baselines", action="store_true", help="score no baseline")
     from audiocnn.cli.stream_train import add_arguments as add_stream_arguments
 
     add_stream_arguments(p)
@@ -244,6 +260,7 @@ def run_train(args) -> int:
         max_folds=args.max_folds,
         resume=args.resume,
         cache_dir=args.cache_dir,
+        baselines=_chosen_baselines(args),
     )
     if args.init is not None and len(args.init) > 1:
         return _run_init_comparison(args, config, run_kwargs)
@@ -264,8 +281,27 @@ def run_train(args) -> int:
     elif k in s:
         line += f" with test-time BatchNorm adaptation ({keys[0]} {s[k]['mean']:.4f} ± {s[k]['std']:.4f} without)"
     print(f"{config.model}: {line} over {s['n_folds']} fold(s) in {metrics['wall_seconds']:.0f} s")
+    _print_baselines(metrics, keys[0])
     print(f"report: {args.out}/report.md")
     return 0
+
+
+def _chosen_baselines(args) -> tuple[str, ...]:
+    if args.no_baselines and args.baselines:
+        from audiocnn.errors import UsageError
+
+        raise UsageError("--no-baselines and --baselines contradict each other; give one")
+    return () if args.no_baselines else (args.baselines or ("mfcc_svm",))
+
+
+def _print_baselines(metrics: dict, key: str) -> None:
+    from audiocnn.evaluate.baselines import baseline_shortfalls
+
+    for b in (metrics.get("baselines") or {}).values():
+        bs = (b.get("summary") or {}).get(key)
+        print(f"  baseline {b['title']}: " + (f"{key} {bs['mean']:.4f} ± {bs['std']:.4f} on the same folds" if bs else f"failed ({b.get('error')})"))
+    for w in baseline_shortfalls(metrics):
+        print(f"warning: {w}")
 
 
 def _check_init_args(args) -> None:

@@ -15,13 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from audiocnn.atomic import write_json_atomic
-from audiocnn.errors import failure_record
 from audiocnn.audio import Windowing
 from audiocnn.metrics import classification_metrics, metric_names, primary_metric, summarize_folds, tagging_metrics
 from audiocnn.evaluate.predict import adapt_batchnorm, adapt_information_maximization, predict_manifest
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
-from audiocnn.train.runlock import RunFolder
 
 __all__ = ["auto_clip_seconds", "evaluate_checkpoint", "eval_windowing", "is_global_zero", "run_experiment", "score_models", "split_digest"]
 
@@ -81,6 +79,7 @@ def run_experiment(
     resume: bool = False,
     cache_dir=None,
     manifest=None,
+    baselines=("mfcc_svm",),
 ) -> dict:
     """Train and evaluate ``config.model`` on ``data`` with k-fold cross-validation.
 
@@ -92,11 +91,9 @@ def run_experiment(
         skip_bad: drop unusable files (recorded in the report) instead of stopping.
         max_folds: run only the first N folds (a quick look; the summary says so).
         resume: skip folds whose ``result.json`` exists and continue an interrupted fold from
-            its last Lightning checkpoint; the recipe and the data must match the interrupted
-            run's (:class:`~audiocnn.train.runlock.RunFolder`: refused with the differences).
-
-    The run folder is locked while the run lasts (a second run on it refuses; a lock left by a
-    dead process is taken over); Ctrl-C raises ``KeyboardInterrupt`` saying what was kept.
+            its last Lightning checkpoint; the configuration must match the interrupted run's.
+        baselines: keys of ``audiocnn.evaluate.baselines.BASELINES`` scored on the same folds
+            (``metrics["baselines"]``, warned about when the model does not beat them); ``()``: none.
 
     Per fold, a validation split is taken from the training indices only
     (``split_train_val``); it alone drives early stopping and the choice of epoch. The test
@@ -104,39 +101,21 @@ def run_experiment(
 
     Returns the ``metrics.json`` dict (also written to ``out_dir`` with the report).
     """
-    recipe = {"config": {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RUNTIME_FIELDS},
-              "dataset": dataset, "folds": folds, "group_column": group_column, "skip_bad": skip_bad}
-    with RunFolder(out_dir, resume=resume, recipe=recipe, enabled=is_global_zero()) as run:
-        return _run_folds(run, data, config, out_dir, dataset=dataset, folds=folds, group_column=group_column, skip_bad=skip_bad,
-                          max_folds=max_folds, resume=resume, cache_dir=cache_dir, manifest=manifest)
-
-
-def _run_folds(
-    run: RunFolder,
-    data,
-    config: TrainConfig,
-    out_dir,
-    *,
-    dataset: str | None = None,
-    folds=None,
-    group_column: str | None = None,
-    skip_bad: bool = False,
-    max_folds: int | None = None,
-    resume: bool = False,
-    cache_dir=None,
-    manifest=None,
-) -> dict:
-    """The body of :func:`run_experiment`, inside its locked run folder."""
-    from audiocnn.data import AudioCache, BadDataError, load_manifest, make_folds, require_classes, split_train_val, validate_manifest
+    from audiocnn.data import AudioCache, BadDataError, load_manifest, make_folds, split_train_val, validate_manifest
 
     t0 = time.time()
     out_dir = Path(out_dir)
+    run_file = out_dir / "run.json"
+    if run_file.exists() and is_global_zero():  # other DDP ranks start after rank 0 wrote it
+        if not resume:
+            raise ValueError(f"{out_dir} already holds a run; add --resume to continue it or choose another --out")
+        prev = json.loads(run_file.read_text())
+        diffs = TrainConfig.from_dict(prev["config"]).differences(config)
+        if diffs:
+            raise ValueError(f"{out_dir}: --resume with another configuration ({'; '.join(diffs)})")
     if manifest is None:
         manifest = load_manifest(data, dataset, group_column=group_column)
     manifest = validate_manifest(manifest, skip_bad=skip_bad)
-    if not manifest.multilabel:
-        require_classes(manifest)  # one class: nothing to learn
-    run.check_data(manifest)
     if config.adapt_im and manifest.multilabel:  # say so before training, not after the first fold
         raise ValueError("--adapt-im (information-maximisation adaptation) is for single-label classification, not tagging")
     probe = build_model(config, len(manifest.classes), tuple(manifest.classes))
@@ -162,7 +141,11 @@ def _run_folds(
     n_total_folds = len(fold_list)
     if max_folds:
         fold_list = fold_list[:max_folds]
-    run.write_record({"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column})
+    if is_global_zero():
+        write_json_atomic(
+            run_file,
+            {"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column},
+        )
 
     results = []
     for i, (name, train_idx, test_idx) in enumerate(fold_list):
@@ -226,9 +209,15 @@ def _run_folds(
     summary = summarize_folds(results, keys)
     summary["n_folds"] = len(results)
     summary["n_folds_total"] = n_total_folds
+    scored = {}
+    if baselines and is_global_zero():  # the same folds as the model's, one embedding per file
+        from audiocnn.evaluate.baselines import score_baselines
+
+        scored = score_baselines(manifest, cache, fold_list, baselines, seed=config.seed, clip_seconds=clip_seconds)
     metrics = {
         "summary": summary,
         "folds": [{k: v for k, v in r.items() if k not in ("history", "test_files", "test_predictions")} for r in results],
+        "baselines": scored,
         "config": {
             **config.to_dict(),
             "clip_seconds_used": clip_seconds,
@@ -244,7 +233,7 @@ def _run_folds(
         "task": "tagging" if manifest.multilabel else "classification",
         "classes": list(manifest.classes),
         "data_summary": manifest.summary(),
-        "bad_files": [{**failure_record(b.path, b.reason), "reason": b.reason} for b in manifest.bad],
+        "bad_files": [{"path": str(b.path), "reason": b.reason} for b in manifest.bad],
         "wall_seconds": time.time() - t0,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
@@ -252,8 +241,11 @@ def _run_folds(
         cm = np.sum([np.asarray(r["confusion_matrix"]) for r in results], axis=0) if results else None
         metrics["confusion_matrix"] = cm.tolist() if cm is not None else None
     if is_global_zero():
+        from audiocnn.evaluate.baselines import baseline_shortfalls
         from audiocnn.evaluate.report import write_report
 
+        for line in baseline_shortfalls(metrics):
+            log.warning(line)
         write_report(out_dir, metrics, [r.get("history", []) for r in results])
     return metrics
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from audiocnn.atomic import write_json_atomic, write_text_atomic, write_with
-from audiocnn.metrics import metric_names
+from audiocnn.evaluate.baselines import baseline_shortfalls
+from audiocnn.metrics import metric_names, primary_metric
 
-__all__ = ["fold_label", "format_value", "plot_confusion_matrix", "plot_learning_curves", "save_figure", "write_report"]
+__all__ = ["baseline_headline", "baseline_section", "fold_label", "format_value", "plot_confusion_matrix", "plot_learning_curves", "save_figure", "write_report"]
 
 
 def fold_label(name) -> str:
@@ -92,6 +93,56 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
     plt.close(fig)
 
 
+def baseline_headline(metrics: dict) -> list[str]:
+    """The lines under the report's result: the baselines' primary metric on the same folds and
+    a warning per baseline the model does not beat."""
+    key = primary_metric(metrics.get("task") == "tagging")
+    scored = [b for b in (metrics.get("baselines") or {}).values() if key in (b.get("summary") or {})]
+    if not scored:
+        return []
+    shown = ", ".join(f"{b['title']} {b['summary'][key]['mean']:.4f} ± {b['summary'][key]['std']:.4f}" for b in scored)
+    lines = [f"Baselines on the same test folds ({key}): {shown}.", ""]
+    for w in baseline_shortfalls(metrics):
+        lines += [f"**Warning:** {w}.", ""]
+    return lines
+
+
+def baseline_section(metrics: dict) -> list[str]:
+    """The report's "Baselines" section from a ``metrics.json`` dict: the model beside each
+    baseline, mean ± std over the same test folds, then fold by fold."""
+    tagging = metrics.get("task") == "tagging"
+    baselines = metrics.get("baselines") or {}
+    lines = ["## Baselines (the same test folds)", ""]
+    if tagging:
+        return lines + ["None: the baselines are scored for single-label classification only.", ""]
+    if not baselines:
+        return lines + ["Not scored (`--no-baselines`).", ""]
+    keys = metric_names(False)
+    key = primary_metric(False)
+    s = metrics["summary"]
+    model = (metrics.get("config") or {}).get("model", "model")
+    cell = lambda summ, k: f"{summ[k]['mean']:.4f} ± {summ[k]['std']:.4f}" if k in summ else "-"  # noqa: E731
+    lines += [
+        "| method | " + " | ".join(keys) + " | seconds | how |",
+        "|---|" + "---|" * len(keys) + "---|---|",
+        f"| **{model}** | " + " | ".join(cell(s, k) for k in keys) + f" | {sum(f.get('seconds', 0.0) for f in metrics['folds']):.0f} | trained (this run) |",
+    ]
+    for b in baselines.values():
+        if "error" in b:
+            lines.append(f"| {b['title']} | " + " | ".join("-" for _ in keys) + f" | - | failed: {b['error']} |")
+            continue
+        lines.append(f"| {b['title']} | " + " | ".join(cell(b["summary"], k) for k in keys) + f" | {b['seconds']:.0f} | {b['description']} |")
+    scored = [b for b in baselines.values() if "error" not in b]
+    if scored:
+        lines += ["", f"Per fold ({key}; hyper-parameters of the SVMs chosen by inner cross-validation on the training part):", ""]
+        lines += ["| fold | " + " | ".join([model] + [b["title"] for b in scored]) + " |", "|---|" + "---|" * (1 + len(scored))]
+        by_fold = [{f["fold"]: f for f in b["folds"]} for b in scored]
+        for f in metrics["folds"]:
+            vals = [f.get(key, float("nan"))] + [d.get(f["fold"], {}).get(key, float("nan")) for d in by_fold]
+            lines.append(f"| {fold_label(f['fold'])} | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
+    return lines + [""]
+
+
 def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
     """Write the four report files into ``out_dir`` from the ``metrics.json`` dict."""
 
@@ -111,6 +162,7 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
     head = ", ".join(f"**{k}** {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in keys if k in s)
     partial = f" (only {s['n_folds']} of {s['n_folds_total']} folds: a quick look, not a full result)" if s["n_folds"] < s["n_folds_total"] else ""
     lines += [f"Result over {s['n_folds']} test folds (mean ± std){partial}: {head}", ""]
+    lines += baseline_headline(metrics)
     plain_keys = [f"{k}_unadapted" for k in keys if f"{k}_unadapted" in s]
     bn_keys = [f"{k}_adabn" for k in keys if f"{k}_adabn" in s]
     show = lambda ks: ", ".join(f"{k} {s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in ks)  # noqa: E731
@@ -147,7 +199,7 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
             f"| {fold_label(f['fold'])} | {f['n_train']} | {f['n_val']} | {f['n_test']} | {vals} | {f['best_epoch']} | "
             f"{f['epochs_run']} | {format_value(f.get('val_metric', float('nan')))} | {f['seconds']:.0f} |"
         )
-    lines += ["", "## Configuration", "", "| setting | value |", "|---|---|"]
+    lines += ["", *baseline_section(metrics), "## Configuration", "", "| setting | value |", "|---|---|"]
     for k, v in cfg.items():
         lines.append(f"| {k} | {v if v not in (None, '', {}) else '-'} |")
     ds = metrics.get("data_summary") or {}
