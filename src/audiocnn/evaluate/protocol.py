@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from audiocnn.atomic import write_json_atomic
+from audiocnn.errors import failure_record
 from audiocnn.audio import Windowing
 from audiocnn.metrics import classification_metrics, metric_names, primary_metric, summarize_folds, tagging_metrics
 from audiocnn.evaluate.predict import adapt_batchnorm, adapt_information_maximization, predict_manifest
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
+from audiocnn.train.runlock import RunFolder
 
 __all__ = ["auto_clip_seconds", "evaluate_checkpoint", "eval_windowing", "is_global_zero", "run_experiment", "score_models", "split_digest"]
 
@@ -91,9 +93,13 @@ def run_experiment(
         skip_bad: drop unusable files (recorded in the report) instead of stopping.
         max_folds: run only the first N folds (a quick look; the summary says so).
         resume: skip folds whose ``result.json`` exists and continue an interrupted fold from
-            its last Lightning checkpoint; the configuration must match the interrupted run's.
+            its last Lightning checkpoint; the recipe and the data must match the interrupted
+            run's (:class:`~audiocnn.train.runlock.RunFolder`: refused with the differences).
         baselines: keys of ``audiocnn.evaluate.baselines.BASELINES`` scored on the same folds
             (``metrics["baselines"]``, warned about when the model does not beat them); ``()``: none.
+
+    The run folder is locked while the run lasts (a second run on it refuses; a lock left by a
+    dead process is taken over); Ctrl-C raises ``KeyboardInterrupt`` saying what was kept.
 
     Per fold, a validation split is taken from the training indices only
     (``split_train_val``); it alone drives early stopping and the choice of epoch. The test
@@ -101,21 +107,40 @@ def run_experiment(
 
     Returns the ``metrics.json`` dict (also written to ``out_dir`` with the report).
     """
-    from audiocnn.data import AudioCache, BadDataError, load_manifest, make_folds, split_train_val, validate_manifest
+    recipe = {"config": {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RUNTIME_FIELDS},
+              "dataset": dataset, "folds": folds, "group_column": group_column, "skip_bad": skip_bad}
+    with RunFolder(out_dir, resume=resume, recipe=recipe, enabled=is_global_zero()) as run:
+        return _run_folds(run, data, config, out_dir, dataset=dataset, folds=folds, group_column=group_column, skip_bad=skip_bad,
+                          max_folds=max_folds, resume=resume, cache_dir=cache_dir, manifest=manifest, baselines=baselines)
+
+
+def _run_folds(
+    run: RunFolder,
+    data,
+    config: TrainConfig,
+    out_dir,
+    *,
+    dataset: str | None = None,
+    folds=None,
+    group_column: str | None = None,
+    skip_bad: bool = False,
+    max_folds: int | None = None,
+    resume: bool = False,
+    cache_dir=None,
+    manifest=None,
+    baselines=("mfcc_svm",),
+) -> dict:
+    """The body of :func:`run_experiment`, inside its locked run folder."""
+    from audiocnn.data import AudioCache, BadDataError, load_manifest, make_folds, require_classes, split_train_val, validate_manifest
 
     t0 = time.time()
     out_dir = Path(out_dir)
-    run_file = out_dir / "run.json"
-    if run_file.exists() and is_global_zero():  # other DDP ranks start after rank 0 wrote it
-        if not resume:
-            raise ValueError(f"{out_dir} already holds a run; add --resume to continue it or choose another --out")
-        prev = json.loads(run_file.read_text())
-        diffs = TrainConfig.from_dict(prev["config"]).differences(config)
-        if diffs:
-            raise ValueError(f"{out_dir}: --resume with another configuration ({'; '.join(diffs)})")
     if manifest is None:
         manifest = load_manifest(data, dataset, group_column=group_column)
     manifest = validate_manifest(manifest, skip_bad=skip_bad)
+    if not manifest.multilabel:
+        require_classes(manifest)  # one class: nothing to learn
+    run.check_data(manifest)
     if config.adapt_im and manifest.multilabel:  # say so before training, not after the first fold
         raise ValueError("--adapt-im (information-maximisation adaptation) is for single-label classification, not tagging")
     probe = build_model(config, len(manifest.classes), tuple(manifest.classes))
@@ -141,11 +166,7 @@ def run_experiment(
     n_total_folds = len(fold_list)
     if max_folds:
         fold_list = fold_list[:max_folds]
-    if is_global_zero():
-        write_json_atomic(
-            run_file,
-            {"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column},
-        )
+    run.write_record({"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column})
 
     results = []
     for i, (name, train_idx, test_idx) in enumerate(fold_list):
@@ -233,7 +254,7 @@ def run_experiment(
         "task": "tagging" if manifest.multilabel else "classification",
         "classes": list(manifest.classes),
         "data_summary": manifest.summary(),
-        "bad_files": [{"path": str(b.path), "reason": b.reason} for b in manifest.bad],
+        "bad_files": [{**failure_record(b.path, b.reason), "reason": b.reason} for b in manifest.bad],
         "wall_seconds": time.time() - t0,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
