@@ -7,6 +7,8 @@ import argparse
 import ast
 import json
 
+from audiocnn.cli.argtypes import float_range, int_range, output_folder
+
 ORDER = 20
 
 TRAIN_EPILOG = """examples:
@@ -28,6 +30,13 @@ scored on the same test folds, tuned on the training folds only; a model that do
 one gets a warning. With --init imagenet,random each arm is a full run in
 OUT/init_imagenet and OUT/init_random (same folds, validation splits and seeds), and
 OUT/comparison.md, OUT/comparison.json and OUT/comparison.png compare them fold by fold.
+
+OUT is locked while the run lasts (OUT/.audiocnn.lock: a second run on it refuses). --resume
+continues a killed or interrupted run where it stopped, with the same result as an uninterrupted
+one; it refuses, listing the differences, when the options or the data changed. Skipped files
+(--skip-bad) are listed in metrics.json as {path, error: {type, message}}. Exit codes: 0 done;
+1 the run could not start or go on (data, folder in use, output); 2 usage; 130 interrupted (the
+message says what was kept). docs/reliability.md.
 """
 
 EVAL_EPILOG = """examples:
@@ -76,7 +85,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group-column", default=None, help="CSV column whose values must not straddle folds (e.g. speaker)")
     p.add_argument("--skip-bad", action="store_true", help="skip unusable files (listed in the report) instead of stopping")
     p.add_argument("--cache-dir", default=None, help="keep decoded, resampled audio here between runs")
-    p.add_argument("--clip-seconds", type=float, default=None, help="clip length (default: 95th percentile of file durations)")
+    p.add_argument("--clip-seconds", type=float_range(0, low_open=True), default=None, help="clip length (default: 95th percentile of file durations)")
 
 
 def register(subparsers) -> None:
@@ -92,32 +101,32 @@ def register(subparsers) -> None:
     )
     _add_data_args(p)
     p.add_argument("--model", default=d.model, help=f"registered model (`audiocnn models`; default {d.model})")
-    p.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    p.add_argument("--out", type=output_folder, default="runs/train", help="output folder (default runs/train)")
     p.add_argument("--folds", type=_folds, default=None, metavar="K|logo|predefined",
                    help="K stratified folds (grouped when the data has groups), 'logo' = leave one group out; "
                         "default: the data's predefined folds, else its train/test split, else 5")
-    p.add_argument("--max-folds", type=int, default=None, metavar="N", help="run only the first N folds (quick look)")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"maximum epochs per fold (default {d.epochs})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--max-folds", type=int_range(1), default=None, metavar="N", help="run only the first N folds (quick look)")
+    p.add_argument("--epochs", type=int_range(1), default=d.epochs, help=f"maximum epochs per fold (default {d.epochs})")
+    p.add_argument("--batch-size", type=int_range(1), default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=float_range(0, low_open=True), default=None,
                    help="peak learning rate (default 3e-3 from scratch, 1e-4 with --mode finetune, 1e-3 linear)")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+    p.add_argument("--weight-decay", type=float_range(0), default=d.weight_decay, help=f"default {d.weight_decay}")
     p.add_argument("--optimizer", choices=("adamw", "adam"), default=d.optimizer)
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), default=d.schedule, help="after the warm-up")
-    p.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs)
-    p.add_argument("--mixup", type=float, default=d.mixup, metavar="ALPHA", help="mixup alpha on waveforms (0 = off)")
-    p.add_argument("--speed-perturb", type=float, default=d.speed_perturb, metavar="FRACTION",
+    p.add_argument("--warmup-epochs", type=float_range(0), default=d.warmup_epochs)
+    p.add_argument("--mixup", type=float_range(0), default=d.mixup, metavar="ALPHA", help="mixup alpha on waveforms (0 = off)")
+    p.add_argument("--speed-perturb", type=float_range(0, 1, high_open=True), default=d.speed_perturb, metavar="FRACTION",
                    help="random speed change of training clips by up to this fraction, e.g. 0.1 (0 = off)")
-    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
-    p.add_argument("--ema", type=float, default=d.ema, metavar="DECAY",
+    p.add_argument("--label-smoothing", type=float_range(0, 1, high_open=True), default=d.label_smoothing)
+    p.add_argument("--ema", type=float_range(0, 1, high_open=True), default=d.ema, metavar="DECAY",
                    help="exponential moving average of the weights, e.g. 0.995 (0 = off); "
                         "validation, model selection and the test use the average")
     p.add_argument("--balanced", action="store_true", help="PANNs balanced sampler (each class equally often)")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation share of the training folds")
+    p.add_argument("--val-fraction", type=float_range(0, 1, high_open=True), default=d.val_fraction, help="validation share of the training folds")
     p.add_argument("--val-split", choices=("groups", "random"), default="groups",
                    help="with groups (speakers...): hold out whole training groups for validation (default), "
                         "or a random part of every training group (trains on all training groups)")
-    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs (0 = off)")
+    p.add_argument("--patience", type=int_range(0), default=d.patience, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--checkpoint", default=None, help="start from these weights (official PANNs file or ours)")
     p.add_argument("--mode", choices=("scratch", "finetune", "linear"), default=None,
                    help="transfer mode; linear = frozen backbone (default: finetune with --checkpoint, else scratch)")
@@ -136,7 +145,7 @@ def register(subparsers) -> None:
                         "information maximisation (confident predictions, classes used evenly; SHOT objective). "
                         "Transductive; assumes the test audio covers the classes roughly evenly; single-label only. "
                         "BatchNorm-only scores kept as *_adabn")
-    p.add_argument("--ensemble", type=int, default=d.ensemble, metavar="N",
+    p.add_argument("--ensemble", type=int_range(1), default=d.ensemble, metavar="N",
                    help="train N models per fold (different seeds) and average their probabilities")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -144,8 +153,8 @@ def register(subparsers) -> None:
     p.add_argument("--accelerator", default="cpu", help="Lightning accelerator (cpu, gpu, auto)")
     p.add_argument("--strategy", default="auto", help="Lightning strategy (e.g. ddp)")
     p.add_argument("--precision", default=d.precision, help="Lightning precision (32-true, bf16-mixed, 16-mixed)")
-    p.add_argument("--num-workers", type=int, default=0, help="data loader workers")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--num-workers", type=int_range(0), default=0, help="data loader workers")
+    p.add_argument("--threads", type=int_range(1), default=None,
                    help="torch CPU threads (default: torch's; on a CPU shared with other jobs, 1 is often much faster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--baselines", type=_baselines, default=None, metavar="mfcc-svm[,random-cnn]",
