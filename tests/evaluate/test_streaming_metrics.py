@@ -95,3 +95,26 @@ def test_all_reduce_over_two_gloo_ranks(tmp_path):
         assert got[0] == pytest.approx(ref["mAP"], abs=1e-12) and got[1] == pytest.approx(ref["auc"], abs=1e-12)
         assert got[2] == 600
         assert got[3] == pytest.approx((10 + 4) / 20)  # rank 0 all right, rank 1 right where y == 0
+
+
+def test_evaluate_packed_equals_the_exact_metrics(tmp_path):
+    import torch
+
+    from audiocnn.data.shards import PackOptions, SyntheticSource, pack
+    from audiocnn.evaluate.streaming import evaluate_packed
+    from audiocnn.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("test_cnn", num_classes=4).eval()
+    src = SyntheticSource(40, seconds=0.3, num_classes=4, seed=1)
+    idx = pack(src, tmp_path / "s", PackOptions(sample_rate=model.sample_rate, shard_size=16, shuffle=False), progress=False)
+    got = evaluate_packed(model, idx.root, batch_size=8, clip_seconds=0.3)
+    x = torch.from_numpy(np.stack([src.load(i, model.sample_rate) for i in range(40)]))
+    t = np.zeros((40, 4))
+    for i in range(40):
+        t[i, src.record(i)["target"]] = 1
+    with torch.no_grad():
+        p = torch.sigmoid(model(x)["logits"]).numpy()
+    exact = tagging_metrics(t, p)
+    assert got["clips"] == 40
+    assert got["mAP"] == pytest.approx(exact["mAP"], abs=2e-3) and got["auc"] == pytest.approx(exact["auc"], abs=1e-3)
