@@ -74,10 +74,10 @@ def main() -> None:
     before = len(done_paths(out))
     text = run(cmd)
     skipped = int(re.search(r"(\d+) already in", text).group(1))
+    written = int(re.search(r"(\d+) file\(s\) written", text).group(1))
     paths = read_results(out).column("path").to_pylist()
-    print(f"\nkilled Ray run: {before} rows written before the kill; the rerun skipped {skipped} and wrote "
-          f"{re.search(r'(\d+) file\(s\) written', text).group(1)}; {len(paths)} rows, {len(set(paths))} distinct paths "
-          f"for {args.files} files")
+    print(f"\nkilled Ray run: {before} rows written before the kill; the rerun skipped {skipped} and wrote {written}; "
+          f"{len(paths)} rows, {len(set(paths))} distinct paths for {args.files} files")
     shutil.rmtree(work, ignore_errors=True)
 
 
