@@ -253,8 +253,8 @@ def iter_audio_chunks(
     with _open(path) as f:
         in_sr = f.samplerate
         out_sr = sample_rate or in_sr
-        chunk = int(round(chunk_seconds * out_sr))
-        hop = int(round(hop_seconds * out_sr))
+        chunk = max(1, int(round(chunk_seconds * out_sr)))  # at least one sample, at any rate
+        hop = min(chunk, max(1, int(round(hop_seconds * out_sr))))
         block = max(int(round(hop_seconds * in_sr)), 1)
         stream = soxr.ResampleStream(in_sr, out_sr, 1, dtype="float32") if out_sr != in_sr else None
         buf = np.zeros(0, dtype=np.float32)

@@ -243,7 +243,7 @@ class SedResult:
         file that failed the record ``{"path", "error": {"type", "message"}}``."""
         if self.error is not None:
             return {"path": self.path, "error": FileError.from_reason(self.error).to_dict()}
-        return {"path": self.path, "duration": round(self.duration, 3), "frames": self.num_frames, "frame_rate": self.frame_rate,
+        return {"path": self.path, "duration": float(self.duration), "frames": self.num_frames, "frame_rate": self.frame_rate,
                 "events": [ev.to_dict() for ev in self.events], "error": None}
 
     def top_classes(self, k: int = 5) -> list[int]:
