@@ -1,0 +1,121 @@
+"""Killed at a random point and resumed, a short training run writes the same metrics.json as an
+uninterrupted one; while it runs, a second run on its folder refuses; its lock, left by the
+killed process, is taken over by --resume."""
+
+import json
+import logging
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from audiocnn.cli import main
+from audiocnn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from audiocnn.testing import make_tone_csv
+from audiocnn.train.runlock import LOCK_NAME
+
+HERE = Path(__file__).parent
+STEPS_PER_EPOCH, EPOCHS, FOLDS = 2, 3, 2  # 5 training clips per fold, batches of 2 (the last dropped)
+TOTAL_STEPS = STEPS_PER_EPOCH * EPOCHS * FOLDS
+
+
+def _train_args(csv, out):
+    return ["train", "--data", str(csv), "--out", str(out), "--model", "test_cnn", "--epochs", str(EPOCHS), "--batch-size", "2",
+            "--clip-seconds", "0.25", "--mixup", "0.2", "--speed-perturb", "0.1", "--patience", "2", "--threads", "1", "--no-progress"]
+
+
+# what differs between any two runs: wall times ("seconds", "fit_seconds"...) and the machine
+WALL_TIME = re.compile(r"^((wall|fit|extract|predict|score|train|load)_)?seconds$|^machine$")
+
+
+def _without_times(x):
+    if isinstance(x, dict):
+        return {k: _without_times(v) for k, v in x.items() if not WALL_TIME.match(k)}
+    if isinstance(x, list):
+        return [_without_times(v) for v in x]
+    return x
+
+
+def _comparable(out: Path) -> dict:
+    """metrics.json without wall times, machine and the run folder's own name."""
+    return _without_times(json.loads((out / "metrics.json").read_text().replace(str(out), "OUT")))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The data and the metrics of an uninterrupted run."""
+    root = tmp_path_factory.mktemp("kill")
+    csv = make_tone_csv(root / "data", per_class=4, folds=FOLDS, seconds=0.6)
+    assert main(_train_args(csv, root / "whole")) == EXIT_OK
+    m = _comparable(root / "whole")
+    assert [f["epochs_run"] for f in m["folds"]] == [EPOCHS] * FOLDS  # so TOTAL_STEPS is right
+    return root, csv, m
+
+
+def test_sigkill_at_a_random_step_then_resume_gives_the_same_metrics(reference, tmp_path, caplog, capsys):
+    root, csv, expected = reference
+    seed = int(os.environ.get("AUDIOCNN_KILL_SEED", time.time_ns() % 100_000))
+    step = random.Random(seed).randint(1, TOTAL_STEPS)
+    print(f"killing at training step {step} of {TOTAL_STEPS} (AUDIOCNN_KILL_SEED={seed} repeats it)")
+    out, marker = tmp_path / "run", tmp_path / "reached"
+    proc = subprocess.Popen([sys.executable, str(HERE / "killable_train.py"), str(step), str(marker), "--", *_train_args(csv, out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while not marker.exists():
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.time() < deadline, "the training process never reached the step"
+            time.sleep(0.1)
+        # the run is alive: a second run on its folder refuses, with or without --resume
+        for extra in ([], ["--resume"]):
+            capsys.readouterr()
+            assert main([*_train_args(csv, out), *extra]) == EXIT_ERROR
+            err = capsys.readouterr().err
+            assert f"in use by process {proc.pid}" in err and "Traceback" not in err
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    assert json.loads((out / LOCK_NAME).read_text())["pid"] == proc.pid  # left behind by the kill
+    with caplog.at_level(logging.WARNING, logger="audiocnn.train.runlock"):
+        assert main([*_train_args(csv, out), "--resume"]) == EXIT_OK
+    assert any("no longer running" in r.getMessage() for r in caplog.records)
+    assert not (out / LOCK_NAME).exists()  # released at the end
+    assert _comparable(out) == expected
+
+
+@pytest.mark.parametrize("step", [1, STEPS_PER_EPOCH + 1, STEPS_PER_EPOCH * EPOCHS, TOTAL_STEPS - 1])
+def test_ctrl_c_at_a_step_says_what_was_kept_and_resume_matches(reference, tmp_path, capsys, monkeypatch, step):
+    """Ctrl-C inside Lightning (which answers it with exit(1)) is exit 130 with a line saying what
+    was kept; --resume then ends with the uninterrupted metrics. Steps: the first, the first of
+    epoch 2, the last of fold 1, the last but one of the run."""
+    root, csv, expected = reference
+    from audiocnn.train.module import AudioClassifier
+
+    real_step = AudioClassifier.training_step
+    count = [0]
+
+    def interrupted(self, batch, batch_idx):
+        count[0] += 1
+        if count[0] == step:
+            raise KeyboardInterrupt
+        return real_step(self, batch, batch_idx)
+
+    monkeypatch.setattr(AudioClassifier, "training_step", interrupted)
+    out = tmp_path / "run"
+    assert main(_train_args(csv, out)) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "audiocnn train: interrupted;" in err and "--resume continues the run" in err
+    if step > STEPS_PER_EPOCH * EPOCHS:
+        assert "fold_1 finished" in err
+    elif step > STEPS_PER_EPOCH:
+        assert "fold_1 checkpointed" in err
+    monkeypatch.setattr(AudioClassifier, "training_step", real_step)
+    assert main(_train_args(csv, out)) == EXIT_ERROR or step <= STEPS_PER_EPOCH  # not without --resume
+    assert main([*_train_args(csv, out), "--resume"]) == EXIT_OK
+    assert _comparable(out) == expected
