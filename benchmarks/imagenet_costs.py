@@ -3,7 +3,7 @@
     nice python benchmarks/imagenet_costs.py                 # every imagenet_* model + cnn6/cnn10/cnn14
     python benchmarks/imagenet_costs.py --models imagenet_resnet18,cnn10 --threads 2 --rounds 5
 
-Prints a markdown table (docs/imagenet.md holds the figures):
+Prints a markdown table (docs/results.md holds the figures):
 
 - params: trainable parameters with a 527-class head (as `audiocnn models`);
 - MACs: multiply-accumulates of one 5-s clip, from `audiocnn.models.analysis` (the mel
