@@ -119,3 +119,62 @@ def test_ctrl_c_at_a_step_says_what_was_kept_and_resume_matches(reference, tmp_p
     assert main(_train_args(csv, out)) == EXIT_ERROR or step <= STEPS_PER_EPOCH  # not without --resume
     assert main([*_train_args(csv, out), "--resume"]) == EXIT_OK
     assert _comparable(out) == expected
+
+
+def test_truncated_last_checkpoint_is_moved_aside_and_the_fold_retrained(reference, tmp_path, capsys, monkeypatch, caplog):
+    root, csv, expected = reference
+    from audiocnn.train.module import AudioClassifier
+
+    real_step = AudioClassifier.training_step
+    count = [0]
+
+    def interrupted(self, batch, batch_idx):
+        count[0] += 1
+        if count[0] == STEPS_PER_EPOCH * 2 + 1:  # in epoch 3 of fold 1: last.ckpt holds epoch 2
+            raise KeyboardInterrupt
+        return real_step(self, batch, batch_idx)
+
+    monkeypatch.setattr(AudioClassifier, "training_step", interrupted)
+    out = tmp_path / "run"
+    assert main(_train_args(csv, out)) == EXIT_INTERRUPTED
+    monkeypatch.setattr(AudioClassifier, "training_step", real_step)
+    last = out / "fold_1" / "lightning" / "last.ckpt"
+    data = last.read_bytes()
+    last.write_bytes(data[: len(data) // 2])  # damaged by something other than our writes
+    with caplog.at_level(logging.WARNING, logger="audiocnn.train.loop"):
+        assert main([*_train_args(csv, out), "--resume"]) == EXIT_OK
+    assert "Traceback" not in capsys.readouterr().err
+    assert any("cannot be read" in r.getMessage() and "last.ckpt.damaged" in r.getMessage() for r in caplog.records)
+    assert (last.parent / "last.ckpt.damaged").stat().st_size == len(data) // 2  # kept for inspection
+    assert _comparable(out) == expected
+
+
+@pytest.mark.parametrize("errno_", ["ENOSPC", "EROFS"])
+def test_full_disk_or_read_only_names_the_file_and_keeps_earlier_outputs(reference, tmp_path, capsys, monkeypatch, errno_):
+    """The disk fills up (or turns read-only) when metrics.json is written: the message names the
+    file, the finished folds stay, and --resume once there is room finishes without retraining."""
+    import errno
+
+    root, csv, expected = reference
+    real_replace = os.replace
+
+    def failing_replace(src, dst, *a, **k):
+        if Path(dst).name == "metrics.json":
+            raise OSError(getattr(errno, errno_), os.strerror(getattr(errno, errno_)))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    out = tmp_path / "run"
+    assert main(_train_args(csv, out)) == EXIT_ERROR
+    err = capsys.readouterr().err
+    reason = {"ENOSPC": "no space left on the device", "EROFS": "read-only file system"}[errno_]
+    assert f"{out / 'metrics.json'}: cannot write ({reason}); earlier outputs are left as they were" in err
+    assert "Traceback" not in err
+    assert (out / "fold_1" / "result.json").exists() and (out / "fold_2" / "result.json").exists()
+    assert not list(out.glob(".metrics.tmp*"))  # no half-written temporary file left
+    monkeypatch.setattr(os, "replace", real_replace)
+    from audiocnn.evaluate import protocol
+
+    monkeypatch.setattr(protocol, "fit_fold", lambda *a, **k: pytest.fail("a finished fold was trained again"))
+    assert main([*_train_args(csv, out), "--resume"]) == EXIT_OK
+    assert _comparable(out) == expected

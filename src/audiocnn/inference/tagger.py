@@ -172,7 +172,7 @@ class Tagger:
             ValueError: naming the input and the rule: no waveform, an empty one, NaN/inf
                 samples, a non-numeric array, a wrong shape.
         """
-        rows = waveform_rows(waveforms)
+        rows = waveform_rows(waveforms, sample_rate)
         if sample_rate is not None and sample_rate != self.sample_rate:
             log.info("resampling %d input(s) from %d Hz to the model's %d Hz (soxr)", len(rows), sample_rate, self.sample_rate)
             rows = [resample(r, sample_rate, self.sample_rate) for r in rows]
