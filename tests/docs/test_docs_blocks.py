@@ -125,6 +125,7 @@ def _skipped_blocks():
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", [pytest.param(p, id=p.name) for p in covered_pages()])
 def test_page_blocks_run(page: Path, tmp_path: Path):
     blocks = [b for b in parse_blocks(page) if b.lang in RUN_LANGS and not b.skip]
