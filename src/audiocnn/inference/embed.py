@@ -29,8 +29,8 @@ from audiocnn.atomic import write_with
 from audiocnn.audio import aggregate, check_waveform
 from audiocnn.errors import FileError
 from audiocnn.inference.loading import open_model
-from audiocnn.inference.stream import batch_same_length, expand_paths, stream_windows
 from audiocnn.inference.runtime import Runner
+from audiocnn.inference.stream import batch_same_length, expand_paths, stream_windows
 from audiocnn.models.base import AudioModel
 
 __all__ = ["EmbeddingSet", "Embedder"]
@@ -134,7 +134,7 @@ class Embedder:
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(files), unit="file", desc="embedding", dynamic_ncols=True)
+            bar = tqdm(total=len(files), unit="file", desc="embedding", dynamic_ncols=True, disable=None)  # None: no bar unless stderr is a terminal
         rows: list[tuple[int, float, np.ndarray]] = []  # (file, centre seconds, embedding)
         failed: dict[int, FileError] = {}
         try:
