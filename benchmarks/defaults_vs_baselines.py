@@ -164,6 +164,7 @@ def main(argv=None) -> int:
     from audiocnn.atomic import write_json_atomic
 
     args.out.mkdir(parents=True, exist_ok=True)
+    commit, load_start = git_commit(), os.getloadavg()  # the code that runs: HEAD when the benchmark starts
     rows = []
     for name in names:
         data = data_path(name, args.out)
@@ -174,8 +175,9 @@ def main(argv=None) -> int:
         result = {
             "date": datetime.date.today().isoformat(),
             "version": __version__,
-            "git_commit": git_commit(),
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+            "git_commit": commit,
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average_start": load_start,
+                        "load_average_end": os.getloadavg()},
             "threads": args.threads,
             "extra_flags": args.extra,
             "rows": rows,
