@@ -148,3 +148,15 @@ def test_arrays_given_to_the_python_api_are_checked(tmp_path):
     with pytest.raises(ValueError, match="waveform: no samples"):
         SoundEventDetector(audiocnn.create_model("test_cnn_sed")).detect(np.zeros(0, np.float32))
     assert json.dumps(tagger.tag([str(tmp_path / "nope.wav")], errors="record")[0].to_dict())  # records are JSON
+
+
+def test_ctrl_c_while_tagging_exits_130_saying_nothing_was_written(tmp_path, capsys, monkeypatch):
+    from audiocnn.inference.tagger import Tagger
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Tagger, "tag", interrupted)
+    out = tmp_path / "tags.json"
+    assert main(["tag", str(good(tmp_path)), "--out", str(out), *TAG]) == 130
+    assert "audiocnn tag: interrupted; no output written" in capsys.readouterr().err and not out.exists()

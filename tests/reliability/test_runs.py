@@ -150,3 +150,13 @@ def test_out_that_is_a_file_is_a_usage_error(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:  # argparse: before anything is loaded
             main(["train", "--data", str(tmp_path), "--out", str(out)])
         assert e.value.code == EXIT_USAGE and says in capsys.readouterr().err
+
+
+def test_the_lock_alone_guards_streaming_runs(tmp_path):
+    from audiocnn.train.runlock import run_lock
+
+    with run_lock(tmp_path / "stream"):
+        with pytest.raises(RunInUseError, match="in use by process"):
+            with run_lock(tmp_path / "stream"):
+                pass
+    assert not (tmp_path / "stream" / LOCK_NAME).exists()

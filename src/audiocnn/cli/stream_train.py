@@ -31,8 +31,13 @@ def run_stream_train(args, config) -> int:
 
     opt = StreamOptions(shuffle_buffer=args.shuffle_buffer, split=args.shard_split, val_data=args.val_data,
                         checkpoint_every=args.checkpoint_every, sync_batchnorm=args.sync_batchnorm, num_nodes=args.num_nodes)
-    fit = fit_stream(args.data, config, args.out, opt, resume=args.resume)
     import os
+
+    from audiocnn.train.runlock import run_lock
+
+    rank0 = int(os.environ.get("RANK", "0") or 0) == 0 and int(os.environ.get("LOCAL_RANK", "0") or 0) == 0
+    with run_lock(args.out, enabled=rank0):  # a second run on the same --out refuses
+        fit = fit_stream(args.data, config, args.out, opt, resume=args.resume)
 
     if int(os.environ.get("RANK", "0") or 0) != 0 or int(os.environ.get("LOCAL_RANK", "0") or 0) != 0:
         return 0  # DDP: rank 0 reports

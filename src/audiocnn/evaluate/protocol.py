@@ -402,7 +402,7 @@ def evaluate_checkpoint(
         "eval": describe_windowing(bundle.windowing),
         "windowing": bundle.windowing.to_dict(),
         "classes": labels,
-        "bad_files": [{"path": str(b.path), "reason": b.reason} for b in manifest.bad],
+        "bad_files": [{**failure_record(b.path, b.reason), "reason": b.reason} for b in manifest.bad],
     }
     if out_dir is not None:
         out_dir = Path(out_dir)

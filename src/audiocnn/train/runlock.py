@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -44,6 +45,7 @@ __all__ = [
     "data_fingerprint",
     "describe_progress",
     "fingerprint_differences",
+    "run_lock",
     "run_started",
 ]
 
@@ -156,6 +158,23 @@ def _release(lock: Path) -> None:
             lock.unlink()
         except OSError as e:  # the run's outputs are written; only the lock stays
             log.warning("%s: could not remove the lock (%s); delete it by hand", lock, e)
+
+
+@contextlib.contextmanager
+def run_lock(out_dir: str | os.PathLike, enabled: bool = True):
+    """Only the lock of :class:`RunFolder` (for runs that keep their own ``run.json``, such as
+    streaming training): a second run on ``out_dir`` refuses, a dead owner's lock is taken over."""
+    out_dir = Path(out_dir)
+    if not enabled:
+        yield out_dir
+        return
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(out_dir, "it is a file; --out must be a folder")
+    lock = _acquire(out_dir)
+    try:
+        yield out_dir
+    finally:
+        _release(lock)
 
 
 # ------------------------------------------------------------------------------- fingerprints
