@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from audiocnn.backends.random_cnn import pons_frontends
-from audiocnn.backends.study import markdown_table, run_study, write_results
+from audiocnn.evaluate.random_cnn_study import markdown_table, run_study, write_results
 from audiocnn.data import load_manifest
 from audiocnn.testing import shared_data_dir
 

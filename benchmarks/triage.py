@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from audiocnn.backends.study import run_triage, triage_markdown
+from audiocnn.evaluate.random_cnn_study import run_triage, triage_markdown
 from audiocnn.data import load_manifest
 from audiocnn.testing import shared_data_dir
 

@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from audiocnn.audio import Windowing, aggregate, apply_windowed, centred_windows, iter_file_windows, load_audio, window_starts, windows_of
+from audiocnn.audio import (
+    Windowing,
+    aggregate,
+    apply_windowed,
+    centred_windows,
+    iter_file_windows,
+    load_audio,
+    window_starts,
+    windows_of,
+)
 from audiocnn.testing import write_wav
 
 

@@ -10,7 +10,7 @@ import torch
 from audiocnn.backends import embed_paths, feature_maps, pool_maps, random_init_
 from audiocnn.backends.mfcc import MFCC, dct_matrix, delta, mfcc_stats
 from audiocnn.backends.random_cnn import load_frontend
-from audiocnn.backends.study import RESULT_COLUMNS
+from audiocnn.evaluate.random_cnn_study import RESULT_COLUMNS
 from audiocnn.cli import main
 from audiocnn.testing import tone, write_wav
 

@@ -93,7 +93,8 @@ def test_bad_arguments_are_clear_errors():
 def test_explain_command_writes_the_figure_and_arrays(tmp_path, capsys):
     model = audiocnn.create_model("test_imagenet_resnet", num_classes=2)
     ckpt = tmp_path / "m.pth"
-    audiocnn.models.save_checkpoint(model, ckpt, labels=["no tone", "tone"], multilabel=False)
+    bundle = audiocnn.models.ModelBundle.for_model(model, labels=["no tone", "tone"], task="single-label")
+    audiocnn.models.save_checkpoint(model, ckpt, bundle)
     wav = write_wav(tmp_path / "clip.wav", tone(3000, 1.0, 16000), 16000)
     out, npz = tmp_path / "s.png", tmp_path / "s.npz"
     code = cli_main(["explain", str(wav), "--model", "test_imagenet_resnet", "--checkpoint", str(ckpt),

@@ -4,14 +4,13 @@ import numpy as np
 import pytest
 import soxr
 import torch
+from inference_helpers import SR, quiet
 
 from audiocnn.audio import load_audio
 from audiocnn.inference.tagger import Tagger
 from audiocnn.models import ModelBundle, create_model
 from audiocnn.models._checkpoint import save_checkpoint
 from audiocnn.testing import tone, write_wav
-
-from inference_helpers import SR, quiet
 
 
 def _direct_sigmoid(model, x):

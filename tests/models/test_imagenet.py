@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 import audiocnn
 from audiocnn.models import CheckpointError
-from audiocnn.models.imagenet_backbones import TORCHVISION_ARCHS, load_torchvision_weights, torchvision_backbone
+from audiocnn.models.torchvision_weights import TORCHVISION_ARCHS, load_torchvision_weights, torchvision_backbone
 
 
 def _reference_dir():

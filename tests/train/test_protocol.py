@@ -7,11 +7,10 @@ import pytest
 import torch
 
 import audiocnn
-from audiocnn.audio import Windowing, windows_of
 import audiocnn.data
+from audiocnn.audio import Windowing, windows_of
 from audiocnn.evaluate import protocol
 from audiocnn.evaluate.protocol import evaluate_checkpoint, run_experiment
-
 
 
 def test_end_to_end_report_and_checkpoint(tone_csv, tiny_config, tmp_path):
@@ -200,7 +199,11 @@ def test_information_maximization_trains_only_batchnorm_affine_and_lowers_its_ob
     import dataclasses
 
     from audiocnn.data import AudioCache, load_manifest
-    from audiocnn.evaluate.predict import adapt_batchnorm, adapt_information_maximization, information_maximization_loss
+    from audiocnn.evaluate.predict import (
+        adapt_batchnorm,
+        adapt_information_maximization,
+        information_maximization_loss,
+    )
 
     man = load_manifest(tone_csv)
     torch.manual_seed(0)

@@ -1,6 +1,6 @@
 """``audiocnn random-cnn`` (front-end x back-end study with random weights) and ``audiocnn triage``
 (random weights + SVM vs a short training run, per architecture). Thin wrappers over
-:mod:`audiocnn.backends.study`."""
+:mod:`audiocnn.evaluate.random_cnn_study`."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from audiocnn.backends.study import parse_frontends, run_study, write_results
+    from audiocnn.evaluate.random_cnn_study import parse_frontends, run_study, write_results
     from audiocnn.data import load_manifest
 
     frontends = parse_frontends(args.frontends)
@@ -135,7 +135,7 @@ def run(args) -> int:
     if manifest.bad:
         notes += "\n\nSkipped files:\n" + "\n".join(f"- {b.path}: {b.reason}" for b in manifest.bad)
     paths = write_results(rows, out, records=records, notes=notes)
-    from audiocnn.backends.study import markdown_table
+    from audiocnn.evaluate.random_cnn_study import markdown_table
 
     print(markdown_table(rows))
     print(f"\nresults: {paths['csv']}  {paths['md']}  {paths['png']}")
@@ -143,7 +143,7 @@ def run(args) -> int:
 
 
 def run_triage(args) -> int:
-    from audiocnn.backends.study import parse_frontends, run_triage as triage, triage_markdown
+    from audiocnn.evaluate.random_cnn_study import parse_frontends, run_triage as triage, triage_markdown
 
     models = parse_frontends(args.models)
     if "mfcc" in models:

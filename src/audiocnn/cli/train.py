@@ -317,15 +317,15 @@ def _check_init_args(args) -> None:
     """--init / --imagenet-weights only mean something for the ImageNet models: say so up front."""
     if args.init is None and args.imagenet_weights is None:
         return
-    from audiocnn.models._registry import get_model_builder, model_family
+    from audiocnn.models import get_model_builder, model_family
 
     get_model_builder(args.model)  # an unknown name gets the registry's error
     if model_family(args.model) != "imagenet":
-        from audiocnn.evaluate.compare import _imagenet_models
+        from audiocnn.evaluate.compare import imagenet_models
 
         flag = "--init" if args.init is not None else "--imagenet-weights"
         raise ValueError(
-            f"{flag} chooses the initial weights of the ImageNet models ({_imagenet_models()}); "
+            f"{flag} chooses the initial weights of the ImageNet models ({imagenet_models()}); "
             f"{args.model} has no such choice (for pretrained PANNs weights use --checkpoint)"
         )
 

@@ -23,7 +23,7 @@ from audiocnn.atomic import write_json_atomic, write_text_atomic
 from audiocnn.metrics import metric_names
 from audiocnn.train.config import TrainConfig
 
-__all__ = ["INITS", "compare_inits", "compare_runs", "init_arm_configs", "plot_comparison", "write_comparison"]
+__all__ = ["INITS", "compare_inits", "imagenet_models", "compare_runs", "init_arm_configs", "plot_comparison", "write_comparison"]
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ INITS = ("imagenet", "random")
 _KEYS = {"classification": metric_names(False), "tagging": metric_names(True)}
 
 
-def _imagenet_models() -> str:
-    from audiocnn.models._registry import list_models, model_family
+def imagenet_models() -> str:
+    from audiocnn.models import list_models, model_family
 
     return ", ".join(n for n in list_models(include_test=True) if model_family(n) == "imagenet")
 
@@ -41,7 +41,7 @@ def init_arm_configs(config: TrainConfig, inits=INITS, imagenet_weights=None) ->
     """One configuration per initialisation, identical except for ``model_kwargs`` ``init`` (and
     ``imagenet_weights`` for the ImageNet arm). Raises ``ValueError`` for anything that would make
     the comparison fail late or mean something else (checked before any training)."""
-    from audiocnn.models._registry import get_model_builder, model_family
+    from audiocnn.models import get_model_builder, model_family
 
     inits = tuple(inits)
     if sorted(inits) != sorted(INITS):
@@ -49,7 +49,7 @@ def init_arm_configs(config: TrainConfig, inits=INITS, imagenet_weights=None) ->
     get_model_builder(config.model)  # unknown name: the registry's error
     if model_family(config.model) != "imagenet":
         raise ValueError(
-            f"--init chooses the initial weights of the ImageNet models ({_imagenet_models()}); "
+            f"--init chooses the initial weights of the ImageNet models ({imagenet_models()}); "
             f"{config.model} has no such choice (for pretrained PANNs weights use --checkpoint)"
         )
     kwargs = dict(config.model_kwargs)

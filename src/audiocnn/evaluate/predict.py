@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from audiocnn.audio import Windowing, apply_windowed, windows_of
-from audiocnn.models.bundle import apply_activation
 from audiocnn.models.base import AudioModel
+from audiocnn.models.bundle import apply_activation
 
 __all__ = [
     "adapt_batchnorm",

@@ -17,8 +17,18 @@ import numpy as np
 from audiocnn.atomic import write_json_atomic
 from audiocnn.errors import failure_record
 from audiocnn.audio import Windowing
-from audiocnn.metrics import classification_metrics, metric_names, primary_metric, summarize_folds, tagging_metrics
-from audiocnn.evaluate.predict import adapt_batchnorm, adapt_information_maximization, predict_manifest
+from audiocnn.evaluate.predict import (
+    adapt_batchnorm,
+    adapt_information_maximization,
+    predict_manifest,
+)
+from audiocnn.metrics import (
+    classification_metrics,
+    metric_names,
+    primary_metric,
+    summarize_folds,
+    tagging_metrics,
+)
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 from audiocnn.train.runlock import RunFolder
@@ -131,7 +141,15 @@ def _run_folds(
     baselines=("mfcc_svm",),
 ) -> dict:
     """The body of :func:`run_experiment`, inside its locked run folder."""
-    from audiocnn.data import AudioCache, BadDataError, load_manifest, make_folds, require_classes, split_train_val, validate_manifest
+    from audiocnn.data import (
+        AudioCache,
+        BadDataError,
+        load_manifest,
+        make_folds,
+        require_classes,
+        split_train_val,
+        validate_manifest,
+    )
 
     t0 = time.time()
     out_dir = Path(out_dir)
@@ -354,7 +372,7 @@ def evaluate_checkpoint(
     """
     import dataclasses
 
-    from audiocnn.data import AudioCache, BadDataError, load_manifest, validate_manifest
+    from audiocnn.data import AudioCache, BadDataError, check_labels, load_manifest, validate_manifest
     from audiocnn.models import load_model
     from audiocnn.models.bundle import generic_labels
 
@@ -374,9 +392,7 @@ def evaluate_checkpoint(
         if not keep:
             raise ValueError(f"{data}: no item in fold {fold!r} (folds: {', '.join(manifest.fold_ids())})")
         manifest = manifest.subset(keep)
-    unknown = sorted({lab for it in manifest.items for lab in it.labels} - set(labels))
-    if unknown:
-        raise ValueError(f"{data}: label(s) unknown to the model in {checkpoint}: {', '.join(map(str, unknown))} (model labels: {', '.join(map(str, labels))})")
+    check_labels([lab for it in manifest.items for lab in it.labels], labels, str(data), known_name=f"the labels of {checkpoint}")
     manifest = dataclasses.replace(manifest, classes=tuple(labels))
     multilabel = bundle.multilabel
     cache = AudioCache(net.sample_rate, Path(cache_dir) if cache_dir else None)

@@ -15,9 +15,9 @@ export). The model you pass in is not modified.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
-import json
 import os
 import time
 import warnings
@@ -30,10 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiocnn.atomic import atomic_path, write_with
-from audiocnn.models.bundle import ModelBundle
 from audiocnn.features.multires import MultiResolutionMel
 from audiocnn.features.spectrogram import LogMel, MelSpectrogram, power_to_db
 from audiocnn.models.base import AudioModel
+from audiocnn.models.bundle import ModelBundle
 
 __all__ = [
     "ExportResult",

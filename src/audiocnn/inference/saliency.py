@@ -38,10 +38,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiocnn.models.bundle import ModelBundle, apply_activation
 from audiocnn.features.multires import MultiResolutionMel
-from audiocnn.features.spectrogram import LogMel, MelSpectrogram, hz_to_mel, mel_to_hz, stft_power
+from audiocnn.features.spectrogram import (
+    LogMel,
+    MelSpectrogram,
+    hz_to_mel,
+    mel_to_hz,
+    stft_power,
+)
 from audiocnn.models.base import AudioModel
+from audiocnn.models.bundle import ModelBundle, apply_activation
 
 __all__ = ["METHODS", "SaliencyMap", "plot_saliency", "saliency"]
 
@@ -300,8 +306,8 @@ def saliency(
         activation: ``"softmax"``, ``"sigmoid"`` or ``"auto"`` (from the bundle's task).
         labels: class names (list) for the result's ``label`` / ``target_label``.
         seed: SmoothGrad noise seed.
-        bundle: the model's :class:`~audiocnn.models.ModelBundle` (default: the model's own
-            description, multi-label). A clip shorter than the bundle's window is zero-padded to
+        bundle: the model's :class:`~audiocnn.models.ModelBundle` (default: multi-label for a
+            527-class AudioSet head, single-label otherwise). A clip shorter than the bundle's window is zero-padded to
             it when the bundle pads short inputs (as the model was trained).
     """
     if method not in METHODS:
@@ -311,7 +317,8 @@ def saliency(
         x = x[0]
     if x.dim() != 1:
         raise ValueError(f"saliency explains one clip: expected (samples,) or (1, samples), got {tuple(x.shape)}")
-    bundle = bundle if bundle is not None else ModelBundle.for_model(model)
+    if bundle is None:  # no description: AudioSet-sized heads are taggers (PANNs), others classifiers
+        bundle = ModelBundle.for_model(model, task="multi-label" if model.num_classes == 527 else "single-label")
     window, _ = bundle.windowing.sizes(model.sample_rate, model.info.min_samples)
     shortest = window if bundle.windowing.pad_short else model.info.min_samples
     if x.shape[0] < shortest:

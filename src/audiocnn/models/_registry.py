@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable
 
-__all__ = ["get_model_builder", "is_model", "list_models", "register_model"]
+__all__ = ["FAMILY_MODULES", "get_model_builder", "is_model", "list_models", "model_family", "register_model"]
 
 _MODELS: dict[str, Callable] = {}
 _FAMILY: dict[str, str] = {}
@@ -21,10 +21,26 @@ def register_model(fn: Callable) -> Callable:
     return fn
 
 
+# The modules of audiocnn.models that define model families; importing one registers its
+# builders. Adding a family = adding its module here.
+FAMILY_MODULES = (
+    "compact",
+    "imagenet",
+    "panns",
+    "panns_1d",
+    "panns_mobilenet",
+    "panns_resnet",
+    "panns_wavegram",
+    "pons",
+)
+
+
 def _ensure_loaded() -> None:
-    # Importing the family modules registers their builders; done lazily so that
-    # `import audiocnn` stays cheap.
-    from audiocnn.models import _families  # noqa: F401
+    # done lazily so that `import audiocnn` stays cheap
+    import importlib
+
+    for name in FAMILY_MODULES:
+        importlib.import_module(f"audiocnn.models.{name}")
 
 
 def list_models(pattern: str | None = None, include_test: bool = False) -> list[str]:
@@ -45,6 +61,7 @@ def is_model(name: str) -> bool:
 
 
 def model_family(name: str) -> str:
+    """The family (module) a registered model belongs to: ``"panns"``, ``"pons"``, ..."""
     _ensure_loaded()
     return _FAMILY[name]
 

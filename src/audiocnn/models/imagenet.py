@@ -33,9 +33,8 @@ from torch import nn
 from audiocnn.features.multires import MultiResolutionMel
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import AudioModel, ModelInfo
-from audiocnn.models.imagenet_backbones import (
-    BasicBlock,
-    ResNet,
+from audiocnn.models.imagenet_backbones import BasicBlock, ResNet
+from audiocnn.models.torchvision_weights import (
     TORCHVISION_FILES,
     load_torchvision_weights,
     torchvision_backbone,

@@ -20,7 +20,11 @@ from pathlib import Path
 import torch
 
 from audiocnn.atomic import write_json_atomic, write_with
-from audiocnn.models._checkpoint import CheckpointError, load_state_dict_checked, read_checkpoint
+from audiocnn.models._checkpoint import (
+    CheckpointError,
+    load_state_dict_checked,
+    read_checkpoint,
+)
 from audiocnn.models._factory import build_from_state_dict, create_model
 from audiocnn.models._registry import list_models
 from audiocnn.models.base import AudioModel

@@ -19,9 +19,15 @@ from torch.utils.data import DataLoader
 
 from audiocnn.atomic import write_with
 from audiocnn.audio import Windowing
-from audiocnn.models import ModelBundle, create_model, load_model, save_checkpoint, save_pretrained
-from audiocnn.models.bundle import INIT_KWARGS, generic_labels
+from audiocnn.models import (
+    ModelBundle,
+    create_model,
+    load_model,
+    save_checkpoint,
+    save_pretrained,
+)
 from audiocnn.models.base import AudioModel
+from audiocnn.models.bundle import INIT_KWARGS, generic_labels
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.determinism import EpochCrops, EpochSampler
 from audiocnn.train.module import AudioClassifier

@@ -127,7 +127,7 @@ class StreamingClassifier(AudioClassifier):
     (single-label) instead of all validation outputs, summed over the DDP ranks."""
 
     def on_validation_epoch_start(self) -> None:
-        from audiocnn.evaluate.streaming import StreamingAccuracy, StreamingTaggingMetrics  # scorer of the evaluate layer
+        from audiocnn.streaming_metrics import StreamingAccuracy, StreamingTaggingMetrics
 
         self._hist = StreamingTaggingMetrics(self.model.num_classes) if self.multilabel else None
         self._counts = StreamingAccuracy()
