@@ -38,6 +38,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from audiocnn.audio import AudioLoadError, crop_or_pad, load_audio
+from audiocnn.atomic import write_with
 from audiocnn.backends.mfcc import MFCC, mfcc_stats
 from audiocnn.models import create_model, list_models
 from audiocnn.models.pons import he_init_
@@ -284,10 +285,8 @@ def embed_paths(
     if X is None:
         raise ValueError("no audio files to embed")
     if cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_path.with_name(cache_path.name + ".tmp.npz")
-        np.savez(tmp, X=X, extract_seconds=seconds, settings=json.dumps(settings, default=str))
-        os.replace(tmp, cache_path)  # atomic: an interrupted run leaves no half-written cache
+        # atomic: an interrupted run leaves no half-written cache
+        write_with(cache_path, lambda tmp: np.savez(tmp, X=X, extract_seconds=seconds, settings=json.dumps(settings, default=str)))
     return EmbeddingResult(X, frontend, seed, seconds, False, settings, cache_path)
 
 

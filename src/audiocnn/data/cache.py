@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audiocnn.atomic import write_with
 from audiocnn.audio import AudioLoadError, load_audio
 from audiocnn.data.items import BadItem
 
@@ -153,18 +153,8 @@ class AudioCache:
                     old.unlink()
                 except OSError:
                     pass
-        # Atomic: write a temporary file and rename, so a killed process leaves no half file.
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, x, allow_pickle=False)
-            os.replace(tmp, f)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        # atomic: a killed process leaves no half file
+        write_with(f, lambda tmp: np.save(tmp, x, allow_pickle=False))
 
     # -- public ----------------------------------------------------------------------------
     def get(self, path: str | os.PathLike) -> np.ndarray:

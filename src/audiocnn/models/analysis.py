@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from audiocnn.atomic import write_text_atomic
 from audiocnn.models._registry import get_model_builder, list_models, model_family
 
 __all__ = ["ModelStats", "count_macs", "count_parameters", "default_cache_path", "model_stats", "time_inference", "zoo_stats"]
@@ -228,11 +228,7 @@ def _read_cache(path: Path) -> dict:
 
 def _write_cache(path: Path, data: dict) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model_stats", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True))
     except OSError as e:  # a read-only home must not break the command
         log.warning("cannot write the model stats cache %s: %s", path, e)
 
