@@ -30,7 +30,7 @@ from audiocnn.audio import aggregate, check_waveform
 from audiocnn.errors import FileError
 from audiocnn.inference.loading import open_model
 from audiocnn.inference.runtime import Runner
-from audiocnn.inference.stream import batch_same_length, expand_paths, stream_windows
+from audiocnn.inference.stream import batch_same_length, expand_paths, run_per_file, stream_windows
 from audiocnn.models.base import AudioModel
 
 __all__ = ["EmbeddingSet", "Embedder"]
@@ -123,7 +123,9 @@ class Embedder:
         num_workers: int = 0,
         progress: bool = False,
     ) -> EmbeddingSet:
-        """Embed files (folders walked). Unreadable files are recorded in ``failed``."""
+        """Embed files (folders walked). Unreadable files are recorded in ``failed``, and so is a
+        file whose windows make the model raise (``model_error``; the batch is run again file by
+        file, so the other files of the batch keep their embeddings)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         files = expand_paths(list(paths))
@@ -139,13 +141,15 @@ class Embedder:
         failed: dict[int, FileError] = {}
         try:
             for windows, batch, markers in batch_same_length(items, self.batch_size):
-                if windows:
-                    emb = self.embed_batch(batch)
+                if windows:  # a model error is the failure of the file(s) whose windows cause it
+                    emb, model_failed = run_per_file(self.embed_batch, windows, batch)
+                    for i, e in model_failed.items():
+                        failed.setdefault(i, e)
                     half = batch.shape[1] / self.sample_rate / 2
-                    rows.extend((w.index, w.start + half, e) for w, e in zip(windows, emb))
+                    rows.extend((w.index, w.start + half, e) for w, e in zip(windows, emb) if e is not None)
                 for m in markers:
                     if m.error is not None:
-                        failed[m.index] = m.error
+                        failed.setdefault(m.index, m.error)
                     if bar is not None:
                         bar.update(1)
         finally:
@@ -153,6 +157,7 @@ class Embedder:
                 bar.close()
         ok = [i for i in range(len(files)) if i not in failed]
         new_index = {old: new for new, old in enumerate(ok)}
+        rows = [r for r in rows if r[0] in new_index]  # windows of a file that failed later
         rows.sort(key=lambda r: (r[0], r[1]))
         dim = rows[0][2].shape[0] if rows else self.embedding_dim
         if per_window:

@@ -19,7 +19,16 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from audiocnn.audio import audio_info, iter_file_windows
 from audiocnn.errors import FileError
 
-__all__ = ["AUDIO_EXTENSIONS", "WindowItem", "batch_same_length", "expand_paths", "file_windows", "log_resample", "stream_windows"]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "WindowItem",
+    "batch_same_length",
+    "expand_paths",
+    "file_windows",
+    "log_resample",
+    "run_per_file",
+    "stream_windows",
+]
 
 log = logging.getLogger("audiocnn.inference")
 
@@ -156,3 +165,34 @@ def batch_same_length(items: Iterator[WindowItem], batch_size: int) -> Iterator[
         yield pending, torch.from_numpy(np.stack([p.samples for p in pending])), markers
     elif markers:
         yield [], None, markers
+
+
+def run_per_file(fn, windows: list[WindowItem], batch: torch.Tensor) -> tuple[list, dict[int, FileError]]:
+    """``fn(batch)`` row by row, such that a model error names only the file that causes it.
+
+    ``fn`` maps a stacked batch ``(windows, samples)`` to one output per window. When it raises on
+    the whole batch, the windows of each file are run again on their own (one call per file), so
+    the files whose windows run are kept and each file whose windows raise again gets a
+    ``model_error``.
+
+    Returns:
+        ``(outputs, errors)``: one output per window (``None`` for the windows of a failed file)
+        and the failed files' :class:`~audiocnn.errors.FileError` by file index.
+    """
+    try:
+        return list(fn(batch)), {}
+    except Exception:  # noqa: BLE001 - retried file by file below, to find the file(s) at fault
+        pass
+    rows: dict[int, list[int]] = {}
+    for k, w in enumerate(windows):
+        rows.setdefault(w.index, []).append(k)
+    outputs: list = [None] * len(windows)
+    errors: dict[int, FileError] = {}
+    for index, ks in rows.items():
+        try:
+            for k, out in zip(ks, fn(batch[ks])):
+                outputs[k] = out
+        except Exception as e:  # noqa: BLE001 - this file's windows make the model fail
+            errors[index] = FileError("model_error", f"the model failed on this file ({type(e).__name__}: {e})")
+            log.debug("file %d: model error %s", index, e)
+    return outputs, errors

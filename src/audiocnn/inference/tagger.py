@@ -29,7 +29,7 @@ from audiocnn.audio import aggregate, apply_windowed, check_waveform, resample
 from audiocnn.errors import FileError
 from audiocnn.inference.loading import open_model
 from audiocnn.inference.runtime import Runner
-from audiocnn.inference.stream import batch_same_length, expand_paths, stream_windows
+from audiocnn.inference.stream import batch_same_length, expand_paths, run_per_file, stream_windows
 from audiocnn.models.base import AudioModel
 
 __all__ = ["Tag", "TagResult", "Tagger", "waveform_rows"]
@@ -198,7 +198,9 @@ class Tagger:
             num_workers: decoding processes (0: decode in this process). With workers, decoding and
                 resampling overlap with the model.
             errors: ``"raise"`` (stop at the first unreadable file, with its reason) or
-                ``"record"`` (keep going; failed files get ``error`` set and no tags).
+                ``"record"`` (keep going; failed files get ``error`` set and no tags). With
+                ``"record"``, a batch on which the model raises is run again file by file, and
+                only the file(s) whose windows make it raise get a ``model_error``.
             progress: show a progress bar (files/s).
         """
         if errors not in ("raise", "record"):
@@ -224,15 +226,23 @@ class Tagger:
             for windows, batch, markers in batch_same_length(items, self.batch_size):
                 if windows:
                     seconds = batch.shape[1] / self.sample_rate
-                    for w, p in zip(windows, self.forward_windows(batch)):
-                        probs[w.index].append(p)
-                        ends[w.index] = max(ends[w.index], w.start + seconds)
+                    if errors == "raise":
+                        outputs = self.forward_windows(batch)
+                    else:  # a model error is the failure of the file(s) whose windows cause it
+                        outputs, failed = run_per_file(self.forward_windows, windows, batch)
+                        for i, e in failed.items():
+                            errs.setdefault(i, e)
+                            log.debug("%s: %s", files[i], e)
+                    for w, p in zip(windows, outputs):
+                        if p is not None:
+                            probs[w.index].append(p)
+                            ends[w.index] = max(ends[w.index], w.start + seconds)
                 for m in markers:
                     if m.error is not None:
                         if errors == "raise":
                             cls = FileNotFoundError if m.error.type == "file_not_found" else ValueError
                             raise cls(f"{files[m.index]}: {m.error}")
-                        errs[m.index] = m.error
+                        errs.setdefault(m.index, m.error)
                         log.debug("%s: %s", files[m.index], m.error)
                     if bar is not None:
                         bar.update(1)
