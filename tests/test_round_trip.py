@@ -106,7 +106,7 @@ def test_sed_embed_export_and_hear_with_only_the_checkpoint(trained, tmp_path, c
     assert json.loads(props["audiocnn_bundle"])["labels"] == ["high", "low", "mid"]
 
     m = hear.load_model(str(out / "fold_1" / "model"))
-    assert m.sample_rate == load_model(ckpt)[1].sample_rate and m.info.name == "test_cnn"
+    assert m.network_sample_rate == load_model(ckpt)[1].sample_rate and m.info.name == "test_cnn"
     audio = torch.from_numpy(np.stack([np.zeros(8000, np.float32), 0.1 * np.ones(20000, np.float32)[:8000]]))
     scene = hear.get_scene_embeddings(audio, m)
     assert scene.shape == (2, m.scene_embedding_size)

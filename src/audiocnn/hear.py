@@ -1,6 +1,16 @@
 """``audiocnn.hear``: the HEAR embedding API (``load_model``, ``get_scene_embeddings``,
-``get_timestamp_embeddings``); implemented in :mod:`audiocnn.inference.hear`."""
+``get_timestamp_embeddings``); implemented in :mod:`audiocnn.inference.hear`.
 
-from audiocnn.inference.hear import HearModel, get_scene_embeddings, get_timestamp_embeddings, load_model
+Checked by the official validator: ``hear-validator audiocnn.hear`` (default model) and
+``hear-validator audiocnn.hear -m runs/x/fold_1/model`` (a model trained by ``audiocnn train``)."""
 
-__all__ = ["HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "load_model"]
+from audiocnn.inference.hear import (
+    HEAR_SAMPLE_RATES,
+    HearModel,
+    get_scene_embeddings,
+    get_timestamp_embeddings,
+    hear_sample_rate,
+    load_model,
+)
+
+__all__ = ["HEAR_SAMPLE_RATES", "HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "hear_sample_rate", "load_model"]

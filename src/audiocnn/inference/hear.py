@@ -9,8 +9,14 @@ Representations") for any registered model::
 
 ``audio`` is a float tensor ``(n_sounds, n_samples)`` at ``model.sample_rate``.
 
-Without a file, :func:`load_model` builds ``cnn14_16k`` (random weights, with a warning): 16 kHz
-is one of the rates HEAR tasks are given in.
+Sample rate
+    HEAR gives audio at one of :data:`HEAR_SAMPLE_RATES` (Hz). ``model.sample_rate`` is the
+    network's own rate when it is one of them; otherwise the lowest HEAR rate above it (no band
+    of the network's input is lost; the highest HEAR rate when none is above), and the audio is
+    resampled to ``model.network_sample_rate`` (soxr) before the network sees it. A 32 kHz PANNs
+    model thus takes 44.1 kHz audio. ``load_model(..., sample_rate=...)`` picks another rate.
+
+Without a file, :func:`load_model` builds ``cnn14_16k`` (random weights, with a warning).
 
 Scene embeddings
     The model's ``"embedding"`` output averaged over the windows of its bundle (a trained
@@ -32,18 +38,29 @@ Timestamp embeddings
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from audiocnn.audio import Windowing, apply_windowed, centred_windows
+from audiocnn.audio import Windowing, apply_windowed, centred_windows, resample
 from audiocnn.inference.loading import open_model
 from audiocnn.inference.runtime import Runner
 from audiocnn.models import ModelBundle
 from audiocnn.models.base import AudioModel
 
-__all__ = ["HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "load_model"]
+__all__ = ["HEAR_SAMPLE_RATES", "HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "hear_sample_rate", "load_model"]
+
+HEAR_SAMPLE_RATES: tuple[int, ...] = (16000, 22050, 44100, 48000)
+"""The rates (Hz) HEAR tasks give audio in; the official validator accepts only these."""
+
+
+def hear_sample_rate(network_rate: int) -> int:
+    """The HEAR input rate (Hz) for a network that runs at ``network_rate`` Hz: that rate itself
+    when HEAR has it, else the lowest HEAR rate above it, else the highest HEAR rate."""
+    above = [r for r in HEAR_SAMPLE_RATES if r >= network_rate]
+    return min(above) if above else max(HEAR_SAMPLE_RATES)
 
 
 class HearModel(nn.Module):
@@ -51,7 +68,8 @@ class HearModel(nn.Module):
     are :class:`~audiocnn.inference.runtime.Runner`'s (``copy=False``: bf16 folds BatchNorm into
     ``model`` itself). Scene embeddings use the windowing of ``bundle`` (default: the model's
     :meth:`ModelBundle.for_model`), with ``scene_window_seconds`` in place of its clip length when
-    given."""
+    given. ``sample_rate`` (Hz): the rate of the audio given to the HEAR functions (default
+    :func:`hear_sample_rate` of the network's rate); ``network_sample_rate`` is the network's."""
 
     def __init__(
         self,
@@ -63,23 +81,27 @@ class HearModel(nn.Module):
         batch_size: int = 16,
         copy: bool = True,
         bundle: ModelBundle | None = None,
-    ):
+        sample_rate: int | None = None,
+    ) -> None:
         super().__init__()
         self.bundle = (bundle or ModelBundle.for_model(model)).with_overrides("the HEAR settings", clip_seconds=scene_window_seconds)
         self.runner = Runner(model, precision=precision, copy=copy)
         self.model = self.runner.model
         self.info = model.info
-        self.sample_rate = int(model.sample_rate)
+        self.network_sample_rate = int(model.sample_rate)
+        self.sample_rate = int(sample_rate) if sample_rate is not None else hear_sample_rate(self.network_sample_rate)
+        if self.sample_rate <= 0:
+            raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
         self.batch_size = batch_size
-        self.window = max(int(round(window_seconds * self.sample_rate)), model.info.min_samples)
-        self.hop = max(1, int(round(hop_seconds * self.sample_rate)))
+        self.window = max(int(round(window_seconds * self.network_sample_rate)), model.info.min_samples)
+        self.hop = max(1, int(round(hop_seconds * self.network_sample_rate)))
         self.scene_windowing: Windowing = self.bundle.windowing
-        self.scene_window, self.scene_hop = self.scene_windowing.sizes(self.sample_rate, model.info.min_samples)
+        self.scene_window, self.scene_hop = self.scene_windowing.sizes(self.network_sample_rate, model.info.min_samples)
         self.scene_embedding_size = int(model.embedding_dim)
         self.frame_features = bool(model.info.frame_level and hasattr(model, "forward_conv") and hasattr(model, "time_ratio"))
         if self.frame_features:
             with torch.inference_mode():
-                probe = self.model.forward_conv(torch.zeros(1, max(model.info.min_samples, self.sample_rate)))
+                probe = self.model.forward_conv(torch.zeros(1, max(model.info.min_samples, self.network_sample_rate)))
             self.frame_features = probe.dim() == 3
             self.timestamp_embedding_size = int(probe.shape[1]) if self.frame_features else self.scene_embedding_size
         else:
@@ -92,26 +114,31 @@ class HearModel(nn.Module):
 DEFAULT_MODEL = "cnn14_16k"
 
 
-def load_model(model_file_path: str | os.PathLike = "", model_name: str | None = None, **kwargs) -> HearModel:
+def load_model(model_file_path: str | os.PathLike = "", model_name: str | None = None, **kwargs: Any) -> HearModel:
     """The HEAR entry point: a model from ``model_file_path`` -- a checkpoint or model folder
     written by ``audiocnn train`` (its bundle names the model), or an official PANNs checkpoint
     (``model_name``, or the name its file name implies) -- or, with ``""``, ``model_name``
     (default ``cnn14_16k``) with random weights and a warning. ``kwargs``: ``precision``,
-    ``window_seconds``, ``hop_seconds``, ``scene_window_seconds``, ``batch_size`` (see
-    :class:`HearModel`)."""
+    ``window_seconds``, ``hop_seconds``, ``scene_window_seconds``, ``batch_size``,
+    ``sample_rate`` (see :class:`HearModel`)."""
     path = model_file_path or None
     net, bundle = open_model(model_name or (None if path else DEFAULT_MODEL), path)
     return HearModel(net, bundle=bundle, **{"copy": False, **kwargs})  # the network is ours: bf16 may fold it in place
 
 
-def _check_audio(audio, model: HearModel) -> torch.Tensor:
-    audio = torch.as_tensor(audio, dtype=torch.float32)
+def _check_audio(audio: torch.Tensor | np.ndarray, model: HearModel) -> torch.Tensor:
+    """``(n_sounds, n_samples)`` at ``model.sample_rate`` -> the same sounds at the network's rate,
+    float32 on the CPU."""
+    audio = torch.as_tensor(audio, dtype=torch.float32).detach().cpu()
     if audio.dim() != 2:
         raise ValueError(f"HEAR audio must be (n_sounds, n_samples), got shape {tuple(audio.shape)}")
-    return audio
+    if model.sample_rate == model.network_sample_rate or audio.shape[0] == 0 or audio.shape[1] == 0:
+        return audio
+    rows = [resample(x, model.sample_rate, model.network_sample_rate) for x in audio.numpy()]
+    return torch.from_numpy(np.stack(rows))
 
 
-def _embed(model: HearModel, windows) -> np.ndarray:
+def _embed(model: HearModel, windows: np.ndarray) -> np.ndarray:
     return model.runner(torch.as_tensor(windows))["embedding"].float().numpy()
 
 
@@ -132,7 +159,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
     """``(n_sounds, n_samples)`` -> ``(embeddings (n_sounds, T, D), timestamps (n_sounds, T) ms)``."""
     audio = _check_audio(audio, model)
     n_sounds, n = audio.shape
-    sr = model.sample_rate
+    sr = model.network_sample_rate
     if model.frame_features:
         x = model.runner.pad_short(audio)
         feats = torch.cat([model.runner.run(model.model.forward_conv, x[i : i + model.batch_size]).float() for i in range(0, n_sounds, model.batch_size)])
