@@ -39,6 +39,8 @@ __all__ = [
     "FileError",
     "UsageError",
     "error_type",
+    "exit_status",
+    "failure_lines",
     "failure_record",
     "reason_type",
 ]
@@ -152,3 +154,28 @@ def failure_record(path: str | os.PathLike, error: FileError | BaseException | s
     elif isinstance(error, str):
         error = FileError.from_reason(error)
     return {"path": str(path), "error": error.to_dict()}
+
+
+def exit_status(n_failed: int, n_total: int, allow_failures: bool = False) -> int:
+    """The exit code of a command over ``n_total`` input files of which ``n_failed`` failed:
+    :data:`EXIT_OK` when none failed (or ``allow_failures``), :data:`EXIT_PARTIAL` when some did,
+    :data:`EXIT_ERROR` when there was no input file at all."""
+    if n_total == 0:
+        return EXIT_ERROR
+    if n_failed and not allow_failures:
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def failure_lines(failures, n_total: int, what: str) -> list[str]:
+    """The stderr summary of the files that failed: ``"2 of 9 file(s) could not be tagged:"``, then
+    ``"  path: message [type]"`` per file. ``failures``: ``(path, error)`` pairs, the error a
+    :class:`FileError`, a reason text, or the ``{"type", "message"}`` of a record."""
+    failures = list(failures)
+    if not failures:
+        return []
+    lines = [f"{len(failures)} of {n_total} file(s) could not be {what}:"]
+    for path, err in failures:
+        e = FileError(err["type"], err["message"]) if isinstance(err, dict) else FileError.from_reason(err)
+        lines.append(f"  {path}: {e.message} [{e.type}]")
+    return lines

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from audiocnn.atomic import write_text_atomic
 from audiocnn.cli.argtypes import float_range, int_range, output_file
-from audiocnn.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, FileError, UsageError
+from audiocnn.errors import EXIT_ERROR, FileError, UsageError, exit_status, failure_lines
 
 ORDER = 30
 
@@ -71,20 +71,13 @@ def _common(p: argparse.ArgumentParser, default_model: str) -> None:
 
 def _exit_code(n_failed: int, n_total: int, args) -> int:
     """0 all good; 3 some files failed (0 with --allow-failures); 1 no input file at all."""
-    if n_total == 0:
-        return EXIT_ERROR
-    if n_failed and not args.allow_failures:
-        return EXIT_PARTIAL
-    return EXIT_OK
+    return exit_status(n_failed, n_total, args.allow_failures)
 
 
 def _report_failures(failures, n_total: int, what: str) -> None:
     """The failed files on stderr, after the output (they are in the output too)."""
-    if failures:
-        print(f"{len(failures)} of {n_total} file(s) could not be {what}:", file=sys.stderr)
-        for path, err in failures:
-            e = FileError.from_reason(err)
-            print(f"  {path}: {e.message} [{e.type}]", file=sys.stderr)
+    for line in failure_lines(failures, n_total, what):
+        print(line, file=sys.stderr)
 
 
 def _write_or_print(text: str, out: str | None) -> None:

@@ -11,8 +11,12 @@ a row (failures included: they are rows with ``error`` set) and processes the re
 Columns (``pyarrow.parquet.read_table(out)`` or :func:`read_results` reads them all):
 
 - tag: ``path``, ``labels`` (top-k), ``scores`` (their probabilities), ``probabilities`` (all
-  classes, float32), ``duration`` (s), ``windows``, ``error`` (null when the file was read);
+  classes, float32), ``duration`` (s), ``windows``, ``error``;
 - embed: ``path``, ``embedding`` (float32), ``error``.
+
+``error`` is null for a file that was processed, else the ``{type, message}`` of the failure
+record (:mod:`audiocnn.errors`): a failed file is a row in its place, so a row reads as the
+record ``{"path", "error": {"type", "message"}}`` of the other commands' outputs.
 
 The schema metadata ``audiocnn`` (JSON) holds the task, the model and the class labels.
 Ray is optional (``pip install 'audiocnn[ray]'``): ``engine="ray"`` joins the cluster at
@@ -34,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from audiocnn.atomic import atomic_path
+from audiocnn.errors import FileError
 from audiocnn.inference.stream import expand_paths
 
 __all__ = ["ENGINES", "JobSpec", "RunSummary", "done_paths", "process_files", "read_results", "run_files"]
@@ -71,7 +76,8 @@ class JobSpec:
 
 @dataclass
 class RunSummary:
-    """What :func:`run_files` did: rows written now, paths skipped (done before), failures now."""
+    """What :func:`run_files` did: rows written now, paths skipped (done before), failures now
+    (``failures``: their records), and failures among the skipped rows (``failed_before``)."""
 
     out: str
     written: int
@@ -80,6 +86,18 @@ class RunSummary:
     seconds: float
     workers: int
     engine: str
+    failed_before: int = 0
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Input files that have a row in the output (this run's and earlier ones)."""
+        return self.written + self.skipped
+
+    @property
+    def total_failed(self) -> int:
+        """Input files whose row is a failure (this run's and earlier ones)."""
+        return self.failed + self.failed_before
 
     @property
     def files_per_second(self) -> float:
@@ -109,8 +127,13 @@ def describe(spec: JobSpec) -> dict:
     return {"task": spec.task, "model": name, "checkpoint": spec.checkpoint, "labels": labels, "sample_rate": int(r.sample_rate)}
 
 
+def _error(err) -> dict | None:
+    return None if err is None else FileError.from_reason(err).to_dict()
+
+
 def process_files(spec: JobSpec, paths: list[str]) -> list[dict]:
-    """Rows of ``paths`` (one per path, in order; unreadable files get ``error``)."""
+    """Rows of ``paths`` (one per path, in order; a file that failed gets ``error``:
+    ``{"type", "message"}``)."""
     r = _runner(spec)
     if spec.task == "tag":
         rows = []
@@ -119,7 +142,7 @@ def process_files(spec: JobSpec, paths: list[str]) -> list[dict]:
             rows.append({
                 "path": res.path, "labels": [t.label for t in res.tags], "scores": [t.probability for t in res.tags],
                 "probabilities": res.probabilities.astype(np.float32) if ok else np.zeros(0, np.float32),
-                "duration": float(res.duration), "windows": int(res.windows), "error": res.error,
+                "duration": float(res.duration), "windows": int(res.windows), "error": _error(res.error),
             })
         return rows
     res = r.embed_files(paths, num_workers=0)
@@ -128,7 +151,7 @@ def process_files(spec: JobSpec, paths: list[str]) -> list[dict]:
     for p in expand_paths(paths):
         p = str(p)
         rows.append({"path": p, "embedding": emb.get(p, np.zeros(0, np.float32)).astype(np.float32),
-                     "error": res.failed.get(p) if p not in emb else None})
+                     "error": _error(res.failed.get(p)) if p not in emb else None})
     return rows
 
 
@@ -161,11 +184,12 @@ def _schema(task: str, meta: dict | None = None):
     except ImportError as e:
         raise ImportError("Parquet output needs pyarrow: pip install 'audiocnn[ray]' (or pyarrow alone for engine='local')") from e
 
+    error = pa.struct([("type", pa.string()), ("message", pa.string())])
     if task == "tag":
         fields = [("path", pa.string()), ("labels", pa.list_(pa.string())), ("scores", pa.list_(pa.float32())),
-                  ("probabilities", pa.list_(pa.float32())), ("duration", pa.float64()), ("windows", pa.int32()), ("error", pa.string())]
+                  ("probabilities", pa.list_(pa.float32())), ("duration", pa.float64()), ("windows", pa.int32()), ("error", error)]
     else:
-        fields = [("path", pa.string()), ("embedding", pa.list_(pa.float32())), ("error", pa.string())]
+        fields = [("path", pa.string()), ("embedding", pa.list_(pa.float32())), ("error", error)]
     return pa.schema(fields, metadata={"audiocnn": json.dumps(meta)} if meta else None)
 
 
@@ -187,17 +211,37 @@ def _write_part(out: Path, rows: list[dict], task: str, meta: dict) -> None:
         pq.write_table(_table(rows, task, meta), tmp)
 
 
-def done_paths(out: str | os.PathLike) -> set[str]:
-    """Paths that already have a row in ``out`` (unreadable parts are ignored, and redone)."""
+def _done_rows(out: str | os.PathLike) -> dict[str, bool]:
+    """Path -> whether its row is a failure, for every row of ``out`` (unreadable parts are
+    ignored, and their files redone)."""
     import pyarrow.parquet as pq
 
-    done: set[str] = set()
+    done: dict[str, bool] = {}
     for part in sorted(Path(out).glob("part-*.parquet")):
         try:
-            done.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+            t = pq.read_table(part, columns=["path", "error"])
         except Exception as e:  # noqa: BLE001 - a damaged part is reported and its files redone
             log.warning("%s: unreadable (%s); its files will be processed again", part, e)
+            continue
+        done.update(zip(t.column("path").to_pylist(), t.column("error").is_valid().to_pylist()))
     return done
+
+
+def done_paths(out: str | os.PathLike) -> set[str]:
+    """Paths that already have a row in ``out`` (unreadable parts are ignored, and redone)."""
+    return set(_done_rows(out))
+
+
+def _struct_errors(table):
+    """A part whose ``error`` column holds the message alone (a string) -> ``{type, message}``."""
+    import pyarrow as pa
+
+    col = table.column("error")
+    if not pa.types.is_string(col.type):
+        return table
+    errors = [None if m is None else FileError.from_reason(m).to_dict() for m in col.to_pylist()]
+    target = pa.struct([("type", pa.string()), ("message", pa.string())])
+    return table.set_column(table.schema.get_field_index("error"), pa.field("error", target), pa.array(errors, target))
 
 
 def read_results(out: str | os.PathLike):
@@ -208,7 +252,7 @@ def read_results(out: str | os.PathLike):
     parts = sorted(Path(out).glob("part-*.parquet"))
     if not parts:
         raise FileNotFoundError(f"{out}: no part-*.parquet files")
-    return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="default")
+    return pa.concat_tables([_struct_errors(pq.read_table(p)) for p in parts], promote_options="default")
 
 
 # -- driver ------------------------------------------------------------------------------------
@@ -275,11 +319,13 @@ def run_files(paths, out: str | os.PathLike, spec: JobSpec, *, engine: str = "lo
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: the Parquet output is a folder of parts, and a file of that name exists")
     files = [str(p) for p in expand_paths(list(paths) if not isinstance(paths, (str, os.PathLike)) else [paths])]
-    done = done_paths(out) if out.is_dir() else set()
+    done = _done_rows(out) if out.is_dir() else {}
     todo = [p for p in dict.fromkeys(files) if p not in done]
-    skipped = len(set(files) & done)
+    earlier = set(files) & set(done)
+    skipped, failed_before = len(earlier), sum(done[p] for p in earlier)
     t0 = time.perf_counter()
     written = failed = 0
+    failures: list[dict] = []
     if todo:
         meta = describe(spec) if engine == "local" and workers <= 0 else None
         rows_iter = _local_rows(todo, spec, workers, chunk_size) if engine == "local" else _ray_rows(todo, spec, max(1, workers), chunk_size, ray_address, progress)
@@ -290,7 +336,8 @@ def run_files(paths, out: str | os.PathLike, spec: JobSpec, *, engine: str = "lo
         try:
             for rows in rows_iter:
                 buf += rows
-                failed += sum(r["error"] is not None for r in rows)
+                failures += [{"path": r["path"], "error": r["error"]} for r in rows if r["error"] is not None]
+                failed = len(failures)
                 bar.update(len(rows))
                 if len(buf) >= rows_per_part:
                     meta = meta or _driver_meta(spec)
@@ -301,7 +348,7 @@ def run_files(paths, out: str | os.PathLike, spec: JobSpec, *, engine: str = "lo
                 _write_part(out, buf, spec.task, meta or _driver_meta(spec))
                 written += len(buf)
             bar.close()
-    return RunSummary(str(out), written, skipped, failed, time.perf_counter() - t0, workers, engine)
+    return RunSummary(str(out), written, skipped, failed, time.perf_counter() - t0, workers, engine, failed_before, failures)
 
 
 def _driver_meta(spec: JobSpec) -> dict:
