@@ -7,7 +7,9 @@ Representations") for any registered model::
     scene = hear.get_scene_embeddings(audio, model)             # (n_sounds, D)
     emb, ts = hear.get_timestamp_embeddings(audio, model)       # (n_sounds, T, D), (n_sounds, T) ms
 
-``audio`` is a float tensor ``(n_sounds, n_samples)`` at ``model.sample_rate``.
+``audio`` is a float tensor ``(n_sounds, n_samples)`` at ``model.sample_rate``. Anything else
+(integer samples, another number of dimensions, no sound or no sample, NaN/inf samples) is a
+``ValueError`` whose message names the rule.
 
 Sample rate
     HEAR gives audio at one of :data:`HEAR_SAMPLE_RATES` (Hz). ``model.sample_rate`` is the
@@ -126,13 +128,35 @@ def load_model(model_file_path: str | os.PathLike = "", model_name: str | None =
     return HearModel(net, bundle=bundle, **{"copy": False, **kwargs})  # the network is ours: bf16 may fold it in place
 
 
+def _validated(audio) -> torch.Tensor:
+    """The HEAR input rules, each with its own message: a 2-D ``(n_sounds, n_samples)`` batch of
+    float samples (integer PCM is refused: HEAR passes floats in [-1, 1]), at least one sound of
+    at least one sample, every sample finite."""
+    if not isinstance(audio, torch.Tensor):
+        try:
+            audio = torch.as_tensor(np.asarray(audio))
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"HEAR audio: expected a float tensor (n_sounds, n_samples), got {type(audio).__name__} ({e})") from None
+    if not audio.is_floating_point():
+        raise ValueError(f"HEAR audio: expected float samples in [-1, 1], got dtype {audio.dtype} "
+                         "(scale integer PCM to floats first, e.g. int16 / 32768)")
+    if audio.dim() != 2:
+        raise ValueError(f"HEAR audio: expected a 2-D batch (n_sounds, n_samples), got shape {tuple(audio.shape)}")
+    if audio.shape[0] == 0 or audio.shape[1] == 0:
+        raise ValueError(f"HEAR audio: expected at least one sound of at least one sample, got shape {tuple(audio.shape)}")
+    finite = torch.isfinite(audio).all(dim=1)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero().flatten().tolist()
+        raise ValueError(f"HEAR audio: every sample must be finite; sound(s) {bad[:5]}{' ...' if len(bad) > 5 else ''} "
+                         f"hold {int((~torch.isfinite(audio)).sum())} NaN/inf sample(s) in all")
+    return audio
+
+
 def _check_audio(audio: torch.Tensor | np.ndarray, model: HearModel) -> torch.Tensor:
     """``(n_sounds, n_samples)`` at ``model.sample_rate`` -> the same sounds at the network's rate,
-    float32 on the CPU."""
-    audio = torch.as_tensor(audio, dtype=torch.float32).detach().cpu()
-    if audio.dim() != 2:
-        raise ValueError(f"HEAR audio must be (n_sounds, n_samples), got shape {tuple(audio.shape)}")
-    if model.sample_rate == model.network_sample_rate or audio.shape[0] == 0 or audio.shape[1] == 0:
+    float32 on the CPU (checked by :func:`_validated`)."""
+    audio = _validated(audio).detach().cpu().float()
+    if model.sample_rate == model.network_sample_rate:
         return audio
     rows = [resample(x, model.sample_rate, model.network_sample_rate) for x in audio.numpy()]
     return torch.from_numpy(np.stack(rows))
@@ -145,8 +169,6 @@ def _embed(model: HearModel, windows: np.ndarray) -> np.ndarray:
 def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
     """``(n_sounds, n_samples)`` -> ``(n_sounds, scene_embedding_size)``."""
     audio = _check_audio(audio, model)
-    if audio.shape[0] == 0:
-        return torch.zeros(0, model.scene_embedding_size)
     w = model.scene_windowing
     emb = apply_windowed(
         lambda b: _embed(model, b), list(audio.numpy()), model.scene_window, model.scene_hop,
