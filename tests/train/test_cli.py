@@ -26,8 +26,8 @@ def test_init_flags_reach_model_kwargs_only_when_given():
     assert cfg.model_kwargs == {"init": "imagenet", "imagenet_weights": "w.pth"}
     assert config_from_args(p.parse_args(["train", "--data", "x.csv", "--folds", "logo"])) is not None
     cfg = config_from_args(p.parse_args(["train", "--data", "x", "--model-arg", "fc_dropout=0.2", "--model-arg", "channel_norm=True",
-                                         "--model-arg", "name=abc"]))
-    assert cfg.model_kwargs == {"fc_dropout": 0.2, "channel_norm": True, "name": "abc"}
+                                         "--model-arg", "pooling=att"]))
+    assert cfg.model_kwargs == {"fc_dropout": 0.2, "channel_norm": True, "pooling": "att"}
     with pytest.raises(SystemExit):
         p.parse_args(["train", "--data", "x.csv", "--folds", "1"])
 

@@ -2,14 +2,15 @@
 
 When ``--data`` is a folder written by ``audiocnn pack``, ``train`` fits one model on the
 packed shards (no k-fold protocol: the corpus is too large to hold or to train k times),
-validating on held-out shards. The options below only apply to that path.
+validating on held-out shards (:func:`audiocnn.evaluate.runner.run_training`). The options
+below only apply to that path.
 """
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_arguments", "run_stream_train"]
+__all__ = ["add_arguments", "stream_options"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,22 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how readers share tar shards: whole shards (auto when there are enough), or clips of every shard")
 
 
-def run_stream_train(args, config) -> int:
-    from audiocnn.train.stream import StreamOptions, fit_stream
+def stream_options(args):
+    """The :class:`~audiocnn.train.stream.StreamOptions` of the parsed flags."""
+    from audiocnn.train.stream import StreamOptions
 
-    opt = StreamOptions(shuffle_buffer=args.shuffle_buffer, split=args.shard_split, val_data=args.val_data,
-                        checkpoint_every=args.checkpoint_every, sync_batchnorm=args.sync_batchnorm, num_nodes=args.num_nodes)
-    import os
-
-    from audiocnn.train.runlock import run_lock
-
-    rank0 = int(os.environ.get("RANK", "0") or 0) == 0 and int(os.environ.get("LOCAL_RANK", "0") or 0) == 0
-    with run_lock(args.out, enabled=rank0):  # a second run on the same --out refuses
-        fit = fit_stream(args.data, config, args.out, opt, resume=args.resume)
-
-    if int(os.environ.get("RANK", "0") or 0) != 0 or int(os.environ.get("LOCAL_RANK", "0") or 0) != 0:
-        return 0  # DDP: rank 0 reports
-    val = ", ".join(f"{k} {v:.4f}" for k, v in fit.best_val.items())
-    print(f"{config.model}: epoch {fit.best_epoch} kept ({val or 'no validation shards'}); {len(fit.steps)} steps")
-    print(f"model: {args.out}/best.pth, run: {args.out}/run.json")
-    return 0
+    return StreamOptions(shuffle_buffer=args.shuffle_buffer, split=args.shard_split, val_data=args.val_data,
+                         checkpoint_every=args.checkpoint_every, sync_batchnorm=args.sync_batchnorm, num_nodes=args.num_nodes)

@@ -184,7 +184,8 @@ def _run_folds(
     n_total_folds = len(fold_list)
     if max_folds:
         fold_list = fold_list[:max_folds]
-    run.write_record({"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column})
+    run.write_record({"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column,
+                      "max_folds": max_folds, "skip_bad": skip_bad})
 
     results = []
     for i, (name, train_idx, test_idx) in enumerate(fold_list):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import typing
+from dataclasses import asdict, dataclass, fields
+
+from audiocnn.train.options import config_options, option
 
 __all__ = ["DEFAULTS_NOTE", "TrainConfig"]
 
@@ -17,11 +20,16 @@ class TrainConfig:
         model: registry name (``audiocnn models``); ``model_kwargs`` go to ``create_model``.
         clip_seconds: training/evaluation clip length; ``None`` = automatic (95th percentile of
             the file durations, rounded up to 0.25 s, between 0.5 and 10 s).
-        epochs, batch_size, lr, weight_decay: the usual; ``optimizer`` ``"adamw"`` or ``"adam"``.
+        epochs, batch_size, lr, weight_decay: the usual; ``optimizer`` ``"adamw"`` (decoupled
+            weight decay) or ``"adam"`` (weight decay as an L2 term of the gradient, as
+            ``torch.optim.Adam``); ``amsgrad`` their AMSGrad variant.
             ``lr=None``: 3e-3 from scratch, 1e-4 fine-tuning, 1e-3 linear probing.
         schedule: ``"cosine"`` (to 0 after warm-up), ``"step"`` (x ``gamma`` every
             ``step_epochs``) or ``"constant"``; ``warmup_epochs`` of linear warm-up first.
-        mixup: Beta(alpha, alpha) mixup of waveforms and targets; 0 disables it.
+        mixup: Beta(alpha, alpha) mixup of the inputs and targets; 0 disables it.
+        mixup_on: ``"waveform"`` mixes the waveforms before the model (every model);
+            ``"logmel"`` mixes the log-mel spectrograms after SpecAugment inside the model's
+            forward, as PANNs does (models with a log-mel front-end).
         speed_perturb: random speed change of each training waveform by up to this fraction
             (0.1: factors in [0.9, 1.1]); 0 disables it.
         label_smoothing: for single-label cross-entropy.
@@ -53,50 +61,93 @@ class TrainConfig:
             this many models trained on the same split with seeds ``seed + i + 1000 j``.
         seed: seeds everything; fold ``i`` is trained with ``seed + i``.
         accelerator, devices, strategy, precision: passed to ``lightning.Trainer``.
+        logger: ``"csv"`` or ``"tensorboard"``: the Lightning logger of the training curves.
+
+    Each field is declared with :func:`~audiocnn.train.options.option` (help text, range, flag
+    name): ``audiocnn train`` builds its flags from these declarations and recipe files are
+    checked by them.
     """
 
-    model: str = "cnn6_lite"
-    model_kwargs: dict = field(default_factory=dict)
-    clip_seconds: float | None = None
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float | None = None
-    weight_decay: float = 1e-2
-    optimizer: str = "adamw"
-    schedule: str = "cosine"
-    warmup_epochs: float = 1.0
-    step_epochs: int = 10
-    gamma: float = 0.1
-    mixup: float = 0.0
-    speed_perturb: float = 0.0
-    label_smoothing: float = 0.0
-    ema: float = 0.0
-    balanced: bool = False
-    val_fraction: float = 0.1
-    val_groups: bool = True
-    patience: int = 8
-    checkpoint: str | None = None
-    mode: str | None = None
-    eval_windows: bool | None = None
-    adapt_bn: bool = False
-    adapt_im: bool = False
-    ensemble: int = 1
-    seed: int = 0
-    accelerator: str = "cpu"
-    devices: int | str = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    num_workers: int = 0
-    progress: bool = True
+    model: str = option("cnn6_lite", "registered model (`audiocnn models`)")
+    model_kwargs: dict = option(
+        factory=dict, flag="--model-arg", metavar="KEY=VALUE",
+        help="architecture argument for create_model, repeatable, typed by the model's signature "
+        "(--model-arg fc_dropout=0.2, --model-arg spec_augment=false)",
+    )
+    clip_seconds: float | None = option(None, "clip length (default: 95th percentile of file durations)", low=0, low_open=True)
+    epochs: int = option(30, "maximum epochs per fold", low=1)
+    batch_size: int = option(16, "clips per training step", low=1)
+    lr: float | None = option(
+        None, "peak learning rate (default 3e-3 from scratch, 1e-4 with --mode finetune, 1e-3 linear)", low=0, low_open=True
+    )
+    weight_decay: float = option(1e-2, "weight decay (decoupled with adamw, an L2 term of the gradient with adam)", low=0)
+    optimizer: str = option("adamw", "optimiser", choices=("adamw", "adam"))
+    amsgrad: bool = option(False, "the AMSGrad variant of the optimiser (as PANNs trains)")
+    schedule: str = option("cosine", "learning-rate schedule after the warm-up", choices=("cosine", "step", "constant"))
+    warmup_epochs: float = option(1.0, "epochs of linear learning-rate warm-up", low=0)
+    step_epochs: int = option(10, "--schedule step: epochs between two learning-rate drops", low=1)
+    gamma: float = option(0.1, "--schedule step: factor of each learning-rate drop", low=0, low_open=True)
+    mixup: float = option(0.0, "mixup alpha (0 = off); --mixup-on says what is mixed", metavar="ALPHA", low=0)
+    mixup_on: str = option(
+        "waveform", "what mixup mixes: waveforms before the model (every model) or log-mel spectrograms after "
+        "SpecAugment inside the model (PANNs; models with a log-mel front-end)", choices=("waveform", "logmel"),
+    )
+    speed_perturb: float = option(
+        0.0, "random speed change of training clips by up to this fraction, e.g. 0.1 (0 = off)",
+        metavar="FRACTION", low=0, high=1, high_open=True,
+    )
+    label_smoothing: float = option(0.0, "label smoothing of single-label cross-entropy", low=0, high=1, high_open=True)
+    ema: float = option(
+        0.0, "exponential moving average of the weights, e.g. 0.995 (0 = off); validation, model selection "
+        "and the test use the average", metavar="DECAY", low=0, high=1, high_open=True,
+    )
+    balanced: bool = option(False, "PANNs balanced sampler (each class equally often)")
+    val_fraction: float = option(0.1, "validation share of the training folds", low=0, high=1, high_open=True)
+    val_groups: bool = option(
+        True, "with groups (speakers...): hold out whole training groups for validation, or a random part of "
+        "every training group (trains on all training groups)", flag="--val-split", values={"groups": True, "random": False},
+    )
+    patience: int = option(8, "early-stopping patience in epochs (0 = off)", low=0)
+    checkpoint: str | None = option(None, "start from these weights (official PANNs file or ours)")
+    mode: str | None = option(
+        None, "transfer mode; linear = frozen backbone (default: finetune with --checkpoint, else scratch)",
+        choices=("scratch", "finetune", "linear"),
+    )
+    eval_windows: bool | None = option(
+        None, "score test files with sliding windows averaged per file (auto: when files are longer than a clip)",
+        values={"auto": None, "yes": True, "no": False},
+    )
+    adapt_bn: bool = option(
+        False, "also re-estimate BatchNorm statistics on each test fold's unlabelled audio before scoring it "
+        "(transductive test-time adaptation; plain scores kept as *_unadapted)",
+    )
+    adapt_im: bool = option(
+        False, "--adapt-bn, then also train the BatchNorm scales/shifts on each test fold's unlabelled audio by "
+        "information maximisation (confident predictions, classes used evenly; SHOT objective). Transductive; "
+        "assumes the test audio covers the classes roughly evenly; single-label only. BatchNorm-only scores kept as *_adabn",
+    )
+    ensemble: int = option(1, "train N models per fold (different seeds) and average their probabilities", metavar="N", low=1)
+    seed: int = option(0, "random seed (fold i trains with seed + i)")
+    accelerator: str = option("cpu", "Lightning accelerator (cpu, gpu, auto)", runtime=True)
+    devices: int | str = option(1, "Lightning devices (e.g. 2, or 'auto')", runtime=True)
+    strategy: str = option("auto", "Lightning strategy (e.g. ddp)", runtime=True)
+    precision: str = option("32-true", "Lightning precision (32-true, bf16-mixed, 16-mixed)")
+    num_workers: int = option(0, "data loader workers", low=0, runtime=True)
+    progress: bool = option(True, "no progress bars", flag="--no-progress", runtime=True)
+    logger: str = option(
+        "csv", "training curves: Lightning's CSV logger or TensorBoard (needs the tensorboard package), "
+        "in OUT/fold_<k>/logs", choices=("csv", "tensorboard"), runtime=True,
+    )
 
-    # fields that may differ between an interrupted run and its --resume
-    RUNTIME_FIELDS = ("accelerator", "devices", "strategy", "num_workers", "progress")
+    # fields that may differ between an interrupted run and its --resume (set below: the
+    # fields declared with runtime=True)
+    RUNTIME_FIELDS: typing.ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self):
-        if self.optimizer not in ("adamw", "adam"):
-            raise ValueError(f"optimizer must be 'adamw' or 'adam', got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "step", "constant"):
-            raise ValueError(f"schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
+        for f, opt, _ in config_options(type(self)):
+            value = getattr(self, f.name)
+            if opt.choices is not None and value is not None and value not in opt.choices:
+                raise ValueError(f"{f.name} must be {' or '.join(map(repr, opt.choices))}, got {value!r}")
         if self.mode is None:
             self.mode = "finetune" if self.checkpoint else "scratch"
         if self.lr is None:  # fine-tuning pretrained weights needs a much smaller step
@@ -128,3 +179,6 @@ class TrainConfig:
         """Fields (other than runtime ones) whose values differ, as ``"name: a != b"``."""
         a, b = self.to_dict(), other.to_dict()
         return [f"{k}: {a[k]!r} != {b[k]!r}" for k in a if k not in self.RUNTIME_FIELDS and a[k] != b[k]]
+
+
+TrainConfig.RUNTIME_FIELDS = tuple(f.name for f, opt, _ in config_options(TrainConfig) if opt.runtime)

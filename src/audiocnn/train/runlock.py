@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from audiocnn.atomic import OutputError, write_exclusive, write_json_atomic
 from audiocnn.errors import AudiocnnError
+from audiocnn.train.config import TrainConfig
 
 __all__ = [
     "LOCK_NAME",
@@ -219,7 +221,10 @@ def fingerprint_differences(old: dict, new: dict) -> list[str]:
     for k in sorted(set(ro) | set(rn)):
         if k == "config":
             co, cn = ro.get(k, {}), rn.get(k, {})
-            out += [f"recipe {f}: {co.get(f)!r} -> {cn.get(f)!r}" for f in sorted(set(co) | set(cn)) if co.get(f) != cn.get(f)]
+            # a field the old record lacks (added to TrainConfig since) differs only when it is not at its default
+            defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+            out += [f"recipe {f}: {co.get(f)!r} -> {cn.get(f)!r}" for f in sorted(set(co) | set(cn))
+                    if co.get(f) != cn.get(f) and not (f not in co and f in defaults and cn.get(f) == defaults[f])]
         elif ro.get(k) != rn.get(k):
             out.append(f"recipe {k}: {ro.get(k)!r} -> {rn.get(k)!r}")
     do, dn = old.get("data"), new.get("data")
