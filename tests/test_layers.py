@@ -4,7 +4,7 @@ Layers, lowest first: a module may import its own layer's package and any lower 
 higher one, and the packages of one layer (``train`` and ``backends``) do not import each other::
 
     base (atomic, errors, metrics, testing) -> audio -> data -> features -> models -> train | backends
-    -> evaluate -> inference -> serve | hear -> cli
+    -> evaluate -> inference -> serve | hear | compat -> cli
 
 No module imports a ``_private`` name from another module, nor a ``_private`` module of another
 package, and the modules of a package import each other without cycles.
@@ -26,7 +26,7 @@ LAYERS = [
     {"train", "backends"},
     {"evaluate"},
     {"inference"},
-    {"serve", "hear"},
+    {"serve", "hear", "compat"},
     {"cli"},
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -172,12 +172,29 @@ class Tagger:
             ValueError: naming the input and the rule: no waveform, an empty one, NaN/inf
                 samples, a non-numeric array, a wrong shape.
         """
+        return self._windowed(self.forward_windows, waveforms, sample_rate)
+
+    def predict_proba_and_embedding(self, waveforms, sample_rate: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Clip-level probabilities ``(batch, classes)`` and the model's ``"embedding"`` output
+        ``(batch, dim)``, from one pass over the windows :meth:`predict_proba` scores; both are
+        combined over the windows of a long input by ``aggregate``. Arguments and errors as
+        :meth:`predict_proba`."""
+        classes = len(self.labels)
+
+        def both(batch: np.ndarray) -> np.ndarray:
+            out = self.runner(batch)
+            return np.concatenate([self.bundle.probabilities(out["logits"]).numpy(), out["embedding"].numpy()], axis=1)
+
+        joined = self._windowed(both, waveforms, sample_rate)
+        return joined[:, :classes], joined[:, classes:]
+
+    def _windowed(self, fn, waveforms, sample_rate: int | None) -> np.ndarray:
         rows = waveform_rows(waveforms, sample_rate)
         if sample_rate is not None and sample_rate != self.sample_rate:
             log.info("resampling %d input(s) from %d Hz to the model's %d Hz (soxr)", len(rows), sample_rate, self.sample_rate)
             rows = [resample(r, sample_rate, self.sample_rate) for r in rows]
         return apply_windowed(
-            self.forward_windows, rows, self.window, self.hop,
+            fn, rows, self.window, self.hop,
             pad_short=self.windowing.pad_short, how=self.aggregate, batch_size=self.batch_size,
         )
 
