@@ -32,6 +32,13 @@ the order of precedence is: defaults < --preset < --config < explicit flags. run
 records the resolved recipe. --model-arg values are typed by the model's signature (true/false,
 numbers, none, comma lists); a key the model does not take is a usage error listing its arguments.
 
+Front-end settings are model arguments. PANNs CNNs (cnn6, cnn10, cnn14 and their variants, the
+compact cnn*_lite/small models): sample_rate=32000|16000|8000 (another rate with window_size,
+hop_size and fmax), window_size=SAMPLES and hop_size=SAMPLES of the STFT (frames per second =
+sample_rate / hop_size), n_mels=BINS, fmin=HZ, fmax=HZ, spec_augment=false. The other PANNs
+families take sample_rate and spec_augment; ImageNet models take sample_rate (their three
+resolutions are the study's). `--model-arg x=1` with an unknown x lists what a model takes.
+
 Writes OUT/metrics.json, OUT/report.md, OUT/confusion_matrix.png, OUT/learning_curves.png and
 OUT/fold_<k>/best.pth. The epoch kept for each fold is chosen on a validation split of its
 training folds, never on the test fold. The baselines (MFCC + SVM unless --no-baselines) are

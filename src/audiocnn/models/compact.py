@@ -18,7 +18,6 @@ from audiocnn.features.augment import SpecAugment
 from audiocnn.features.spectrogram import LogMel, dct_matrix
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn
-from audiocnn.models.layers import PANNS_FRONTENDS
 from audiocnn.models.panns import PannsCnn
 
 __all__ = ["CompactCnn"]
@@ -30,6 +29,7 @@ class CompactCnn(PannsCnn):
     """A :class:`~audiocnn.models.panns.PannsCnn` with a short-clip SpecAugment.
 
     Args:
+        hop_size: frame hop in samples; replaces ``hop_ms`` when given.
         hop_ms: frame hop in milliseconds (PANNs: 10). 20 ms halves the cost of every layer and
             still resolves speech and most sound events.
         n_mels: mel bins (PANNs: 64).
@@ -65,6 +65,7 @@ class CompactCnn(PannsCnn):
         channel_norm: bool = False,
         freq_shift: int = 0,
         lifter: int = 0,
+        hop_size: int | None = None,
         **kwargs,
     ):
         super().__init__(info, spec_augment=False, **kwargs)
@@ -78,8 +79,9 @@ class CompactCnn(PannsCnn):
             d = dct_matrix(n_mels, lifter)  # (n_mels, lifter), orthonormal columns
             self.register_buffer("lifter_projection", d @ d.T, persistent=False)
         sr = self.info.sample_rate
-        n_fft, _, _, fmin, fmax = PANNS_FRONTENDS[sr]
-        hop = int(round(sr * hop_ms / 1000))
+        base = self.logmel_extractor  # the PannsCnn front-end: window and mel range (window_size, fmin, fmax)
+        n_fft, fmin, fmax = base.n_fft, base.f_min, base.f_max
+        hop = hop_size or int(round(sr * hop_ms / 1000))
         self.logmel_extractor = LogMel(sr, n_fft, hop, n_mels, fmin, fmax)
         self.bn0 = nn.BatchNorm2d(n_mels)
         init_bn(self.bn0)

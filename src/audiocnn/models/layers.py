@@ -18,6 +18,7 @@ __all__ = [
     "PANNS_FRONTENDS",
     "AttBlock",
     "logmel_min_samples",
+    "panns_frontend_settings",
     "ConvBlock",
     "PannsClipHead",
     "PannsLogMelModel",
@@ -36,11 +37,40 @@ PANNS_FRONTENDS: dict[int, tuple[int, int, int, float, float]] = {
 }
 
 
-def logmel_min_samples(sample_rate: int, time_ratio: int) -> int:
+def logmel_min_samples(sample_rate: int, time_ratio: int, n_fft: int | None = None, hop: int | None = None) -> int:
     """Shortest input (samples) a PANNs log-mel model accepts: enough frames to survive a time
-    pooling of ``time_ratio`` in total, and more than ``n_fft / 2`` for the reflect padding."""
-    n_fft, hop = PANNS_FRONTENDS[sample_rate][:2]
+    pooling of ``time_ratio`` in total, and more than ``n_fft / 2`` for the reflect padding
+    (``n_fft`` and ``hop`` default to the PANNs settings of ``sample_rate``)."""
+    if n_fft is None or hop is None:
+        n_fft, hop = PANNS_FRONTENDS[sample_rate][:2]
     return max((time_ratio - 1) * hop, n_fft // 2 + 1)
+
+
+def panns_frontend_settings(
+    sample_rate: int,
+    window_size: int | None = None,
+    hop_size: int | None = None,
+    n_mels: int | None = None,
+    fmin: float | None = None,
+    fmax: float | None = None,
+) -> tuple[int, int, int, float, float]:
+    """``(window = n_fft, hop, mel bins, fmin, fmax)``: the PANNs settings of ``sample_rate``, each
+    replaced by the value given. A rate without PANNs settings needs ``window_size``,
+    ``hop_size`` and ``fmax``; the frame rate is ``sample_rate / hop_size`` frames per second."""
+    base = PANNS_FRONTENDS.get(sample_rate)
+    if base is None:
+        if None in (window_size, hop_size, fmax):
+            raise ValueError(f"PANNs front-ends exist for {sorted(PANNS_FRONTENDS)} Hz; at {sample_rate} Hz give "
+                             "window_size, hop_size and fmax too")
+        base = (window_size, hop_size, 64, 50.0, fmax)
+    n_fft, hop, mels, lo, hi = (b if g is None else g for b, g in zip(base, (window_size, hop_size, n_mels, fmin, fmax)))
+    if n_fft < 16 or not 1 <= hop <= n_fft:
+        raise ValueError(f"window_size must be >= 16 samples and hop_size in [1, window_size], got {n_fft} and {hop}")
+    if mels < 8:
+        raise ValueError(f"n_mels must be >= 8, got {mels}")
+    if not 0 <= lo < hi <= sample_rate / 2:
+        raise ValueError(f"need 0 <= fmin < fmax <= {sample_rate / 2:g} Hz (Nyquist), got fmin={lo:g}, fmax={hi:g}")
+    return int(n_fft), int(hop), int(mels), float(lo), float(hi)
 
 
 def pool2d(x: torch.Tensor, pool_size: tuple[int, int], pool_type: str) -> torch.Tensor:
@@ -156,15 +186,20 @@ class PannsLogMelModel(AudioModel):
     """Base for the PANNs models with a log-mel input: owns ``logmel_extractor``, ``bn0`` and
     ``spec_augmenter`` under the original attribute names."""
 
-    def _init_frontend(self, sample_rate: int, spec_augment: bool = True, n_mels: int | None = None) -> None:
-        """The PANNs front-end of ``sample_rate`` (window, hop, mel range); ``n_mels`` mel bins
-        (default 64; the paper's ablations use 32 and 128)."""
-        if sample_rate not in PANNS_FRONTENDS:
-            raise ValueError(f"PANNs front-ends exist for {sorted(PANNS_FRONTENDS)} Hz, got {sample_rate}")
-        n_fft, hop, default_mels, fmin, fmax = PANNS_FRONTENDS[sample_rate]
-        n_mels = default_mels if n_mels is None else n_mels
-        if n_mels < 8:
-            raise ValueError(f"n_mels must be >= 8, got {n_mels}")
+    def _init_frontend(
+        self,
+        sample_rate: int,
+        spec_augment: bool = True,
+        n_mels: int | None = None,
+        window_size: int | None = None,
+        hop_size: int | None = None,
+        fmin: float | None = None,
+        fmax: float | None = None,
+    ) -> None:
+        """The PANNs front-end of ``sample_rate`` (window, hop, mel range, 64 mel bins), each
+        setting replaceable (:func:`panns_frontend_settings`; the paper's ablations use 32 and
+        128 bins)."""
+        n_fft, hop, n_mels, fmin, fmax = panns_frontend_settings(sample_rate, window_size, hop_size, n_mels, fmin, fmax)
         self.logmel_extractor = LogMel(sample_rate, n_fft, hop, n_mels, fmin, fmax)
         # PANNs drops two frequency stripes of up to n_mels / 8 bins: 8 of 64, 4 of 32, 16 of 128
         self.spec_augmenter = SpecAugment(64, 2, n_mels // 8, 2) if spec_augment else nn.Identity()

@@ -17,7 +17,6 @@ from torch import nn
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_layer
 from audiocnn.models.layers import (
-    PANNS_FRONTENDS,
     AttBlock,
     ConvBlock,
     PannsLogMelModel,
@@ -50,6 +49,10 @@ class PannsCnn(PannsLogMelModel):
         conv_dropout / fc_dropout: 0.2 and 0.5 in PANNs (dropout after every conv block, and
             before and after ``fc1``).
         spec_augment: apply SpecAugment to the log-mel in training.
+        window_size / hop_size / fmin / fmax: the front-end's STFT window and hop (samples) and
+            mel range (Hz); default the PANNs settings of ``sample_rate``
+            (:func:`~audiocnn.models.layers.panns_frontend_settings`). The frame rate is
+            ``sample_rate / hop_size`` frames per second (100 with the PANNs settings).
     """
 
     def __init__(
@@ -67,13 +70,17 @@ class PannsCnn(PannsLogMelModel):
         spec_augment: bool = True,
         n_mels: int | None = None,
         embedding_dim: int | None = None,
+        window_size: int | None = None,
+        hop_size: int | None = None,
+        fmin: float | None = None,
+        fmax: float | None = None,
     ):
         super().__init__()
         if pooling not in ("clip", "max", "avg", "att"):
             raise ValueError(f"pooling must be 'clip', 'max', 'avg' or 'att', got {pooling!r}")
         if embedding_dim is not None and embedding_dim < 1:
             raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
-        self._init_frontend(sample_rate, spec_augment, n_mels)
+        self._init_frontend(sample_rate, spec_augment, n_mels, window_size, hop_size, fmin, fmax)
         in_ch = 1
         self.pool_sizes = []
         for i, out_ch in enumerate(channels, start=1):
@@ -94,7 +101,7 @@ class PannsCnn(PannsLogMelModel):
         self.time_ratio = 1
         for p in self.pool_sizes:
             self.time_ratio *= p[0]
-        hop = PANNS_FRONTENDS[sample_rate][1]
+        n_fft, hop = self.logmel_extractor.n_fft, self.logmel_extractor.hop_length
         self.info = ModelInfo(
             **{
                 **info.to_dict(),
@@ -102,7 +109,7 @@ class PannsCnn(PannsLogMelModel):
                 "frame_level": pooling != "clip",
                 "classifier": "att_block" if pooling == "att" else "fc_audioset",
                 "frame_rate": sample_rate / hop,
-                "min_samples": logmel_min_samples(sample_rate, self.time_ratio),
+                "min_samples": logmel_min_samples(sample_rate, self.time_ratio, n_fft, hop),
                 "gradcam_layer": f"conv_block{self.num_blocks}.conv{num_convs}",
                 "embedding_dim": emb_dim,
             }

@@ -192,9 +192,9 @@ class AudioClassifier(L.LightningModule):
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ValueError(f"{self.model.info.name}: no trainable parameters")
+        # adamw: decoupled weight decay; adam: weight decay as an L2 term of the gradient (torch.optim.Adam)
         opt_cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
-        wd = self.config.weight_decay if self.config.optimizer == "adamw" else 0.0
-        opt = opt_cls(params, lr=self.config.lr, weight_decay=wd)
+        opt = opt_cls(params, lr=self.config.lr, weight_decay=self.config.weight_decay, amsgrad=self.config.amsgrad)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(self.config, self.steps_per_epoch))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
