@@ -342,10 +342,19 @@ def run_sed(args) -> int:
 EMBED_EPILOG = """examples:
   audiocnn embed recordings/ --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --out embeddings.npz
   audiocnn embed a.wav b.wav --per-window --window-seconds 1 --hop-seconds 0.5 --out frames.npz
+  audiocnn embed recordings/ --checkpoint runs/x/fold_1/model --format parquet --out embeddings.parquet
+  audiocnn embed recordings/ --checkpoint runs/x/fold_1/model --format npy --out embeddings.npy
 
-The .npz holds: embeddings (rows, dim), paths, file_index (row -> path), timestamps (window
-centres in seconds, with --per-window), failed_paths/failed_types/failed_reasons (the files
-that could not be read, with the error type and message), model, sample_rate.
+--format (default: the suffix of --out, else npz):
+  npz      embeddings (rows, dim), paths, file_index (row -> path), window_starts/window_ends
+           (seconds), timestamps (window centres in seconds, with --per-window),
+           failed_paths/failed_types/failed_reasons (the files that could not be read, with the
+           error type and message), model, sample_rate.
+  parquet  one row per embedding: path, window_start, window_end (seconds), embedding
+           (list<float>), error (null); a file that failed is a row with its path and
+           error {type, message}. Needs pyarrow (pip install "audiocnn[parquet]").
+  npy      the (rows, dim) float32 array in --out, and beside it the index X.csv:
+           row,path,window_start,window_end,error_type,error_message (failed files: row empty).
 
 """ + EXIT_CODES_HELP
 
@@ -356,8 +365,11 @@ def run_embed(args) -> int:
         from audiocnn.cli.distributed import run_distributed_cli
 
         return run_distributed_cli("embed", args, _model_name(args, "cnn14"))
-    _check_out_file(args.out, "--out", ".npz")
-    from audiocnn.inference.embed import Embedder
+    from audiocnn.inference.embed import FORMATS, Embedder
+
+    suffix = Path(args.out).suffix.lower()[1:]
+    fmt = args.format or (suffix if suffix in FORMATS else "npz")
+    _check_out_file(args.out, "--out", f".{fmt}")
 
     calibration = _calibration(args, args.paths, "embed")
     with _printed_warnings():
@@ -378,7 +390,7 @@ def run_embed(args) -> int:
     if n_total == 0:
         print(f"audiocnn embed: no audio files found in {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_ERROR
-    res.save_npz(args.out)
+    res.save(args.out, fmt)
     print(f"wrote {args.out}: {res.embeddings.shape[0]} row(s) x {res.embeddings.shape[1]} dims from {len(res.paths)} file(s)")
     _report_failures(list(res.failed.items()), n_total, "embedded")
     return _exit_code(len(res.failed), n_total, args)
@@ -451,10 +463,12 @@ def register(sub) -> None:
     p.add_argument("--show", type=int_range(0), default=20, help="events printed per file (default 20)")
     p.set_defaults(func=run_sed)
 
-    p = sub.add_parser("embed", help="embeddings of audio files to .npz", epilog=EMBED_EPILOG, formatter_class=_RAW)
+    p = sub.add_parser("embed", help="embeddings of audio files to .npz, Parquet or .npy", epilog=EMBED_EPILOG, formatter_class=_RAW)
     p.add_argument("paths", nargs="+", metavar="FILE|DIR")
     _common(p, "cnn14")
-    p.add_argument("--out", required=True, help="output .npz (the name must end in .npz; a folder with --engine)")
+    p.add_argument("--out", required=True, help="output file, ending in .<format> (a folder with --engine)")
+    p.add_argument("--format", choices=("npz", "parquet", "npy"), default=None,
+                   help="output format (default: the suffix of --out, else npz); see below")
     p.add_argument("--per-window", action="store_true", help="one row per window (with timestamps) instead of per file")
     p.add_argument("--clip-seconds", type=float_range(0, low_open=True), default=None, help="window averaged for per-file embeddings (default: the checkpoint's clip length; 10 for PANNs)")
     p.add_argument("--window-seconds", type=float_range(0, low_open=True), default=1.0, help="--per-window window length (default 1)")

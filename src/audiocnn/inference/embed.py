@@ -8,15 +8,34 @@
 
 Files are read chunk by chunk (flat memory in file length) and can be decoded in worker processes.
 
-``save_npz`` writes: ``embeddings`` ``(rows, dim)`` float32; ``paths`` ``(files,)``;
-``file_index`` ``(rows,)`` (row -> index into ``paths``); ``timestamps`` ``(rows,)`` seconds
-(per-window only); ``failed_paths`` / ``failed_types`` / ``failed_reasons`` (one entry per file
-that failed: its path, the error type and the message of :mod:`audiocnn.errors`); ``model``,
-``sample_rate``.
+Every row also has the span of audio it embeds, ``window_starts`` / ``window_ends`` in seconds:
+the window for per-window rows; for per-file rows from the first window's start to the last
+window's end, at most the file's duration.
+
+Output formats (:meth:`EmbeddingSet.save`, ``audiocnn embed --format``):
+
+``npz`` (:meth:`EmbeddingSet.save_npz`)
+    ``embeddings`` ``(rows, dim)`` float32; ``paths`` ``(files,)``; ``file_index`` ``(rows,)``
+    (row -> index into ``paths``); ``window_starts`` / ``window_ends`` ``(rows,)`` seconds;
+    ``timestamps`` ``(rows,)`` window centres in seconds (per-window only); ``failed_paths`` /
+    ``failed_types`` / ``failed_reasons`` (one entry per file that failed: its path, the error
+    type and the message of :mod:`audiocnn.errors`); ``model``, ``sample_rate``.
+``parquet`` (:meth:`EmbeddingSet.save_parquet`, needs pyarrow)
+    One row per embedding: ``path`` (string), ``window_start`` / ``window_end`` (float64,
+    seconds), ``embedding`` (list<float32>), ``error`` (struct ``{type, message}``, null), then
+    one row per file that failed: its ``path`` and ``error``, the other columns null. The schema
+    metadata ``audiocnn`` (JSON) holds ``model``, ``sample_rate`` and ``dim``.
+``npy`` (:meth:`EmbeddingSet.save_npy`)
+    ``X.npy``: the ``(rows, dim)`` float32 array; ``X.csv`` beside it, the index:
+    ``row,path,window_start,window_end,error_type,error_message``, one line per array row, then
+    one per file that failed (``row`` empty, the error filled).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,15 +44,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audiocnn.atomic import write_with
-from audiocnn.audio import aggregate, check_waveform
+from audiocnn.atomic import atomic_path, write_text_atomic, write_with
+from audiocnn.audio import aggregate, audio_info, check_waveform
 from audiocnn.errors import FileError
 from audiocnn.inference.loading import open_model
 from audiocnn.inference.runtime import Runner
 from audiocnn.inference.stream import batch_same_length, expand_paths, run_per_file, stream_windows
 from audiocnn.models.base import AudioModel
 
-__all__ = ["EmbeddingSet", "Embedder"]
+__all__ = ["FORMATS", "EmbeddingSet", "Embedder"]
+
+FORMATS = ("npz", "parquet", "npy")
+"""The file formats of :meth:`EmbeddingSet.save`; each is also the file's suffix."""
 
 
 @dataclass
@@ -47,15 +69,84 @@ class EmbeddingSet:
     failed: dict[str, FileError] = field(default_factory=dict)
     model: str = ""
     sample_rate: int = 0
+    window_starts: np.ndarray | None = None
+    window_ends: np.ndarray | None = None
 
     def failure_records(self) -> list[dict]:
         """``[{"path", "error": {"type", "message"}}]`` for the files that failed."""
         return [{"path": p, "error": FileError.from_reason(e).to_dict()} for p, e in self.failed.items()]
 
+    def row_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(window_starts, window_ends)`` ``(rows,)`` float64 seconds (NaN where unknown)."""
+        n = self.embeddings.shape[0]
+        starts = self.window_starts if self.window_starts is not None else np.full(n, np.nan)
+        ends = self.window_ends if self.window_ends is not None else np.full(n, np.nan)
+        return np.asarray(starts, np.float64), np.asarray(ends, np.float64)
+
+    def save(self, path: str | os.PathLike, format: str | None = None) -> Path:
+        """Write in ``format`` (one of :data:`FORMATS`; default: the suffix of ``path``, else
+        ``npz``). ``path`` must end in ``.<format>``."""
+        path = Path(path)
+        fmt = format or (path.suffix[1:] if path.suffix[1:] in FORMATS else "npz")
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+        return {"npz": self.save_npz, "parquet": self.save_parquet, "npy": self.save_npy}[fmt](path)
+
+    def _check_suffix(self, path: Path, suffix: str) -> None:
+        if path.suffix != suffix:
+            raise ValueError(f"{path}: the embeddings file must end in {suffix}")
+
+    def save_parquet(self, path: str | os.PathLike) -> Path:
+        """One Parquet file (columns in the module docstring)."""
+        path = Path(path)
+        self._check_suffix(path, ".parquet")
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as e:
+            raise ImportError(f'{path}: Parquet output needs pyarrow, which is not installed: pip install "audiocnn[parquet]"') from e
+        starts, ends = self.row_spans()
+        nan_free = lambda a: [None if np.isnan(v) else float(v) for v in a]  # noqa: E731
+        failures = self.failure_records()
+        error = pa.struct([("type", pa.string()), ("message", pa.string())])
+        schema = pa.schema(
+            [("path", pa.string()), ("window_start", pa.float64()), ("window_end", pa.float64()),
+             ("embedding", pa.list_(pa.float32())), ("error", error)],
+            metadata={"audiocnn": json.dumps({"model": self.model, "sample_rate": int(self.sample_rate), "dim": int(self.embeddings.shape[1])})},
+        )
+        embeddings = pa.FixedSizeListArray.from_arrays(pa.array(self.embeddings.astype(np.float32).ravel()), self.embeddings.shape[1]).cast(pa.list_(pa.float32()))
+        table = pa.table({
+            "path": [self.paths[i] for i in self.file_index] + [f["path"] for f in failures],
+            "window_start": nan_free(starts) + [None] * len(failures),
+            "window_end": nan_free(ends) + [None] * len(failures),
+            "embedding": pa.concat_arrays([embeddings, pa.nulls(len(failures), pa.list_(pa.float32()))]),
+            "error": [None] * len(starts) + [f["error"] for f in failures],
+        }, schema=schema)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+        return path
+
+    def save_npy(self, path: str | os.PathLike) -> Path:
+        """``path`` (``.npy``, the ``(rows, dim)`` array) and its index ``path.with_suffix(".csv")``."""
+        path = Path(path)
+        self._check_suffix(path, ".npy")
+        starts, ends = self.row_spans()
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["row", "path", "window_start", "window_end", "error_type", "error_message"])
+        for row, (i, s, e) in enumerate(zip(self.file_index, starts, ends)):
+            w.writerow([row, self.paths[i], "" if np.isnan(s) else repr(float(s)), "" if np.isnan(e) else repr(float(e)), "", ""])
+        for f in self.failure_records():
+            w.writerow(["", f["path"], "", "", f["error"]["type"], f["error"]["message"]])
+        write_with(path, lambda tmp: np.save(tmp, self.embeddings.astype(np.float32)))
+        write_text_atomic(path.with_suffix(".csv"), buf.getvalue())
+        return path
+
     def save_npz(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         if path.suffix != ".npz":
             raise ValueError(f"{path}: the embeddings file must end in .npz (numpy would write {path}.npz)")
+        starts, ends = self.row_spans()
         arrays = {
             "embeddings": self.embeddings.astype(np.float32),
             "paths": np.array(self.paths, dtype=str),
@@ -65,6 +156,8 @@ class EmbeddingSet:
             "failed_reasons": np.array([str(e) for e in self.failed.values()], dtype=str),
             "model": np.array(self.model),
             "sample_rate": np.array(self.sample_rate),
+            "window_starts": starts,
+            "window_ends": ends,
         }
         if self.timestamps is not None:
             arrays["timestamps"] = self.timestamps.astype(np.float64)
@@ -137,7 +230,7 @@ class Embedder:
             from tqdm import tqdm
 
             bar = tqdm(total=len(files), unit="file", desc="embedding", dynamic_ncols=True, disable=None)  # None: no bar unless stderr is a terminal
-        rows: list[tuple[int, float, np.ndarray]] = []  # (file, centre seconds, embedding)
+        rows: list[tuple[int, float, float, np.ndarray]] = []  # (file, start, end seconds, embedding)
         failed: dict[int, FileError] = {}
         try:
             for windows, batch, markers in batch_same_length(items, self.batch_size):
@@ -145,8 +238,8 @@ class Embedder:
                     emb, model_failed = run_per_file(self.embed_batch, windows, batch)
                     for i, e in model_failed.items():
                         failed.setdefault(i, e)
-                    half = batch.shape[1] / self.sample_rate / 2
-                    rows.extend((w.index, w.start + half, e) for w, e in zip(windows, emb) if e is not None)
+                    length = batch.shape[1] / self.sample_rate
+                    rows.extend((w.index, w.start, w.start + length, e) for w, e in zip(windows, emb) if e is not None)
                 for m in markers:
                     if m.error is not None:
                         failed.setdefault(m.index, m.error)
@@ -159,16 +252,23 @@ class Embedder:
         new_index = {old: new for new, old in enumerate(ok)}
         rows = [r for r in rows if r[0] in new_index]  # windows of a file that failed later
         rows.sort(key=lambda r: (r[0], r[1]))
-        dim = rows[0][2].shape[0] if rows else self.embedding_dim
+        dim = rows[0][3].shape[0] if rows else self.embedding_dim
+        starts = np.array([r[1] for r in rows], dtype=np.float64)
+        ends = np.array([r[2] for r in rows], dtype=np.float64)
         if per_window:
-            emb = np.stack([r[2] for r in rows]) if rows else np.zeros((0, dim), np.float32)
+            emb = np.stack([r[3] for r in rows]) if rows else np.zeros((0, dim), np.float32)
             file_index = np.array([new_index[r[0]] for r in rows], dtype=np.int64)
-            timestamps = np.array([r[1] for r in rows], dtype=np.float64)
+            timestamps = (starts + ends) / 2
         else:
             owners = np.array([new_index[r[0]] for r in rows], dtype=np.int64)
-            emb = aggregate(np.stack([r[2] for r in rows]), owners, len(ok), "mean") if ok else np.zeros((0, dim), np.float32)
+            emb = aggregate(np.stack([r[3] for r in rows]), owners, len(ok), "mean") if ok else np.zeros((0, dim), np.float32)
             file_index = np.arange(len(ok), dtype=np.int64)
             timestamps = None
+            first, last = np.full(len(ok), np.inf), np.zeros(len(ok))
+            np.minimum.at(first, owners, starts)
+            np.maximum.at(last, owners, ends)
+            # a file shorter than the clip is zero-padded to it: its span ends where the file does
+            starts, ends = first, np.minimum(last, [_duration(files[i], e) for i, e in zip(ok, last)])
         return EmbeddingSet(
             embeddings=emb.astype(np.float32),
             paths=[str(files[i]) for i in ok],
@@ -177,4 +277,14 @@ class Embedder:
             failed={str(files[i]): r for i, r in sorted(failed.items())},
             model=self.info.name,
             sample_rate=self.sample_rate,
+            window_starts=starts,
+            window_ends=ends,
         )
+
+
+def _duration(path: Path, fallback: float) -> float:
+    """The duration of ``path`` in seconds from its header (``fallback`` if it cannot be read)."""
+    try:
+        return float(audio_info(path)["duration"])
+    except Exception:  # noqa: BLE001 - the file was decoded a moment ago; a header that fails now keeps the window's end
+        return fallback
