@@ -37,12 +37,14 @@ __all__ = [
     "EXIT_USAGE",
     "AudiocnnError",
     "FileError",
+    "MissingExtraError",
     "UsageError",
     "error_type",
     "exit_status",
     "failure_lines",
     "failure_record",
     "reason_type",
+    "require_extra",
 ]
 
 EXIT_OK = 0
@@ -60,6 +62,24 @@ class AudiocnnError(Exception):
 class UsageError(ValueError):
     """An argument that means nothing (``--top-k 0``, an output of the wrong kind...): exit code 2.
     The message names the argument and the rule."""
+
+
+class MissingExtraError(AudiocnnError, ImportError):
+    """A feature needs a package of an optional extra that is not installed: exit code 1, the
+    message names the package and the ``pip install`` line."""
+
+
+def require_extra(module: str, extra: str, feature: str) -> None:
+    """Import ``module`` or raise :class:`MissingExtraError` saying that ``feature`` needs the
+    ``extra`` (``pip install "audiocnn[extra]"``)."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise MissingExtraError(
+            f'{feature} needs {module}, which is not installed ({e}): pip install "audiocnn[{extra}]"'
+        ) from e
 
 
 # Reason texts (of AudioLoadError and the data checks) -> type, by prefix or phrase; the first

@@ -103,19 +103,30 @@ def test_resize_matrix_equals_antialiased_interpolate(n_in, n_out):
     # form); in float64 it is F.interpolate's own arithmetic, so the two agree to rounding
     x = torch.randn(2, 8, n_in, dtype=torch.float64, generator=torch.Generator().manual_seed(n_in))
     ref = torch.nn.functional.interpolate(x[:, None], size=(8, n_out), mode="bilinear", align_corners=False, antialias=True)[:, 0]
-    for sizes in ((n_in, n_out), (torch.tensor(n_in), torch.tensor(n_out))):  # ints, or traced-style 0-d tensors
-        got = x @ linear_resize_matrix(*sizes, dtype=torch.float64)
-        torch.testing.assert_close(got, ref, atol=1e-12, rtol=0)
-    got = resize_frames(x, torch.tensor(n_out))
+    got = x @ linear_resize_matrix(n_in, n_out, dtype=torch.float64)
     torch.testing.assert_close(got, ref, atol=1e-12, rtol=0)
 
 
-def test_frame_count_as_a_tensor_equals_the_integer_rule():
-    # traced for export, the frame count is computed on a 0-d tensor; it must equal the eager
-    # rule for every length, including exact halves (at 16 kHz, 480 samples = 1.5 frames -> 2,
-    # 800 = 2.5 -> 2: both round half to even)
+def test_frame_count_equals_rounding_the_frame_rate():
+    # the count is computed in integers (so that it stays symbolic under torch.export); it must
+    # equal rounding n * fps / sr for every length, including exact halves (at 16 kHz, 480
+    # samples = 1.5 frames -> 2, 800 = 2.5 -> 2: half to even, as Python's round)
     for sr in (16000, 22050, 44100):
-        ns = list(range(1, 2000, 7)) + [160, 480, 800, 1120, 5 * sr, 5 * sr + 1, 30 * sr + 441 // 2]
-        got = [int(num_multires_frames(torch.tensor(n), sr)) for n in ns]
-        assert got == [num_multires_frames(n, sr) for n in ns]
+        for fps in (50.0, 31.25, 33.3):
+            ns = list(range(1, 2000, 7)) + [160, 480, 800, 1120, 5 * sr, 5 * sr + 1, 30 * sr + 441 // 2]
+            assert [num_multires_frames(n, sr, fps) for n in ns] == [max(1, round(n * fps / sr)) for n in ns]
     assert num_multires_frames(480, 16000) == 2 and num_multires_frames(800, 16000) == 2
+
+
+def test_exported_front_end_follows_the_input_length():
+    # exported on 1 s (50 columns) and run on other lengths: a frame count or resize frozen at
+    # the example's length would give another width or other values
+    m = MultiResolutionMel(16000).eval()
+    dyn = {"waveform": {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim.DYNAMIC}}
+    program = torch.export.export(m, (0.1 * torch.randn(2, 16000),), dynamic_shapes=dyn).module()
+    for n in (12800, 34720):
+        x = 0.1 * torch.randn(3, n, generator=torch.Generator().manual_seed(n))
+        with torch.no_grad():
+            ref, got = m(x), program(x)
+        assert got.shape == ref.shape == (3, 3, 128, num_multires_frames(n, 16000))
+        torch.testing.assert_close(got, ref, atol=1e-4, rtol=0)

@@ -1,4 +1,5 @@
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_onnx_friendly_stft_matches_fft_path(tiny_cnn):
     torch.testing.assert_close(10 ** (b / 10), 10 ** (a / 10), atol=1e-6, rtol=1e-3)
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
 def test_export_parity(tiny_cnn, tmp_path, fmt):
     res = export_model(copy.deepcopy(tiny_cnn), tmp_path / f"m.{fmt}", fmt, seconds=1.0)
     assert res.path.exists() and res.path.stat().st_size > 0
@@ -50,13 +51,58 @@ def test_export_parity(tiny_cnn, tmp_path, fmt):
     # the file works on its own, with another batch size and length than the export used
     x = 0.1 * torch.randn(1, int(0.8 * SR))
     with torch.no_grad():
-        ref = tiny_cnn(x)["logits"].numpy()
+        ref = tiny_cnn(x)
     if fmt == "onnx":
         import onnxruntime as ort
 
         sess = ort.InferenceSession(str(res.path), providers=["CPUExecutionProvider"])
         got, emb = sess.run(None, {"waveform": x.numpy()})
-        assert emb.shape == (1, tiny_cnn.embedding_dim)
+        assert not list(tmp_path.glob("*.data"))  # the weights are inside the one file
     else:
-        got = torch.jit.load(str(res.path))(x)[0].detach().numpy()
-    np.testing.assert_allclose(got, ref, atol=1e-4)
+        assert res.min_samples is not None and res.min_samples <= x.shape[1]
+        program = torch.export.load(str(res.path)).module()
+        with torch.no_grad():
+            got, emb = (t.numpy() for t in program(x))
+    assert emb.shape == (1, tiny_cnn.embedding_dim)
+    np.testing.assert_allclose(got, ref["logits"].numpy(), atol=1e-4)
+    np.testing.assert_allclose(emb, ref["embedding"].numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
+def test_export_stores_the_bundle(tiny_cnn, tmp_path, fmt):
+    from audiocnn.inference.export import BUNDLE_KEY, load_pt2
+    from audiocnn.models.bundle import ModelBundle
+
+    bundle = ModelBundle.for_model(tiny_cnn, labels=[f"c{i}" for i in range(10)])
+    res = export_model(copy.deepcopy(tiny_cnn), tmp_path / f"m.{fmt}", fmt, seconds=1.0, bundle=bundle)
+    if fmt == "onnx":
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(str(res.path)).metadata_props}
+        stored = json.loads(props[BUNDLE_KEY])
+    else:
+        program, stored = load_pt2(res.path)
+        x = 0.1 * torch.randn(2, SR)
+        with torch.no_grad():
+            np.testing.assert_allclose(program(x)[0].numpy(), tiny_cnn(x)["logits"].numpy(), atol=1e-4)
+    assert ModelBundle.from_dict(stored) == bundle
+
+
+def test_export_refuses_an_unknown_format(tiny_cnn, tmp_path):
+    with pytest.raises(ValueError, match="torchscript"):
+        export_model(tiny_cnn, tmp_path / "m.pt", "torchscript")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_onnx_export_without_the_export_extra_says_what_to_install(tiny_cnn, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from audiocnn.cli import main
+    from audiocnn.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r'onnxscript.*pip install "audiocnn\[export\]"'):
+        export_model(tiny_cnn, tmp_path / "m.onnx", "onnx", seconds=1.0)
+    assert main(["export", "--model", "test_cnn", "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 1
+    assert 'pip install "audiocnn[export]"' in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()

@@ -1,4 +1,4 @@
-"""Export of the ImageNet family (multi-resolution mel front-end) to ONNX and TorchScript."""
+"""Export of the ImageNet family (multi-resolution mel front-end) to ONNX and a torch.export program."""
 
 import copy
 
@@ -35,10 +35,10 @@ def test_onnx_friendly_multires_front_end_matches_the_fft_path(tiny_imagenet):
     torch.testing.assert_close(b, a, atol=1e-4, rtol=0)  # log-mel values, about -14..5 here
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
 def test_imagenet_export_follows_the_input_length(tiny_imagenet, tmp_path, fmt):
-    # traced on 1 s (50 image columns); run on 0.8 s (40) and 2.17 s (108, with a batch of 3):
-    # a frame count frozen at the traced length would give other numbers or fail
+    # exported on 1 s (50 image columns); run on 0.8 s (40) and 2.17 s (108, with a batch of 3):
+    # a frame count frozen at the example's length would give other numbers or fail
     res = quiet(export_model, copy.deepcopy(tiny_imagenet), tmp_path / f"m.{fmt}", fmt, seconds=1.0)
     assert res.max_abs_diff_logits < 1e-4
     if fmt == "onnx":
@@ -49,7 +49,7 @@ def test_imagenet_export_follows_the_input_length(tiny_imagenet, tmp_path, fmt):
         def run(x):
             return sess.run(None, {"waveform": x.numpy()})
     else:
-        loaded = torch.jit.load(str(res.path)).eval()
+        loaded = torch.export.load(str(res.path)).module()
 
         def run(x):
             with torch.no_grad():

@@ -401,11 +401,14 @@ def run_embed(args) -> int:
 
 EXPORT_EPILOG = """examples:
   audiocnn export --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --format onnx --out cnn14.onnx
-  audiocnn export --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --format torchscript --out cnn14.pt
+  audiocnn export --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --format pt2 --out cnn14.pt2
 
 The exported graph maps a waveform (batch, samples) at the model's sample rate to
-(logits, embedding); batch and length are dynamic. A parity check against eager PyTorch
-(onnxruntime for ONNX, torch.jit.load for TorchScript) is printed after the export.
+(logits, embedding); batch and length are dynamic. onnx: the torch.export-based ONNX
+exporter (needs the export extra: pip install "audiocnn[export]"), the model's bundle in
+the metadata entry audiocnn_bundle. pt2: a torch.export program (torch.export.load(path)
+.module() runs it), the bundle in its extra file audiocnn_bundle.json. A parity check against
+eager PyTorch (onnxruntime for ONNX, the loaded program for pt2) is printed after the export.
 """
 
 
@@ -479,10 +482,10 @@ def register(sub) -> None:
                    help="many files: --workers model processes (local) or Ray actors (ray), Parquet parts in the --out folder")
     p.set_defaults(func=run_embed)
 
-    p = sub.add_parser("export", help="export waveform-to-logits to ONNX or TorchScript", epilog=EXPORT_EPILOG, formatter_class=_RAW)
+    p = sub.add_parser("export", help="export waveform-to-logits to ONNX or a torch.export program (.pt2)", epilog=EXPORT_EPILOG, formatter_class=_RAW)
     p.add_argument("--checkpoint", help="checkpoint or model folder (its bundle names the model); without it the export has RANDOM weights")
     p.add_argument("--model", default=None, help="registered model name (default: the checkpoint's; cnn14 without a checkpoint)")
-    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
-    p.add_argument("--out", required=True, help="output file (.onnx / .pt)")
-    p.add_argument("--seconds", type=float_range(0, low_open=True), default=10.0, help="example input length used for tracing (default 10)")
+    p.add_argument("--format", choices=("onnx", "pt2"), default="onnx")
+    p.add_argument("--out", required=True, help="output file (.onnx / .pt2)")
+    p.add_argument("--seconds", type=float_range(0, low_open=True), default=10.0, help="length of the example input the graph is captured on (default 10)")
     p.set_defaults(func=run_export)

@@ -39,6 +39,8 @@ first convolution, so the scale matters little when training.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,15 +68,17 @@ STUDY_HOPS_MS = (10.0, 25.0, 50.0)
 def num_multires_frames(num_samples, sample_rate: int, frames_per_second: float = 50.0):
     """Common frame count of the stacked image: 250 for a 5-s clip at the default 50 frames/s.
 
-    ``num_samples`` is an int (eager use) or, while the model is traced for export, a 0-d
-    integer tensor; the count is then a 0-d int64 tensor computed by the same float64 arithmetic
-    (``round`` and ``torch.round`` both round half to even), so the exported graph follows the
-    input length instead of freezing the traced one.
+    ``round(num_samples * frames_per_second / sample_rate)`` (half to even, at least 1), computed
+    in integers on the exact fraction ``frames_per_second / sample_rate``, so that ``num_samples``
+    may be an int or, while the model is exported (``torch.export``), a symbolic int: the exported
+    graph then follows the input length instead of freezing the example's.
     """
-    if isinstance(num_samples, torch.Tensor):
-        x = torch.round(num_samples.to(torch.float64) * frames_per_second / sample_rate)
-        return torch.clamp(x, min=1.0).to(torch.int64)
-    return max(1, int(round(num_samples * frames_per_second / sample_rate)))
+    ratio = Fraction(frames_per_second) / sample_rate
+    num, den = ratio.numerator, ratio.denominator
+    t = 2 * num_samples * num + den  # round half up: t // (2 den)
+    k = t // (2 * den)
+    tie = 1 - torch.sym_min(1, t % (2 * den))  # 1 when n * num / den is exactly k - 1/2
+    return torch.sym_max(1, k - tie * (k % 2))  # a tie rounds to the even neighbour
 
 
 def linear_resize_matrix(in_size, out_size, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -82,15 +86,13 @@ def linear_resize_matrix(in_size, out_size, dtype: torch.dtype = torch.float32) 
 
     ``x @ linear_resize_matrix(n, m)`` equals ``F.interpolate`` (``"bilinear"`` along that axis,
     ``align_corners=False``, ``antialias=True``: PIL's triangle filter, widened by the scale
-    when shrinking) up to float rounding. Sizes may be ints or 0-d tensors (traced shapes), so
+    when shrinking) up to float rounding. Sizes are ints or symbolic ints (``torch.export``), so
     the resize can be exported with a dynamic length; ``F.interpolate``'s antialiased mode has
     no ONNX equivalent. Weights are computed in float64 and cast to ``dtype``.
     """
     f64 = torch.float64
-    n_in = torch.as_tensor(in_size).to(f64)
-    n_out = torch.as_tensor(out_size).to(f64)
-    scale = n_in / n_out
-    support = torch.clamp(scale, min=1.0)  # the triangle spans +-1 input sample, +-scale when shrinking
+    scale = in_size / out_size  # input samples per output sample (a Python or symbolic float)
+    support = torch.sym_max(scale, 1.0)  # the triangle spans +-1 input sample, +-scale when shrinking
     centre = (torch.arange(out_size, dtype=f64) + 0.5) * scale  # (out,), in input samples
     pos = torch.arange(in_size, dtype=f64) + 0.5  # (in,)
     w = torch.clamp(1.0 - torch.abs(pos[:, None] - centre[None, :]) / support, min=0.0)
@@ -100,11 +102,12 @@ def linear_resize_matrix(in_size, out_size, dtype: torch.dtype = torch.float32) 
 def resize_frames(spec: torch.Tensor, frames) -> torch.Tensor:
     """Resize ``(batch, mels, time)`` to ``(batch, mels, frames)`` along time (bilinear, antialiased).
 
-    The mel axis keeps its size, so only time is interpolated. Differentiable. With ``frames``
-    a 0-d tensor (tracing for export, see :func:`num_multires_frames`) the same resize is a
-    product with :func:`linear_resize_matrix`, which follows a dynamic input length.
+    The mel axis keeps its size, so only time is interpolated. Differentiable. While the model is
+    exported (``torch.export``; ``frames`` may then be symbolic, see :func:`num_multires_frames`)
+    the same resize is a product with :func:`linear_resize_matrix`, which follows a dynamic
+    input length and has an ONNX form.
     """
-    if isinstance(frames, torch.Tensor):
+    if torch.compiler.is_exporting():
         return torch.matmul(spec, linear_resize_matrix(spec.shape[-1], frames, spec.dtype).to(spec.device))
     if spec.shape[-1] == frames:
         return spec
@@ -234,7 +237,7 @@ class MultiResolutionMel(nn.Module):
         return self.n_fft // 2 + 1
 
     def num_frames(self, num_samples):
-        """Image width for ``num_samples`` (int; a 0-d tensor while traced, see :func:`num_multires_frames`)."""
+        """Image width for ``num_samples`` (int; symbolic while exported, see :func:`num_multires_frames`)."""
         return num_multires_frames(num_samples, self.sample_rate, self.frames_per_second)
 
     def frame_times(self, num_samples: int) -> torch.Tensor:
@@ -253,7 +256,7 @@ class MultiResolutionMel(nn.Module):
             raise ValueError(f"expected a (batch, samples) waveform, got shape {tuple(waveform.shape)}")
         if waveform.shape[-1] < self.min_samples:
             raise ValueError(f"need at least {self.min_samples} samples at {self.sample_rate} Hz, got {waveform.shape[-1]}")
-        frames = self.num_frames(waveform.shape[-1])  # a 0-d tensor while traced for export
+        frames = self.num_frames(waveform.shape[-1])  # symbolic while exported
         powers = (self.channel_power(waveform, i) for i in range(self.num_channels))
         return _stack_channels(powers, self.melW, frames, self.eps, self.normalize)
 

@@ -178,6 +178,9 @@ def _onnx_session(model: AudioModel, threads: int):
     import tempfile
     from pathlib import Path
 
+    from audiocnn.errors import require_extra
+
+    require_extra("onnxruntime", "export", "the onnxruntime backend")
     import onnxruntime as ort
 
     from audiocnn.inference.export import export_onnx
