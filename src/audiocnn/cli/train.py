@@ -59,8 +59,16 @@ EVAL_EPILOG = """examples:
   audiocnn evaluate --checkpoint runs/x/fold_1/best.pth --data held_out.csv
   audiocnn evaluate --checkpoint runs/x/fold_1/best.pth --data meta.csv --fold 1 --out runs/x/eval_fold1
   audiocnn evaluate --checkpoint runs/x/fold_1/best.pth --data new_mic/ --adapt-bn   # adapt to the new audio first
+  audiocnn evaluate --dataset audioset --split eval --data AudioSet/ --checkpoint Cnn14_mAP=0.431.pth \\
+      --blacklist dcase_blacklist.txt --skip-bad --out runs/cnn14_audioset_eval
 
 Labels are matched to the checkpoint's by name; data with labels the model does not know is an error.
+
+AudioSet (--dataset audioset): one split of the released segments alone (--split, default eval),
+scored as the PANNs paper scores it: mAP, AUC and d-prime overall and per class. A checkpoint
+without class names (an official PANNs file) is read in class_labels_indices.csv order.
+--blacklist FILE skips the clips it lists (YouTube ids, one a line). --out gets metrics.json,
+per_class.csv and summary.md. Clips missing from the download stop the run unless --skip-bad.
 """
 
 
@@ -162,6 +170,9 @@ def register(subparsers) -> None:
                         "transductive, the plain scores are kept as *_unadapted")
     e.add_argument("--adapt-im", action="store_true",
                    help="--adapt-bn, then information maximisation on the BatchNorm scales/shifts (see train --help)")
+    e.add_argument("--split", default=None, metavar="NAME",
+                   help="AudioSet: the released split to score alone: eval (default), balanced_train or unbalanced_train")
+    e.add_argument("--blacklist", default=None, metavar="FILE", help="AudioSet: clips to skip (YouTube ids or clip names, one a line)")
     e.set_defaults(func=run_evaluate)
 
 
@@ -227,8 +238,39 @@ def set_threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def _is_audioset(args) -> bool:
+    if args.dataset is not None:
+        return args.dataset == "audioset"
+    from pathlib import Path
+
+    from audiocnn.data.corpora import detect_corpus
+
+    try:
+        return detect_corpus(Path(args.data)) == "audioset"
+    except (OSError, ValueError):
+        return False
+
+
+def run_audioset_evaluate(args) -> int:
+    from audiocnn.evaluate.audioset import evaluate_audioset
+
+    result = evaluate_audioset(args.checkpoint, args.data, split=args.split or "eval", blacklist=args.blacklist,
+                               model=args.model, skip_bad=args.skip_bad, cache_dir=args.cache_dir, out_dir=args.out)
+    show = {k: result[k] for k in ("split", "clips", "blacklisted", "mAP", "auc", "d_prime")}
+    print(json.dumps({**show, "skipped": len(result["bad_files"])}, indent=1))
+    if args.out:
+        print(f"metrics: {args.out}/metrics.json, {args.out}/per_class.csv, {args.out}/summary.md")
+    return 0
+
+
 def run_evaluate(args) -> int:
+    from audiocnn.errors import UsageError
     from audiocnn.evaluate.protocol import evaluate_checkpoint
+
+    if _is_audioset(args):
+        return run_audioset_evaluate(args)
+    if args.split is not None or args.blacklist is not None:
+        raise UsageError("--split and --blacklist are for AudioSet data (--dataset audioset)")
 
     metrics = evaluate_checkpoint(
         args.checkpoint,
