@@ -18,7 +18,7 @@ import os
 
 from audiocnn.train.config import TrainConfig
 
-__all__ = ["check_init_choice", "run_training", "training_summary"]
+__all__ = ["check_init_choice", "check_mixup_choice", "run_training", "training_summary"]
 
 
 def check_init_choice(config: TrainConfig, inits: tuple[str, ...] | None) -> None:
@@ -38,6 +38,22 @@ def check_init_choice(config: TrainConfig, inits: tuple[str, ...] | None) -> Non
             f"{flag} chooses the initial weights of the ImageNet models ({imagenet_models()}); "
             f"{config.model} has no such choice (for pretrained PANNs weights use --checkpoint)"
         )
+
+
+def check_mixup_choice(config: TrainConfig) -> None:
+    """``--mixup-on logmel`` needs a model that mixes its log-mel in ``forward``: ValueError up
+    front (the model is built on the meta device: no memory, no weights) for any other."""
+    if config.mixup <= 0 or config.mixup_on != "logmel":
+        return
+    import torch
+
+    from audiocnn.models import create_model
+    from audiocnn.models.bundle import INIT_KWARGS
+    from audiocnn.train.module import check_mixup_choice as check
+
+    with torch.device("meta"):
+        model = create_model(config.model, num_classes=2, **{k: v for k, v in config.model_kwargs.items() if k not in INIT_KWARGS})
+    check(config, model)
 
 
 def _rank0() -> bool:
@@ -74,6 +90,7 @@ def run_training(
 
         torch.set_num_threads(threads)
     check_init_choice(config, inits if inits is not None and len(inits) > 1 else None)
+    check_mixup_choice(config)
     from audiocnn.data.shards import is_packed
 
     base = {"model": config.model, "out": str(out_dir)}

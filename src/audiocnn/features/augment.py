@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-__all__ = ["Mixup", "SpecAugment", "SpeedPerturb", "drop_stripes", "speed_perturb"]
+__all__ = ["MixPlan", "Mixup", "SpecAugment", "SpeedPerturb", "drop_stripes", "speed_perturb"]
 
 
 def drop_stripes(x: torch.Tensor, dim: int, max_width: int, num_stripes: int, generator=None) -> torch.Tensor:
@@ -54,11 +56,32 @@ class SpecAugment(nn.Module):
         )
 
 
+@dataclass(frozen=True)
+class MixPlan:
+    """One mixup draw for a batch: item ``i`` becomes ``lam[i] * x[i] + (1 - lam[i]) * x[perm[i]]``.
+
+    The same plan mixes the inputs (waveforms, or log-mels inside a model's forward) and the
+    targets, so both follow one draw. ``lam`` is ``(batch,)`` in [0, 1], ``perm`` a permutation
+    of ``range(batch)``. PANNs' ``do_mixup`` mixes the pairs (0, 1), (2, 3) ... of a batch twice
+    the size instead and returns half of it; a permutation keeps the batch size and mixes every
+    item with another one.
+    """
+
+    lam: torch.Tensor
+    perm: torch.Tensor
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Mix ``x`` ``(batch, ...)`` along its first dimension."""
+        lam = self.lam.to(x.device, x.dtype).view([-1] + [1] * (x.dim() - 1))
+        return lam * x + (1 - lam) * x[self.perm.to(x.device)]
+
+
 class Mixup(nn.Module):
     """Mixup (Zhang et al. 2018): ``x' = lam * x + (1 - lam) * x[perm]`` and likewise for targets.
 
     ``lam ~ Beta(alpha, alpha)`` per item. Targets are one-hot / multi-hot float tensors
-    ``(batch, classes)``. Applied to waveforms by the training loop, so it works for every model.
+    ``(batch, classes)``. ``forward`` mixes waveforms (works for every model); :meth:`plan`
+    draws a :class:`MixPlan` that a model applies to its log-mel inside ``forward(x, mixup=plan)``.
     Active only in training mode; ``alpha <= 0`` disables it.
     """
 
@@ -66,15 +89,19 @@ class Mixup(nn.Module):
         super().__init__()
         self.alpha = alpha
 
+    def plan(self, batch: int, generator=None) -> MixPlan | None:
+        """A draw for a batch of ``batch`` items, or None when mixup is off (eval mode, alpha 0,
+        fewer than two items)."""
+        if not self.training or self.alpha <= 0 or batch < 2:
+            return None
+        lam = torch.distributions.Beta(self.alpha, self.alpha).sample((batch,))
+        return MixPlan(lam, torch.randperm(batch, generator=generator))
+
     def forward(self, x: torch.Tensor, targets: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.training or self.alpha <= 0 or x.shape[0] < 2:
+        plan = self.plan(x.shape[0], generator)
+        if plan is None:
             return x, targets
-        beta = torch.distributions.Beta(self.alpha, self.alpha)
-        lam = beta.sample((x.shape[0],)).to(x.device, x.dtype)
-        perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
-        lx = lam.view([-1] + [1] * (x.dim() - 1))
-        lt = lam.view([-1] + [1] * (targets.dim() - 1)).to(targets.dtype)
-        return lx * x + (1 - lx) * x[perm], lt * targets + (1 - lt) * targets[perm]
+        return plan(x), plan(targets)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"

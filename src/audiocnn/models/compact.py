@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from audiocnn.features.augment import SpecAugment
+from audiocnn.features.augment import MixPlan, SpecAugment
 from audiocnn.features.spectrogram import LogMel, dct_matrix
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn
@@ -95,8 +95,9 @@ class CompactCnn(PannsCnn):
         )
 
 
-    def frontend(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> level-normalised log-mel ``(batch, 1, frames, mel_bins)``."""
+    def frontend(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
+        """``(batch, samples)`` -> level-normalised log-mel ``(batch, 1, frames, mel_bins)``, mixed
+        by ``mixup`` after SpecAugment when given."""
         x = self.logmel_extractor(self.check_input(waveform))[:, None]
         if self.level_norm or self.channel_norm:
             x = x - x.amax(dim=(2, 3), keepdim=True)
@@ -111,7 +112,8 @@ class CompactCnn(PannsCnn):
             shifts = torch.randint(-self.freq_shift, self.freq_shift + 1, (x.shape[0],)).tolist()
             x = torch.stack([torch.roll(xi, s, dims=-1) for xi, s in zip(x, shifts)])
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
-        return self.spec_augmenter(x)
+        x = self.spec_augmenter(x)
+        return x if mixup is None else mixup(x)
 
 
 def _compact(name: str, *, width: float = 1.0, **kwargs) -> CompactCnn:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiocnn.features.augment import SpecAugment
+from audiocnn.features.augment import MixPlan, SpecAugment
 from audiocnn.features.spectrogram import LogMel
 from audiocnn.models.base import AudioModel, init_bn, init_layer
 
@@ -206,9 +206,11 @@ class PannsLogMelModel(AudioModel):
         self.bn0 = nn.BatchNorm2d(n_mels)
         init_bn(self.bn0)
 
-    def frontend(self, waveform: torch.Tensor) -> torch.Tensor:
+    def frontend(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
         """``(batch, samples)`` -> normalised log-mel ``(batch, 1, frames, mel_bins)``; SpecAugment
-        in training mode."""
+        in training mode, then ``mixup`` (a :class:`~audiocnn.features.augment.MixPlan`) when
+        given: the log-mel mixup of PANNs."""
         x = self.logmel_extractor(self.check_input(waveform))[:, None]
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
-        return self.spec_augmenter(x)
+        x = self.spec_augmenter(x)
+        return x if mixup is None else mixup(x)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_layer
 from audiocnn.models.layers import (
@@ -126,9 +127,10 @@ class PannsCnn(PannsLogMelModel):
         old = self.att_block
         self.att_block = AttBlock(old.att.in_channels, num_classes).to(old.att.weight.device)
 
-    def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> frame features ``(batch, channels, time')`` (frequency averaged)."""
-        x = self.frontend(waveform)
+    def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
+        """``(batch, samples)`` -> frame features ``(batch, channels, time')`` (frequency averaged);
+        ``mixup`` mixes the log-mel (:meth:`frontend`)."""
+        x = self.frontend(waveform, mixup)
         for i in range(1, self.num_blocks + 1):
             x = getattr(self, f"conv_block{i}")(x, pool_size=self.pool_sizes[i - 1], pool_type="avg")
             x = F.dropout(x, p=self.conv_dropout, training=self.training)
@@ -144,9 +146,11 @@ class PannsCnn(PannsLogMelModel):
             raise NotImplementedError("decision-level models classify frames before pooling; call forward()")
         return self.fc_audioset(features)
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> dict[str, torch.Tensor]:
+        """``(batch, samples)`` -> ``{"logits", "embedding"[, "framewise_logits"]}``. ``mixup``
+        (training): mix the log-mels after SpecAugment, as PANNs does; None leaves the input as it is."""
         frames = self.logmel_extractor.num_frames(waveform.shape[-1])
-        x = self.forward_conv(waveform)
+        x = self.forward_conv(waveform, mixup)
         if self.pooling == "clip":
             x = F.dropout(time_pool_max_mean(x), p=self.fc_dropout, training=self.training)
             x = F.relu_(self.fc1(x))
@@ -284,8 +288,8 @@ def cnn14_no_dropout(**kwargs) -> PannsCnn:
 
 @register_model
 def cnn14_mixup_time_domain(**kwargs) -> PannsCnn:
-    """Cnn14 trained with mixup on the waveform instead of the log-mel. The network is Cnn14's;
-    audiocnn's training loop mixes waveforms for every model (``mixup`` > 0), so only the
+    """Cnn14 trained with mixup on the waveform instead of the log-mel. The network is Cnn14's:
+    where mixup acts is a training setting (``--mixup-on waveform`` or ``logmel``), so only the
     checkpoint name differs."""
     return _cnn14("cnn14_mixup_time_domain", "Cnn14_mixup_time_domain", **kwargs)
 

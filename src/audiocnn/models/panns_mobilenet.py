@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
 from audiocnn.models.layers import logmel_min_samples, PannsClipHead, PannsLogMelModel, time_pool_max_mean
@@ -144,12 +145,13 @@ class PannsMobileNet(PannsClipHead, PannsLogMelModel):
             }
         )
 
-    def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> feature map ``(batch, channels, time/32, mels/32)``."""
-        return self.features(self.frontend(waveform))
+    def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
+        """``(batch, samples)`` -> feature map ``(batch, channels, time/32, mels/32)``;
+        ``mixup`` mixes the log-mel after SpecAugment (training, as PANNs)."""
+        return self.features(self.frontend(waveform, mixup))
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = time_pool_max_mean(self.forward_conv(waveform).mean(dim=3))
+    def forward(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> dict[str, torch.Tensor]:
+        x = time_pool_max_mean(self.forward_conv(waveform, mixup).mean(dim=3))
         if self.version == "v1":
             x = F.dropout(x, p=self.fc_dropout, training=self.training)
         x = F.relu(self.fc1(x))

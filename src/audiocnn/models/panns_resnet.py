@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
 from audiocnn.models.layers import logmel_min_samples, ConvBlock, PannsClipHead, PannsLogMelModel, panns_clip_head
@@ -182,9 +183,10 @@ class PannsResNet(PannsClipHead, PannsLogMelModel):
             }
         )
 
-    def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> feature map ``(batch, head_channels, time/32, mels/32)``."""
-        x = self.frontend(waveform)
+    def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
+        """``(batch, samples)`` -> feature map ``(batch, head_channels, time/32, mels/32)``;
+        ``mixup`` mixes the log-mel after SpecAugment (training, as PANNs)."""
+        x = self.frontend(waveform, mixup)
         x = self.conv_block1(x, pool_size=(2, 2), pool_type="avg")
         x = F.dropout(x, p=self.conv_dropout, training=self.training)
         x = self.resnet(x)
@@ -193,8 +195,8 @@ class PannsResNet(PannsClipHead, PannsLogMelModel):
         x = self.conv_block_after1(x, pool_size=(1, 1), pool_type="avg")
         return F.dropout(x, p=self.conv_dropout, training=self.training)
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.forward_conv(waveform).mean(dim=3)
+    def forward(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> dict[str, torch.Tensor]:
+        x = self.forward_conv(waveform, mixup).mean(dim=3)
         return panns_clip_head(x, self.fc1, self.fc_audioset, self.fc_dropout, self.training)
 
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
 from audiocnn.models.layers import PANNS_FRONTENDS, ConvBlock, PannsClipHead, PannsLogMelModel, panns_clip_head
@@ -181,11 +182,14 @@ class Wavegram(PannsClipHead, PannsLogMelModel):
         x = x.reshape(x.shape[0], self.wavegram_groups, self.wavegram_bins, -1).transpose(2, 3)
         return getattr(self, f"pre_block{self.num_pre_blocks + 1}")(x, pool_size=(2, 1), pool_type="avg")
 
-    def forward_conv(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> frame features ``(batch, channels, time')`` (frequency averaged)."""
+    def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
+        """``(batch, samples)`` -> frame features ``(batch, channels, time')`` (frequency averaged).
+        ``mixup`` mixes the Wavegram and the log-mel after SpecAugment (training, as PANNs)."""
         x = self.wavegram(self.check_input(waveform))
+        if mixup is not None:
+            x = mixup(x)
         if self.logmel:
-            mel = self.conv_block1(self.frontend(waveform), pool_size=(2, 2), pool_type="avg")
+            mel = self.conv_block1(self.frontend(waveform, mixup), pool_size=(2, 2), pool_type="avg")
             # The log-mel branch has as many frames as the Wavegram or one more (1 + n // 320
             # vs (n + 4) // 320 before the pooling); the original fails on the extra frame.
             # Slicing by the Wavegram's size (not a Python min) keeps exported graphs dynamic.
@@ -197,8 +201,8 @@ class Wavegram(PannsClipHead, PannsLogMelModel):
         x = F.dropout(x, p=self.conv_dropout, training=self.training)
         return x.mean(dim=3)
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
-        return panns_clip_head(self.forward_conv(waveform), self.fc1, self.fc_audioset, self.fc_dropout, self.training)
+    def forward(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> dict[str, torch.Tensor]:
+        return panns_clip_head(self.forward_conv(waveform, mixup), self.fc1, self.fc_audioset, self.fc_dropout, self.training)
 
 
 def _info(name: str, checkpoint_class: str) -> ModelInfo:

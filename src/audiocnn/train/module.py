@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 
 import lightning as L
@@ -11,12 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.errors import UsageError
 from audiocnn.metrics import accuracy, mean_average_precision
 from audiocnn.features import Mixup, SpeedPerturb
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
 
-__all__ = ["AudioClassifier", "WeightAverage", "lr_lambda"]
+__all__ = ["AudioClassifier", "WeightAverage", "check_mixup_choice", "lr_lambda", "mixes_features"]
 
 
 def lr_lambda(config: TrainConfig, steps_per_epoch: int):
@@ -89,6 +91,7 @@ class AudioClassifier(L.LightningModule):
         self.config = config
         self.multilabel = multilabel
         self.steps_per_epoch = max(1, steps_per_epoch)
+        check_mixup_choice(config, model)
         self.mixup = Mixup(config.mixup)
         self.speed_perturb = SpeedPerturb(config.speed_perturb)
         self.history: list[dict] = []
@@ -125,8 +128,15 @@ class AudioClassifier(L.LightningModule):
         self.mixup.train()
         self.speed_perturb.train()
         x = self.speed_perturb(x)
-        x, targets = self.mixup(x, targets)
-        logits = self.model(x)["logits"]
+        plan = self.mixup.plan(x.shape[0])
+        if plan is None:
+            logits = self.model(x)["logits"]
+        elif self.config.mixup_on == "logmel":  # inside the model, after SpecAugment (PANNs)
+            targets = plan(targets)
+            logits = self.model(x, mixup=plan)["logits"]
+        else:
+            x, targets = plan(x), plan(targets)
+            logits = self.model(x)["logits"]
         loss = self._loss(logits, targets)
         self._train_losses.append(float(loss.detach()))
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=x.shape[0])
@@ -200,6 +210,19 @@ class AudioClassifier(L.LightningModule):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.model(x)
+
+
+def mixes_features(model: nn.Module) -> bool:
+    """Does ``model.forward`` take ``mixup`` (a :class:`~audiocnn.features.augment.MixPlan` applied
+    to its log-mel after SpecAugment)? The PANNs log-mel families do."""
+    return "mixup" in inspect.signature(model.forward).parameters
+
+
+def check_mixup_choice(config: TrainConfig, model: nn.Module) -> None:
+    """ValueError when ``config`` asks for log-mel mixup and ``model`` cannot do it."""
+    if config.mixup > 0 and config.mixup_on == "logmel" and not mixes_features(model):
+        raise UsageError(f"--mixup-on logmel: {config.model} takes no log-mel mixup in its forward "
+                         "(the PANNs log-mel families do); use --mixup-on waveform")
 
 
 def count_trainable(model: nn.Module) -> int:
