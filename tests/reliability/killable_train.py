@@ -1,6 +1,7 @@
 """``python killable_train.py STEP MARKER -- <audiocnn args>``: run ``audiocnn`` and, at training step
 STEP (counted over the whole run), write MARKER and wait to be killed. The fault-injection tests
-use it to stop a training run at a chosen point with SIGKILL (no clean-up of any kind)."""
+use it to stop a training run at a chosen point with SIGKILL (no clean-up of any kind). Each
+process that reaches the step appends its PID to MARKER."""
 
 import os
 import sys
@@ -19,7 +20,8 @@ if __name__ == "__main__":
     def training_step(self, batch, batch_idx):
         count[0] += 1
         if count[0] == step:
-            marker.write_text(str(os.getpid()))
+            with open(marker, "a") as f:  # one line per process (DDP: every rank gets here)
+                f.write(f"{os.getpid()}\n")
             time.sleep(120)  # the test kills the process here
         return real_step(self, batch, batch_idx)
 

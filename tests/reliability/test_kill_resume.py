@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from audiocnn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from audiocnn.testing import make_tone_csv
 from audiocnn.train.runlock import LOCK_NAME
 
+from run_outputs import comparable
+
 HERE = Path(__file__).parent
 STEPS_PER_EPOCH, EPOCHS, FOLDS = 2, 3, 2  # 5 training clips per fold, batches of 2 (the last dropped)
 TOTAL_STEPS = STEPS_PER_EPOCH * EPOCHS * FOLDS
@@ -30,21 +31,6 @@ def _train_args(csv, out):
             "--clip-seconds", "0.25", "--mixup", "0.2", "--speed-perturb", "0.1", "--patience", "2", "--threads", "1", "--no-progress"]
 
 
-# what differs between any two runs: wall times ("seconds", "fit_seconds"...) and the machine
-WALL_TIME = re.compile(r"^((wall|fit|extract|predict|score|train|load)_)?seconds$|^machine$")
-
-
-def _without_times(x):
-    if isinstance(x, dict):
-        return {k: _without_times(v) for k, v in x.items() if not WALL_TIME.match(k)}
-    if isinstance(x, list):
-        return [_without_times(v) for v in x]
-    return x
-
-
-def _comparable(out: Path) -> dict:
-    """metrics.json without wall times, machine and the run folder's own name."""
-    return _without_times(json.loads((out / "metrics.json").read_text().replace(str(out), "OUT")))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +39,7 @@ def reference(tmp_path_factory):
     root = tmp_path_factory.mktemp("kill")
     csv = make_tone_csv(root / "data", per_class=4, folds=FOLDS, seconds=0.6)
     assert main(_train_args(csv, root / "whole")) == EXIT_OK
-    m = _comparable(root / "whole")
+    m = comparable(root / "whole")
     assert [f["epochs_run"] for f in m["folds"]] == [EPOCHS] * FOLDS  # so TOTAL_STEPS is right
     return root, csv, m
 
@@ -86,7 +72,7 @@ def test_sigkill_at_a_random_step_then_resume_gives_the_same_metrics(reference, 
         assert main([*_train_args(csv, out), "--resume"]) == EXIT_OK
     assert any("no longer running" in r.getMessage() for r in caplog.records)
     assert not (out / LOCK_NAME).exists()  # released at the end
-    assert _comparable(out) == expected
+    assert comparable(out) == expected
 
 
 @pytest.mark.parametrize("step", [1, STEPS_PER_EPOCH + 1, STEPS_PER_EPOCH * EPOCHS, TOTAL_STEPS - 1])
@@ -118,7 +104,7 @@ def test_ctrl_c_at_a_step_says_what_was_kept_and_resume_matches(reference, tmp_p
     monkeypatch.setattr(AudioClassifier, "training_step", real_step)
     assert main(_train_args(csv, out)) == EXIT_ERROR or step <= STEPS_PER_EPOCH  # not without --resume
     assert main([*_train_args(csv, out), "--resume"]) == EXIT_OK
-    assert _comparable(out) == expected
+    assert comparable(out) == expected
 
 
 def test_truncated_last_checkpoint_is_moved_aside_and_the_fold_retrained(reference, tmp_path, capsys, monkeypatch, caplog):
@@ -146,7 +132,7 @@ def test_truncated_last_checkpoint_is_moved_aside_and_the_fold_retrained(referen
     assert "Traceback" not in capsys.readouterr().err
     assert any("cannot be read" in r.getMessage() and "last.ckpt.damaged" in r.getMessage() for r in caplog.records)
     assert (last.parent / "last.ckpt.damaged").stat().st_size == len(data) // 2  # kept for inspection
-    assert _comparable(out) == expected
+    assert comparable(out) == expected
 
 
 @pytest.mark.parametrize("errno_", ["ENOSPC", "EROFS"])
@@ -177,4 +163,16 @@ def test_full_disk_or_read_only_names_the_file_and_keeps_earlier_outputs(referen
 
     monkeypatch.setattr(protocol, "fit_fold", lambda *a, **k: pytest.fail("a finished fold was trained again"))
     assert main([*_train_args(csv, out), "--resume"]) == EXIT_OK
-    assert _comparable(out) == expected
+    assert comparable(out) == expected
+
+
+def test_last_checkpoint_holds_the_last_epoch(reference):
+    """last.ckpt is written at every epoch end, also in epochs that do not improve the best one:
+    a kill loses at most the epoch under way."""
+    import torch
+
+    root, _, expected = reference
+    for k in range(1, FOLDS + 1):
+        ckpt = torch.load(root / "whole" / f"fold_{k}" / "lightning" / "last.ckpt", map_location="cpu", weights_only=True)
+        assert ckpt["global_step"] == STEPS_PER_EPOCH * EPOCHS
+        assert len(ckpt["audiocnn_history"]) == EPOCHS

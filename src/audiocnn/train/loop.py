@@ -206,11 +206,13 @@ def fit_fold(
         monitor="val_score" if val_dl is not None else None,
         mode="max",
         save_top_k=1,
-        save_last=True,
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    callbacks: list[Callback] = [_EpochHistory(), _StaysStopped(), ckpt_cb]
+    # last.ckpt at every epoch end: its own callback, because save_last=True on the one above
+    # writes it only in the epochs that improve the best (Lightning >= 2.5)
+    last_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, save_on_train_epoch_end=True, enable_version_counter=False)
+    callbacks: list[Callback] = [_EpochHistory(), _StaysStopped(), ckpt_cb, last_cb]
     if val_dl is not None and config.patience > 0:
         callbacks.append(EarlyStopping(monitor="val_score", mode="max", patience=config.patience, check_on_train_epoch_end=True))
     callbacks += list(extra_callbacks or [])

@@ -290,7 +290,10 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
     book = _StreamBookkeeping(positioned, others, out_dir)
     callbacks: list[Callback] = [book, ModelCheckpoint(
         dirpath=ckpt_dir, filename="best", monitor="val_score" if val_dl is not None else None, mode="max", save_top_k=1,
-        save_last=True, save_on_train_epoch_end=True, enable_version_counter=False)]
+        save_on_train_epoch_end=True, enable_version_counter=False)]
+    # last.ckpt at every epoch end (save_last=True above writes it only when the best improves)
+    callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, save_on_train_epoch_end=True,
+                                     enable_version_counter=False))
     if opt.checkpoint_every > 0:
         callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=opt.checkpoint_every,
                                          save_top_k=1, enable_version_counter=False))
