@@ -40,6 +40,19 @@ def test_end_to_end_report_and_checkpoint(tone_csv, tiny_config, tmp_path):
     assert ev["accuracy"] == pytest.approx(m["folds"][0]["accuracy"])
     assert (tmp_path / "ev" / "metrics.json").exists()
 
+    # every fold lists its test files with the true label, the prediction and the class scores
+    import csv
+
+    rows = list(csv.DictReader((out / "fold_1" / "predictions.csv").open()))
+    assert len(rows) == 6 and list(rows[0])[:3] == ["path", "label", "predicted"]
+    assert [k for k in rows[0] if k.startswith("p_")] == ["p_high", "p_low", "p_mid"]
+    for r in rows:
+        p = {c: float(r[f"p_{c}"]) for c in ("high", "low", "mid")}
+        assert sum(p.values()) == pytest.approx(1.0, abs=1e-4)
+        assert r["predicted"] == max(p, key=p.get)
+    accuracy = np.mean([r["predicted"] == r["label"] for r in rows])
+    assert accuracy == pytest.approx(m["folds"][0]["accuracy"])
+
 
 def test_evaluate_maps_labels_by_name_and_rejects_unknown(tone_csv, tiny_config, tmp_path):
     run_experiment(tone_csv, tiny_config, tmp_path / "run", max_folds=1)
@@ -169,6 +182,8 @@ def test_multilabel_tagging_metrics(tmp_path, tiny_config, make_tones):
     assert set(m["summary"]) >= {"mAP", "auc", "d_prime"}
     assert 0.0 <= m["summary"]["mAP"]["mean"] <= 1.0
     assert (tmp_path / "run" / "learning_curves.png").exists()
+    header = (tmp_path / "run" / "fold_1" / "predictions.csv").read_text().splitlines()[0]
+    assert header.startswith("path,label,predicted,p_")
 
 
 def test_adapt_batchnorm_estimates_statistics_from_the_unlabelled_test_audio(tone_csv):

@@ -16,6 +16,7 @@ __all__ = [
     "information_maximization_loss",
     "predict_manifest",
     "windowed_inputs",
+    "write_predictions",
 ]
 
 
@@ -164,3 +165,32 @@ def predict_manifest(
 
     waves = [cache.get(item.path) for item in manifest.items]
     return apply_windowed(probs, waves, window, hop, pad_short=True, how=windowing.aggregate, batch_size=batch_size)
+
+
+def write_predictions(path, manifest, probs: np.ndarray, *, multilabel: bool = False, threshold: float = 0.5):
+    """Write one CSV row per item of ``manifest``: ``path, label, predicted`` and the score of every
+    class (``p_<class>``), ``probs`` being ``(n_items, n_classes)`` in the manifest's class order.
+
+    ``label``/``predicted`` join several labels with ``;`` for tagging data, where a class is
+    predicted when its score is at least ``threshold``; single-label data predicts the arg-max.
+    The file is written atomically.
+    """
+    import csv
+    import io
+
+    from audiocnn.atomic import write_text_atomic
+
+    probs = np.asarray(probs, dtype=np.float64)
+    classes = list(manifest.classes)
+    if probs.shape != (len(manifest.items), len(classes)):
+        raise ValueError(f"probs has shape {probs.shape}; expected ({len(manifest.items)}, {len(classes)})")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "label", "predicted", *[f"p_{c}" for c in classes]])
+    for item, p in zip(manifest.items, probs):
+        if multilabel:
+            predicted = ";".join(c for c, v in zip(classes, p) if v >= threshold)
+        else:
+            predicted = classes[int(p.argmax())]
+        w.writerow([str(item.path), ";".join(item.labels), predicted, *[f"{v:.6g}" for v in p]])
+    write_text_atomic(path, buf.getvalue())

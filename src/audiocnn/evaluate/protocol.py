@@ -21,6 +21,7 @@ from audiocnn.evaluate.predict import (
     adapt_batchnorm,
     adapt_information_maximization,
     predict_manifest,
+    write_predictions,
 )
 from audiocnn.metrics import (
     classification_metrics,
@@ -238,6 +239,7 @@ def _run_folds(
             "test_predictions": probs.argmax(1).tolist() if not manifest.multilabel else None,
         }
         if is_global_zero():
+            write_predictions(fdir / "predictions.csv", test_m, probs, multilabel=manifest.multilabel)
             write_json_atomic(rfile, res)
         results.append(res)
         key = primary_metric(manifest.multilabel)
