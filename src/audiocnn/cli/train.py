@@ -39,8 +39,9 @@ sample_rate / hop_size), n_mels=BINS, fmin=HZ, fmax=HZ, spec_augment=false. The 
 families take sample_rate and spec_augment; ImageNet models take sample_rate (their three
 resolutions are the study's). `--model-arg x=1` with an unknown x lists what a model takes.
 
-Writes OUT/metrics.json, OUT/report.md, OUT/confusion_matrix.png, OUT/learning_curves.png and
-OUT/fold_<k>/best.pth. The epoch kept for each fold is chosen on a validation split of its
+Writes OUT/metrics.json, OUT/report.md, OUT/confusion_matrix.png, OUT/learning_curves.png,
+OUT/fold_<k>/best.pth and OUT/fold_<k>/predictions.csv (each test file: label, prediction, class
+scores). The epoch kept for each fold is chosen on a validation split of its
 training folds, never on the test fold. The baselines (MFCC + SVM unless --no-baselines) are
 scored on the same test folds, tuned on the training folds only; a model that does not beat
 one gets a warning. With --init imagenet,random each arm is a full run in
@@ -61,8 +62,11 @@ EVAL_EPILOG = """examples:
   audiocnn evaluate --checkpoint runs/x/fold_1/best.pth --data new_mic/ --adapt-bn   # adapt to the new audio first
   audiocnn evaluate --dataset audioset --split eval --data AudioSet/ --checkpoint Cnn14_mAP=0.431.pth \\
       --blacklist dcase_blacklist.txt --skip-bad --out runs/cnn14_audioset_eval
+  audiocnn evaluate --checkpoint runs/stream/best.pth --data shards/ --out runs/stream/eval   # packed shards, streamed
 
 Labels are matched to the checkpoint's by name; data with labels the model does not know is an error.
+A folder written by `audiocnn pack` (tar shards or HDF5) is scored by streaming, with mAP, AUC
+and d-prime from score histograms (multi-label) or accuracy (single-label).
 
 AudioSet (--dataset audioset): one split of the released segments alone (--split, default eval),
 scored as the PANNs paper scores it: mAP, AUC and d-prime overall and per class. A checkpoint
@@ -267,6 +271,12 @@ def run_evaluate(args) -> int:
     from audiocnn.errors import UsageError
     from audiocnn.evaluate.protocol import evaluate_checkpoint
 
+    from audiocnn.data.shards import is_packed
+
+    if is_packed(args.data):  # a folder written by `audiocnn pack`: scored by streaming
+        from audiocnn.cli.packed_evaluate import run_packed_evaluate
+
+        return run_packed_evaluate(args)
     if _is_audioset(args):
         return run_audioset_evaluate(args)
     if args.split is not None or args.blacklist is not None:
