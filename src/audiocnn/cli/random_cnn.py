@@ -10,6 +10,7 @@ import logging
 ORDER = 40
 
 RANDOM_EPILOG = """examples:
+  audiocnn random-cnn --data gtzan/ --dataset gtzan --preset pons --seeds 3 --out runs/rc_gtzan   # the study's settings
   audiocnn random-cnn --data ../shared/data/fsdd --dataset fsdd --folds logo --frontends all --backends svm,elm --seeds 3 --out runs/random_cnn
   audiocnn random-cnn --data meta.csv --frontends pons_timbral,mfcc --backends svm --seeds 1 --out runs/rc
   audiocnn random-cnn --data clips/ --frontends cnn10 --checkpoint runs/x/fold_1/best.ckpt --backends svm --out runs/trained_emb
@@ -71,6 +72,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     from audiocnn.backends.estimators import BACKENDS
+    from audiocnn.train.presets import RANDOM_CNN_PRESETS
 
     p = subparsers.add_parser(
         "random-cnn",
@@ -81,14 +83,17 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _data_args(p)
-    p.add_argument("--frontends", default="all", help="'all' (every pons_* front-end + mfcc) or a comma list of registered models / mfcc")
-    p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma list of {', '.join(BACKENDS)}")
+    p.add_argument("--frontends", default=None, help="'all' (every pons_* front-end + mfcc) or a comma list of registered models / mfcc")
+    p.add_argument("--backends", default=None, help=f"comma list of {', '.join(BACKENDS)} (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="random-weight draws per front-end (seeds 0..N-1)")
     p.add_argument("--checkpoint", default=None, help="use this trained model's embedding instead of random weights")
     p.add_argument("--stats", default="mean", help="pooling over time: comma list of mean,max,std")
     _arch_args(p)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--inner-folds", type=int, default=3, help="inner CV folds for the hyper-parameter search")
+    p.add_argument("--preset", choices=tuple(RANDOM_CNN_PRESETS), default=None,
+                   help="the settings of a study (pons: Pons & Serra 2019, 12 kHz, 96 mel bands, every front-end, "
+                        "SVM and ELM; docs/presets.md); explicit flags override them")
     p.set_defaults(func=run)
 
     t = subparsers.add_parser(
@@ -111,12 +116,25 @@ def register(subparsers) -> None:
     t.set_defaults(func=run_triage)
 
 
+def apply_preset(args) -> None:
+    """The preset's settings where no flag was given, then the defaults."""
+    from audiocnn.backends.estimators import BACKENDS
+    from audiocnn.train.presets import RANDOM_CNN_PRESETS
+
+    preset = RANDOM_CNN_PRESETS.get(args.preset, {}) if args.preset else {}
+    defaults = {"frontends": "all", "backends": ",".join(BACKENDS)}
+    for key in ("sample_rate", "n_mels", "frontends", "backends"):
+        if getattr(args, key) is None:
+            setattr(args, key, preset.get(key, defaults.get(key)))
+
+
 def run(args) -> int:
     from pathlib import Path
 
     from audiocnn.evaluate.random_cnn_study import parse_frontends, run_study, write_results
     from audiocnn.data import load_manifest
 
+    apply_preset(args)
     frontends = parse_frontends(args.frontends)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     stats = tuple(s.strip() for s in args.stats.split(",") if s.strip())
