@@ -78,3 +78,46 @@ def test_width_scales_every_block():
         assert wide.eval()(_speechlike())["logits"].shape == (1, 3)
     with pytest.raises(ValueError, match="width"):
         create_model("cnn6_lite_speech", num_classes=3, width=0)
+
+
+def test_clip_stats_path_adds_the_mfcc_statistics_logits():
+    torch.manual_seed(0)
+    m = create_model("cnn6_lite", num_classes=4, clip_stats=8).eval()
+    plain = create_model("cnn6_lite", num_classes=4).eval()
+    assert {"stats_bn.weight", "stats_fc.weight"} <= set(m.state_dict())
+    assert not any(k.startswith("stats_") for k in plain.state_dict())  # off by default: the PANNs layout
+    x = torch.cat([_speechlike(0), _speechlike(1)])
+    s = m.clip_statistics(x)
+    assert s.shape == (2, 48)
+    # the statistics of a frame-wise DCT of the log-mel: recompute them by hand
+    logmel = m.logmel_extractor(x)
+    logmel = logmel - logmel.amax(dim=(1, 2), keepdim=True)
+    n = logmel.shape[-1]
+    k, j = np.meshgrid(np.arange(8), np.arange(n))
+    dct = torch.from_numpy(np.sqrt(2.0 / n) * np.cos(np.pi * k * (2 * j + 1) / (2 * n))).float()
+    dct[:, 0] /= np.sqrt(2.0)
+    c = logmel @ dct
+    assert torch.allclose(s[:, :8], c.mean(dim=1), atol=1e-3)
+    assert torch.allclose(s[:, 24:32], c.std(dim=1, unbiased=False), atol=1e-3)
+    # the logits are the CNN's plus the statistics path's, and only the statistics path's
+    # classifier changes them when the CNN is left alone
+    with torch.no_grad():
+        base = m(x)["logits"]
+        m.stats_fc.bias += 1.0
+        assert torch.allclose(m(x)["logits"], base + 1.0, atol=1e-5)
+    m.reset_classifier(2)
+    assert m(x)["logits"].shape == (2, 2) and m.stats_fc.out_features == 2
+    with pytest.raises(ValueError, match="clip_stats"):
+        create_model("cnn6_lite", num_classes=4, clip_stats=65)
+
+
+def test_clip_stats_model_round_trips_through_a_checkpoint(tmp_path):
+    from audiocnn.models import ModelBundle, load_model, save_checkpoint
+
+    m = create_model("cnn6_lite", num_classes=3, clip_stats=4).eval()
+    bundle = ModelBundle.for_model(m, labels=("a", "b", "c"), model_args={"clip_stats": 4})
+    save_checkpoint(m, tmp_path / "m.pth", bundle)
+    loaded, _ = load_model(tmp_path / "m.pth")
+    x = _speechlike()
+    with torch.no_grad():
+        assert torch.allclose(loaded(x)["logits"], m(x)["logits"], atol=1e-6)

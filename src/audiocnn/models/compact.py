@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from audiocnn.features.augment import MixPlan, SpecAugment
 from audiocnn.features.spectrogram import LogMel, dct_matrix
 from audiocnn.models._registry import register_model
-from audiocnn.models.base import ModelInfo, init_bn
+from audiocnn.models.base import ModelInfo, init_bn, init_layer
 from audiocnn.models.panns import PannsCnn
 
 __all__ = ["CompactCnn"]
@@ -48,6 +49,14 @@ class CompactCnn(PannsCnn):
         lifter: if > 0, keep only the first ``lifter`` DCT coefficients of every log-mel frame
             (cepstral liftering, the smoothing behind MFCCs): the spectral envelope (formants)
             stays, the harmonics of the voice's pitch go; 0 = off.
+        clip_stats: if > 0, a second, linear path beside the convolutions: the first
+            ``clip_stats`` cepstral coefficients of every frame of the level-normalised log-mel
+            (no SpecAugment), with their first and second differences over time, each summarised
+            by its mean and standard deviation over the clip (``6 * clip_stats`` values, the
+            features of the classic MFCC-statistics classifier), standardised by a BatchNorm and
+            mapped to class logits that are added to the CNN's (``stats_bn``, ``stats_fc``). It
+            gives a model trained on a few hundred clips the clip-level timbre summary a CNN
+            needs many examples to learn; 0 = off (the PANNs layout).
         other arguments: as :class:`~audiocnn.models.panns.PannsCnn` (``sample_rate`` 8000,
             16000 or 32000 picks the PANNs window and mel range of that rate).
     """
@@ -65,6 +74,7 @@ class CompactCnn(PannsCnn):
         channel_norm: bool = False,
         freq_shift: int = 0,
         lifter: int = 0,
+        clip_stats: int = 0,
         hop_size: int | None = None,
         **kwargs,
     ):
@@ -86,6 +96,15 @@ class CompactCnn(PannsCnn):
         self.bn0 = nn.BatchNorm2d(n_mels)
         init_bn(self.bn0)
         self.spec_augmenter = SpecAugment(time_drop_width, 2, freq_drop_width, 2) if spec_augment else nn.Identity()
+        if not 0 <= clip_stats <= n_mels:
+            raise ValueError(f"clip_stats must be in [0, n_mels={n_mels}], got {clip_stats}")
+        self.clip_stats = clip_stats
+        if clip_stats:
+            self.register_buffer("stats_dct", dct_matrix(n_mels, clip_stats), persistent=False)
+            self.stats_bn = nn.BatchNorm1d(6 * clip_stats)
+            init_bn(self.stats_bn)
+            self.stats_fc = nn.Linear(6 * clip_stats, self.num_classes)
+            init_layer(self.stats_fc)
         self.info = ModelInfo(
             **{
                 **self.info.to_dict(),
@@ -114,6 +133,39 @@ class CompactCnn(PannsCnn):
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         x = self.spec_augmenter(x)
         return x if mixup is None else mixup(x)
+
+    def clip_statistics(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> ``(batch, 6 * clip_stats)``: mean and standard deviation over
+        time of the cepstral coefficients of the level-normalised log-mel and of their first and
+        second differences (the ``clip_stats`` path; see the class docstring)."""
+        x = self.logmel_extractor(self.check_input(waveform))  # (batch, frames, mel_bins)
+        x = x - x.amax(dim=(1, 2), keepdim=True)
+        c = x @ self.stats_dct  # (batch, frames, clip_stats)
+        d1 = torch.diff(c, dim=1, prepend=c[:, :1])
+        d2 = torch.diff(d1, dim=1, prepend=d1[:, :1])
+        parts = [c, d1, d2]
+        return torch.cat([p.mean(dim=1) for p in parts] + [p.std(dim=1, unbiased=False) for p in parts], dim=1)
+
+    def forward(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> dict[str, torch.Tensor]:
+        """As :meth:`PannsCnn.forward`, plus the ``clip_stats`` path's logits when it is on."""
+        out = super().forward(waveform, mixup)
+        if self.clip_stats:
+            s = self.clip_statistics(waveform)
+            s = self.stats_bn(s if mixup is None else mixup(s))
+            s = F.dropout(s, p=self.fc_dropout, training=self.training)
+            out["logits"] = out["logits"] + self.stats_fc(s)
+        return out
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        if self.clip_stats:
+            raise NotImplementedError("with clip_stats the logits also read the clip statistics; call forward()")
+        return super().forward_head(features)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        super().reset_classifier(num_classes)
+        if self.clip_stats:
+            self.stats_fc = nn.Linear(self.stats_fc.in_features, num_classes).to(self.stats_fc.weight.device)
+            init_layer(self.stats_fc)
 
 
 def _compact(name: str, *, width: float = 1.0, **kwargs) -> CompactCnn:
