@@ -17,6 +17,7 @@ import dataclasses
 import os
 
 from audiocnn.train.config import TrainConfig
+from audiocnn.train.records import check_logger
 
 __all__ = ["check_init_choice", "check_mixup_choice", "run_training", "training_summary"]
 
@@ -91,6 +92,7 @@ def run_training(
         torch.set_num_threads(threads)
     check_init_choice(config, inits if inits is not None and len(inits) > 1 else None)
     check_mixup_choice(config)
+    check_logger(config.logger)
     from audiocnn.data.shards import is_packed
 
     base = {"model": config.model, "out": str(out_dir)}

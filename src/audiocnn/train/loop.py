@@ -31,6 +31,7 @@ from audiocnn.models.bundle import INIT_KWARGS, generic_labels
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.determinism import EpochCrops, EpochSampler
 from audiocnn.train.module import AudioClassifier
+from audiocnn.train.records import training_logger
 
 __all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "fold_bundle", "load_lightning_weights"]
 
@@ -224,7 +225,7 @@ def fit_fold(
         precision=config.precision,
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
-        logger=False,
+        logger=training_logger(config.logger, out_dir),
         default_root_dir=str(out_dir),
         num_sanity_val_steps=0,
         enable_model_summary=False,

@@ -351,9 +351,13 @@ class RunFolder:
         return self.data
 
     def write_record(self, record: dict) -> None:
-        """``run.json``: ``record`` plus the fingerprint (recipe and data)."""
+        """``run.json``: ``record``, the environment (:func:`~audiocnn.train.records.run_environment`:
+        versions, git commit, machine) and the fingerprint (recipe and data)."""
         if self.enabled:
-            write_json_atomic(self.out_dir / self.RECORD, {**record, "fingerprint": {"recipe": self.recipe, "data": self.data}})
+            from audiocnn.train.records import run_environment
+
+            write_json_atomic(self.out_dir / self.RECORD,
+                              {**record, "environment": run_environment(), "fingerprint": {"recipe": self.recipe, "data": self.data}})
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._lock is not None:

@@ -35,6 +35,7 @@ from audiocnn.data.shards import PackedClipDataset, RankSampler, ShardStream, lo
 from audiocnn.models import save_checkpoint, save_pretrained
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
+from audiocnn.train.records import run_environment, training_logger
 from audiocnn.train.loop import AtomicCheckpointIO, build_model, fold_bundle, load_lightning_weights
 from audiocnn.train.module import AudioClassifier
 
@@ -301,12 +302,13 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
     trainer = L.Trainer(
         max_epochs=config.epochs, max_steps=opt.max_steps, accelerator=config.accelerator, devices=config.devices,
         num_nodes=opt.num_nodes, strategy=config.strategy, precision=config.precision, sync_batchnorm=opt.sync_batchnorm,
-        use_distributed_sampler=False, callbacks=callbacks, plugins=[AtomicCheckpointIO()], logger=False,
+        use_distributed_sampler=False, callbacks=callbacks, plugins=[AtomicCheckpointIO()], logger=training_logger(config.logger, out_dir),
         default_root_dir=str(out_dir), num_sanity_val_steps=0, enable_model_summary=False,
         enable_progress_bar=config.progress, log_every_n_steps=1,
     )
     if trainer.is_global_zero:
-        write_json_atomic(run_file, {"data": str(data), "config": config.to_dict(), "stream": opt.__dict__, "clip_seconds": clip,
+        write_json_atomic(run_file, {"data": str(data), "config": config.to_dict(), "environment": run_environment(),
+                                     "stream": opt.__dict__, "clip_seconds": clip,
                                      "train_shards": len(train_names), "val_shards": None if val_names is None else len(val_names),
                                      "world_size": trainer.world_size, "history": []})
     last = ckpt_dir / "last.ckpt"
