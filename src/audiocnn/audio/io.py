@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -58,7 +59,7 @@ class AudioLoadError(AudiocnnError, RuntimeError):
         self.code = code
         super().__init__(f"{self.path}: {reason}")
 
-    def __reduce__(self):  # keeps path, reason and code through pickling (worker processes)
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:  # keeps path, reason and code through pickling (worker processes)
         return (type(self), (self.path, self.reason, self.code))
 
 
@@ -129,7 +130,7 @@ def _one_frame(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).mean(axis=0, keepdims=True).astype(np.float32)
 
 
-def _check_samples(path, x: np.ndarray) -> None:
+def _check_samples(path: str | os.PathLike, x: np.ndarray) -> None:
     if x.shape[0] == 0:
         raise AudioLoadError(path, "0 samples after decoding", "no_samples")
     if not np.all(np.isfinite(x)):
@@ -137,7 +138,7 @@ def _check_samples(path, x: np.ndarray) -> None:
         raise AudioLoadError(path, f"{bad} NaN/inf samples after decoding", "non_finite")
 
 
-def check_waveform(x, what: str = "input", *, allow_2d: bool = False) -> np.ndarray:
+def check_waveform(x: Any, what: str = "input", *, allow_2d: bool = False) -> np.ndarray:
     """An array given to the Python API as a float32 waveform in [-1, 1], or a named error.
 
     Args:

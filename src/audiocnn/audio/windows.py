@@ -151,7 +151,7 @@ class Windowing:
     pad_short: bool = True
     aggregate: str = "mean"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.clip_seconds > 0:
             raise ValueError(f"clip_seconds must be > 0, got {self.clip_seconds}")
         if self.hop_seconds is not None and not 0 < self.hop_seconds <= self.clip_seconds:
@@ -228,7 +228,7 @@ def apply_windowed(
     outputs: list[np.ndarray] = []
     pending: list[np.ndarray] = []
 
-    def flush():
+    def flush() -> None:
         if pending:
             outputs.append(np.asarray(fn(np.stack(pending).astype(np.float32, copy=False))))
             pending.clear()

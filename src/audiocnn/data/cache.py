@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -81,7 +81,7 @@ class AudioCache:
 
     # -- keys ------------------------------------------------------------------------------
     @staticmethod
-    def _norm(path) -> str:
+    def _norm(path: str | os.PathLike) -> str:
         return os.path.abspath(os.fspath(path))
 
     def _disk_path(self, path: str, stamp: tuple[int, int]) -> Path:
@@ -89,6 +89,7 @@ class AudioCache:
         # old copy can be found (same prefix) and removed.
         head = hashlib.sha1(f"{path}|{self.sample_rate}".encode()).hexdigest()[:20]
         tail = hashlib.sha1(f"{stamp[0]}|{stamp[1]}".encode()).hexdigest()[:12]
+        assert self.cache_dir is not None  # only called when there is a cache folder
         return self.cache_dir / f"{head}_{tail}.npy"
 
     # -- memory ----------------------------------------------------------------------------
@@ -104,7 +105,9 @@ class AudioCache:
                 _, (_, dropped) = self._mem.popitem(last=False)
                 self._bytes -= dropped.nbytes
 
-    def __contains__(self, path) -> bool:
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, (str, os.PathLike)):
+            return False
         p = self._norm(path)
         entry = self._mem.get(p)
         if entry is None:
@@ -228,6 +231,7 @@ class AudioCache:
         bar = tqdm(total=len(todo), desc=f"decoding at {self.sample_rate} Hz", unit="file",
                    disable=None if progress else True, leave=False)  # None: terminals only
         try:
+            results: Iterator[tuple[str, np.ndarray | None, str | None]]
             if num_workers <= 0:
                 results = map(_decode_for_pool, ((p, self.sample_rate) for p in todo))
                 pool = None
@@ -239,7 +243,7 @@ class AudioCache:
             for p, x, reason in results:
                 bar.update(1)
                 if x is None:
-                    bad.append(BadItem(p, reason))
+                    bad.append(BadItem(p, reason or "decoding failed"))
                     continue
                 self.decodes += 1
                 self.put(p, x, stamps[p])  # stamp taken before decoding: a later change re-decodes

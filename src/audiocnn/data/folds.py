@@ -31,7 +31,7 @@ def _can_stratify(y: np.ndarray, k: int) -> bool:
     return min(counts.values()) >= k
 
 
-def _kfold(manifest: Manifest, idx: np.ndarray, k: int, seed: int, grouped: bool):
+def _kfold(manifest: Manifest, idx: np.ndarray, k: int, seed: int, grouped: bool) -> list[tuple[np.ndarray, np.ndarray]]:
     """Yield (train, test) positions of ``idx`` for k folds; grouped and/or stratified when possible."""
     y = manifest.stratify_labels()[idx]
     groups = manifest.groups()[idx] if grouped else None
@@ -39,6 +39,7 @@ def _kfold(manifest: Manifest, idx: np.ndarray, k: int, seed: int, grouped: bool
         # "The least populated class has only n members": stratification is then approximate.
         warnings.simplefilter("ignore", UserWarning)
         if grouped:
+            assert groups is not None
             n_groups = len(set(groups.tolist()))
             if n_groups < k:
                 raise ValueError(f"{manifest.name}: {k} grouped folds need at least {k} groups, found {n_groups}")

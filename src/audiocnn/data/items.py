@@ -96,7 +96,7 @@ class BadDataError(ValueError):
         )
 
 
-def natural_key(s: str | None):
+def natural_key(s: str | None) -> tuple:
     """Sort key putting numbers in numeric order (``"2"`` before ``"10"``), then text."""
     text = str(s)
     try:

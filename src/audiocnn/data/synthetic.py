@@ -112,8 +112,8 @@ def _event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.nd
         x = np.zeros(int(dur * sr))
         click_len = int(0.004 * sr)
         decay = np.exp(-np.arange(click_len) / (0.0008 * sr))
-        for s in np.arange(0, dur, 1 / rate):
-            i = int(s * sr)
+        for t0 in np.arange(0, dur, 1 / rate):
+            i = int(t0 * sr)
             c = rng.standard_normal(click_len) * decay
             x[i:i + click_len] += c[: len(x) - i]
         return x

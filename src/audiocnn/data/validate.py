@@ -13,10 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audiocnn.data.items import BadDataError, BadItem, Item, natural_key
 from audiocnn.data.labels import label_problem
 from audiocnn.data.manifest import Manifest
+
+if TYPE_CHECKING:
+    from audiocnn.data.cache import AudioCache
 
 __all__ = ["apply_bad", "audio_header_problem", "require_classes", "validate_manifest"]
 
@@ -131,7 +135,7 @@ def validate_manifest(
     *,
     skip_bad: bool = False,
     check_audio: bool = True,
-    cache=None,
+    cache: AudioCache | None = None,
     num_workers: int = 0,
     progress: bool = True,
 ) -> Manifest:

@@ -38,6 +38,7 @@ import io
 import json
 import os
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +148,7 @@ class EmbeddingSet:
         if path.suffix != ".npz":
             raise ValueError(f"{path}: the embeddings file must end in .npz (numpy would write {path}.npz)")
         starts, ends = self.row_spans()
-        arrays = {
+        arrays: dict[str, Any] = {
             "embeddings": self.embeddings.astype(np.float32),
             "paths": np.array(self.paths, dtype=str),
             "file_index": self.file_index.astype(np.int64),
@@ -184,8 +185,8 @@ class Embedder:
         clip_seconds: float | None = None,
         window_seconds: float = 1.0,
         hop_seconds: float = 0.5,
-        calibration=None,
-    ):
+        calibration: Any = None,
+    ) -> None:
         net, self.bundle = open_model(model, checkpoint, clip_seconds=clip_seconds)
         self.runner = Runner(net, precision=precision, copy=isinstance(model, AudioModel), num_threads=num_threads, calibration=calibration)
         self.info = net.info
@@ -199,7 +200,7 @@ class Embedder:
         self.hop = min(max(1, int(round(hop_seconds * sr))), self.window)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs) -> Embedder:
+    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs: Any) -> Embedder:
         """An embedder for a checkpoint or model folder with a bundle; ``kwargs`` as the class."""
         return cls(kwargs.pop("model", None), checkpoint=checkpoint, **kwargs)
 
@@ -235,11 +236,12 @@ class Embedder:
         try:
             for windows, batch, markers in batch_same_length(items, self.batch_size):
                 if windows:  # a model error is the failure of the file(s) whose windows cause it
-                    emb, model_failed = run_per_file(self.embed_batch, windows, batch)
+                    assert batch is not None  # windows come stacked
+                    vectors, model_failed = run_per_file(self.embed_batch, windows, batch)
                     for i, e in model_failed.items():
                         failed.setdefault(i, e)
                     length = batch.shape[1] / self.sample_rate
-                    rows.extend((w.index, w.start, w.start + length, e) for w, e in zip(windows, emb) if e is not None)
+                    rows.extend((w.index, w.start, w.start + length, v) for w, v in zip(windows, vectors) if v is not None)
                 for m in markers:
                     if m.error is not None:
                         failed.setdefault(m.index, m.error)

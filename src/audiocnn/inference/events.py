@@ -21,7 +21,11 @@ import numpy as np
 
 from audiocnn.atomic import atomic_path
 
-__all__ = ["Event", "EventTracker", "extract_events", "write_events_csv"]
+__all__ = ["Event", "EventTracker", "Thresholds", "extract_events", "write_events_csv"]
+
+Thresholds = float | Sequence[float] | np.ndarray | Mapping[str, float]
+"""A detection threshold: one for every class, one per class (in class order), or
+``{label: value, "default": value}``."""
 
 
 @dataclass
@@ -36,7 +40,7 @@ class Event:
         return asdict(self)
 
 
-def _thresholds(thresholds, labels: Sequence[str]) -> np.ndarray:
+def _thresholds(thresholds: Thresholds, labels: Sequence[str]) -> np.ndarray:
     c = len(labels)
     if isinstance(thresholds, Mapping):
         default = float(thresholds.get("default", 0.5))
@@ -70,7 +74,7 @@ class EventTracker:
         time_offset: time of frame 0's start, seconds.
     """
 
-    def __init__(self, labels: Sequence[str], frame_rate: float, thresholds=0.5, min_duration: float = 0.0, merge_gap: float = 0.0, time_offset: float = 0.0):
+    def __init__(self, labels: Sequence[str], frame_rate: float, thresholds: Thresholds = 0.5, min_duration: float = 0.0, merge_gap: float = 0.0, time_offset: float = 0.0):
         self.labels = list(labels)
         self.frame_rate = float(frame_rate)
         self.thr = _thresholds(thresholds, self.labels)
@@ -113,7 +117,7 @@ class EventTracker:
                     self.open_score[c] = max(self.open_score[c], score)
                 else:
                     if self.open_start[c] >= 0:
-                        self._close(c)
+                        self._close(int(c))
                     self.open_start[c], self.open_end[c], self.open_score[c] = gs, ge, score
         self.next_frame += n
         # close events whose gap can no longer be bridged
@@ -131,7 +135,7 @@ def extract_events(
     probs: np.ndarray,
     frame_rate: float,
     labels: Sequence[str] | None = None,
-    thresholds=0.5,
+    thresholds: Thresholds = 0.5,
     min_duration: float = 0.0,
     merge_gap: float = 0.0,
     time_offset: float = 0.0,

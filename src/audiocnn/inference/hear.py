@@ -103,7 +103,7 @@ class HearModel(nn.Module):
         self.frame_features = bool(model.info.frame_level and hasattr(model, "forward_conv") and hasattr(model, "time_ratio"))
         if self.frame_features:
             with torch.inference_mode():
-                probe = self.model.forward_conv(torch.zeros(1, max(model.info.min_samples, self.network_sample_rate)))
+                probe = getattr(self.model, "forward_conv")(torch.zeros(1, max(model.info.min_samples, self.network_sample_rate)))
             self.frame_features = probe.dim() == 3
             self.timestamp_embedding_size = int(probe.shape[1]) if self.frame_features else self.scene_embedding_size
         else:
@@ -128,7 +128,7 @@ def load_model(model_file_path: str | os.PathLike = "", model_name: str | None =
     return HearModel(net, bundle=bundle, **{"copy": False, **kwargs})  # the network is ours: bf16 may fold it in place
 
 
-def _validated(audio) -> torch.Tensor:
+def _validated(audio: Any) -> torch.Tensor:
     """The HEAR input rules, each with its own message: a 2-D ``(n_sounds, n_samples)`` batch of
     float samples (integer PCM is refused: HEAR passes floats in [-1, 1]), at least one sound of
     at least one sample, every sample finite."""
@@ -184,15 +184,16 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
     sr = model.network_sample_rate
     if model.frame_features:
         x = model.runner.pad_short(audio)
-        feats = torch.cat([model.runner.run(model.model.forward_conv, x[i : i + model.batch_size]).float() for i in range(0, n_sounds, model.batch_size)])
+        forward_conv = getattr(model.model, "forward_conv")  # frame-level PANNs models (checked in HearModel)
+        feats = torch.cat([model.runner.run(forward_conv, x[i : i + model.batch_size]).float() for i in range(0, n_sounds, model.batch_size)])
         emb = feats.transpose(1, 2).float()  # (sounds, T, C)
-        r = int(model.model.time_ratio)
+        r = int(getattr(model.model, "time_ratio"))
         hop_s = 1.0 / model.info.frame_rate
         t = (torch.arange(emb.shape[1], dtype=torch.float64) * r + (r - 1) / 2) * hop_s * 1000.0
         return emb, t[None].expand(n_sounds, -1).float().contiguous()
     windows = np.stack([centred_windows(x, model.window, model.hop) for x in audio.numpy()])  # (sounds, T, window)
     count = windows.shape[1]
     flat = windows.reshape(-1, model.window)
-    emb = np.concatenate([_embed(model, flat[i : i + model.batch_size]) for i in range(0, len(flat), model.batch_size)])
+    vectors = np.concatenate([_embed(model, flat[i : i + model.batch_size]) for i in range(0, len(flat), model.batch_size)])
     t = torch.arange(count, dtype=torch.float64) * model.hop / sr * 1000.0
-    return torch.from_numpy(emb).reshape(n_sounds, count, -1), t[None].expand(n_sounds, -1).float().contiguous()
+    return torch.from_numpy(vectors).reshape(n_sounds, count, -1), t[None].expand(n_sounds, -1).float().contiguous()

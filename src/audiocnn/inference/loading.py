@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from audiocnn.inference.labels import read_labels
 from audiocnn.models import AudioModel, ModelBundle, load_into, load_model
@@ -18,7 +19,7 @@ def open_model(
     model: str | AudioModel | None = None,
     checkpoint: str | os.PathLike | None = None,
     labels: str | os.PathLike | Sequence[str] | None = None,
-    **settings,
+    **settings: Any,
 ) -> tuple[AudioModel, ModelBundle]:
     """``(network in eval mode, bundle)``.
 

@@ -35,9 +35,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +49,7 @@ from audiocnn.features.spectrogram import LogMel
 from audiocnn.inference.events import (
     Event,
     EventTracker,
+    Thresholds,
     extract_events,
     write_events_csv,
 )
@@ -61,6 +63,9 @@ __all__ = ["Event", "EventTracker", "SedResult", "SoundEventDetector", "extract_
 log = logging.getLogger("audiocnn.inference")
 
 DEFAULT_MODEL = "cnn14_decision_level_max"
+
+# ``source(length, hop)`` -> ``(start sample, chunk)`` pairs of a file or an array
+ChunkSource = Callable[[int, int], Iterator[tuple[int, np.ndarray]]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,7 +105,7 @@ class SedResult:
     error: FileError | None = None
 
     @classmethod
-    def failed(cls, path, error: FileError, labels) -> SedResult:
+    def failed(cls, path: str | os.PathLike, error: FileError, labels: Sequence[str]) -> SedResult:
         """The result of a file that could not be processed: no frames, no events, ``error`` set."""
         c = len(labels)
         return cls([], 0.0, 0.0, 0.0, 0, list(labels), np.zeros(c, np.float32), np.zeros((0, c), np.float32), 1,
@@ -159,11 +164,11 @@ class SoundEventDetector:
         self,
         model: str | AudioModel | None = None,
         checkpoint: str | os.PathLike | None = None,
-        labels=None,
+        labels: str | os.PathLike | Sequence[str] | None = None,
         precision: str = "fp32",
         batch_size: int = 8,
         num_threads: int | None = None,
-        thresholds=0.5,
+        thresholds: Thresholds = 0.5,
         min_duration: float = 0.1,
         merge_gap: float = 0.2,
         chunk_seconds: float = 40.0,
@@ -172,8 +177,8 @@ class SoundEventDetector:
         hop_seconds: float = 0.5,
         keep_frames: bool | None = None,
         activation: str | None = None,
-        calibration=None,
-    ):
+        calibration: Any = None,
+    ) -> None:
         if model is None and checkpoint is None:
             model = DEFAULT_MODEL
         net, self.bundle = open_model(model, checkpoint, labels, activation=activation)
@@ -206,7 +211,7 @@ class SoundEventDetector:
         self._display = LogMel(sr, *_display_stft(sr))
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs) -> SoundEventDetector:
+    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs: Any) -> SoundEventDetector:
         """A detector for a checkpoint or model folder with a bundle; ``kwargs`` as the class."""
         return cls(kwargs.pop("model", None), checkpoint=checkpoint, **kwargs)
 
@@ -215,14 +220,15 @@ class SoundEventDetector:
         # the grid of iter_audio_chunks: every hop, the last chunk shorter
         return windows_of(x, length, hop, last="short")
 
-    def _chunks_file(self, path, length: int, hop: int) -> Iterator[tuple[int, np.ndarray]]:
+    def _chunks_file(self, path: str | os.PathLike, length: int, hop: int) -> Iterator[tuple[int, np.ndarray]]:
         log_resample(path, audio_info(path)["sample_rate"], self.sample_rate)
         for start_s, chunk in iter_audio_chunks(path, length / self.sample_rate, self.sample_rate, hop / self.sample_rate):
             yield int(round(start_s * self.sample_rate)), chunk
 
     # -- frame probabilities -----------------------------------------------------------------
-    def iter_frame_probabilities(self, source, total_samples: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield consecutive ``(probabilities (frames, classes), audio for those frames)`` blocks."""
+    def iter_frame_probabilities(self, source: ChunkSource, total_samples: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Yield consecutive ``(probabilities (frames, classes), audio for those frames)`` blocks
+        (the audio only for frame-level models: ``None`` for sliding windows)."""
         if self.info.frame_level:
             chunks = source(self.chunk, self.chunk_hop)
             m_frames = self.margin // self.hop
@@ -247,7 +253,7 @@ class SoundEventDetector:
             if batch:
                 yield self._window_probs(batch), None
 
-    def _keep(self, pending, m_frames: int, last: bool):
+    def _keep(self, pending: tuple[int, np.ndarray, np.ndarray], m_frames: int, last: bool) -> tuple[np.ndarray, np.ndarray]:
         start, x, probs = pending
         first = 0 if start == 0 else m_frames
         stop = probs.shape[0] if last else m_frames + self.chunk_hop // self.hop
@@ -269,11 +275,14 @@ class SoundEventDetector:
 
     def frame_probabilities(self, waveform: np.ndarray, sample_rate: int | None = None) -> np.ndarray:
         """``(frames, classes)`` probabilities for a 1-D waveform (chunked like files)."""
-        return self.detect(waveform, sample_rate=sample_rate, keep_frames=True).frame_probabilities
+        frames = self.detect(waveform, sample_rate=sample_rate, keep_frames=True).frame_probabilities
+        assert frames is not None  # keep_frames=True keeps them
+        return frames
 
     # -- detection ---------------------------------------------------------------------------
-    def detect(self, source, sample_rate: int | None = None, keep_frames: bool | None = None) -> SedResult:
-        """Events and frame probabilities of a file path or a 1-D waveform array."""
+    def detect(self, source: str | os.PathLike | np.ndarray, sample_rate: int | None = None, keep_frames: bool | None = None) -> SedResult:
+        """Events and frame probabilities of a file path or a 1-D waveform array (at
+        ``sample_rate`` Hz, default the model's)."""
         sr = self.sample_rate
         path = None
         if isinstance(source, (str, os.PathLike)):
@@ -345,7 +354,7 @@ class SoundEventDetector:
         head = s[:full].reshape(-1, step, s.shape[1]).mean(axis=1) if full else np.zeros((0, s.shape[1]), np.float32)
         return head if full == s.shape[0] else np.concatenate([head, s[full:].mean(axis=0, keepdims=True)])
 
-    def detect_files(self, paths, keep_frames: bool | None = None, errors: str = "record") -> list[SedResult]:
+    def detect_files(self, paths: str | os.PathLike | Iterable[str | os.PathLike], keep_frames: bool | None = None, errors: str = "record") -> list[SedResult]:
         """:meth:`detect` for each file (folders walked for audio files), in order. With
         ``errors="record"`` a file that cannot be read gets :meth:`SedResult.failed` (``error``
         set) and the rest go on; ``"raise"`` stops at the first."""
@@ -366,7 +375,7 @@ class SoundEventDetector:
                 out.append(SedResult.failed(path, FileError.from_exception(e), self.labels))
         return out
 
-    def _display_spec_source(self, src, total: int) -> np.ndarray:
+    def _display_spec_source(self, src: ChunkSource, total: int) -> np.ndarray:
         seg = 60 * self.sample_rate
         return np.concatenate([self._display_spec(x[:seg]) for _, x in src(seg, seg)])
 

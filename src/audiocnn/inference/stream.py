@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -37,7 +38,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".o
 _logged_rates: set[tuple[int, int]] = set()
 
 
-def log_resample(path, orig_sr: int, target_sr: int) -> None:
+def log_resample(path: str | os.PathLike, orig_sr: int, target_sr: int) -> None:
     """One INFO line per (source rate, target rate) pair and process, DEBUG for every file."""
     if orig_sr == target_sr:
         return
@@ -74,7 +75,9 @@ class WindowItem:
     error: FileError | None = None
 
 
-def file_windows(path, sample_rate: int, window: int, hop: int | None = None, pad_short: bool = False):
+def file_windows(
+    path: str | os.PathLike, sample_rate: int, window: int, hop: int | None = None, pad_short: bool = False
+) -> Iterator[tuple[float, np.ndarray]]:
     """:func:`audiocnn.audio.iter_file_windows` with a log line when the file is resampled."""
     log_resample(path, audio_info(path)["sample_rate"], sample_rate)
     return iter_file_windows(path, sample_rate, window, hop, pad_short=pad_short)
@@ -84,7 +87,7 @@ class _WindowDataset(IterableDataset):
     def __init__(self, paths: Sequence[Path], sample_rate: int, window: int, hop: int | None = None, pad_short: bool = False):
         self.paths, self.sample_rate, self.window, self.hop, self.pad_short = list(paths), sample_rate, window, hop, pad_short
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[WindowItem]:
         worker = get_worker_info()
         wid, n = (worker.id, worker.num_workers) if worker else (0, 1)
         for i in range(wid, len(self.paths), n):
@@ -93,7 +96,8 @@ class _WindowDataset(IterableDataset):
                 for start, x in file_windows(self.paths[i], self.sample_rate, self.window, self.hop, self.pad_short):
                     # from a worker, a tensor travels through shared memory (a handle is sent);
                     # a numpy array would be pickled through the pipe, 1.3 MB per 10-s window
-                    yield WindowItem(i, start, torch.from_numpy(x) if worker else x)
+                    # (stream_windows turns it back into an array)
+                    yield WindowItem(i, start, cast(np.ndarray, torch.from_numpy(x)) if worker else x)
                     count += 1
             except Exception as e:  # noqa: BLE001 - one bad file must not stop the rest
                 yield WindowItem(i, end=True, error=FileError.from_exception(e))
@@ -101,7 +105,7 @@ class _WindowDataset(IterableDataset):
             yield WindowItem(i, end=True, error=None if count else FileError("no_samples", "no window after decoding"))
 
 
-def _identity(item):
+def _identity(item: Any) -> Any:
     return item
 
 
@@ -152,22 +156,26 @@ def batch_same_length(items: Iterator[WindowItem], batch_size: int) -> Iterator[
     arrived before the batch was flushed and must be handled *after* it.
     """
     pending: list[WindowItem] = []
+    stack: list[np.ndarray] = []  # the samples of ``pending``
     markers: list[WindowItem] = []
     for item in items:
         if item.samples is None:
             markers.append(item)
             continue
-        if pending and (len(pending) >= batch_size or pending[0].samples.shape[0] != item.samples.shape[0]):
-            yield pending, torch.from_numpy(np.stack([p.samples for p in pending])), markers
-            pending, markers = [], []
+        if pending and (len(pending) >= batch_size or stack[0].shape[0] != item.samples.shape[0]):
+            yield pending, torch.from_numpy(np.stack(stack)), markers
+            pending, stack, markers = [], [], []
         pending.append(item)
+        stack.append(item.samples)
     if pending:
-        yield pending, torch.from_numpy(np.stack([p.samples for p in pending])), markers
+        yield pending, torch.from_numpy(np.stack(stack)), markers
     elif markers:
         yield [], None, markers
 
 
-def run_per_file(fn, windows: list[WindowItem], batch: torch.Tensor) -> tuple[list, dict[int, FileError]]:
+def run_per_file(
+    fn: Callable[[torch.Tensor], np.ndarray], windows: list[WindowItem], batch: torch.Tensor
+) -> tuple[list[np.ndarray | None], dict[int, FileError]]:
     """``fn(batch)`` row by row, such that a model error names only the file that causes it.
 
     ``fn`` maps a stacked batch ``(windows, samples)`` to one output per window. When it raises on
@@ -186,7 +194,7 @@ def run_per_file(fn, windows: list[WindowItem], batch: torch.Tensor) -> tuple[li
     rows: dict[int, list[int]] = {}
     for k, w in enumerate(windows):
         rows.setdefault(w.index, []).append(k)
-    outputs: list = [None] * len(windows)
+    outputs: list[np.ndarray | None] = [None] * len(windows)
     errors: dict[int, FileError] = {}
     for index, ks in rows.items():
         try:

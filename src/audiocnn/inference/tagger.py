@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +33,11 @@ from audiocnn.inference.runtime import Runner
 from audiocnn.inference.stream import batch_same_length, expand_paths, run_per_file, stream_windows
 from audiocnn.models.base import AudioModel
 
-__all__ = ["Tag", "TagResult", "Tagger", "waveform_rows"]
+__all__ = ["Tag", "TagResult", "Tagger", "Waveforms", "waveform_rows"]
+
+Waveforms = np.ndarray | torch.Tensor | Sequence[np.ndarray]
+"""Inputs of :meth:`Tagger.predict_proba`: ``(batch, samples)`` or ``(samples,)``, or 1-D arrays
+of any lengths."""
 
 log = logging.getLogger("audiocnn.inference")
 
@@ -73,7 +78,7 @@ class TagResult:
         return d
 
 
-def waveform_rows(waveforms, sample_rate: int | None = None) -> list[np.ndarray]:
+def waveform_rows(waveforms: Waveforms, sample_rate: int | None = None) -> list[np.ndarray]:
     """The 1-D float32 waveforms of a ``(batch, samples)`` or ``(samples,)`` array/tensor or a list
     of 1-D arrays, each checked by :func:`audiocnn.audio.check_waveform` (``"waveform 3: ..."``)."""
     if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0):
@@ -130,8 +135,8 @@ class Tagger:
         aggregate: str | None = None,
         activation: str | None = None,
         backend: str = "torch",
-        calibration=None,
-    ):
+        calibration: Any = None,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         net, self.bundle = open_model(model, checkpoint, labels, clip_seconds=clip_seconds, aggregate=aggregate, activation=activation)
@@ -148,7 +153,7 @@ class Tagger:
         self.precision = precision
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs) -> Tagger:
+    def from_checkpoint(cls, checkpoint: str | os.PathLike, **kwargs: Any) -> Tagger:
         """A tagger for a checkpoint or model folder with a bundle (``audiocnn train``'s output):
         model, labels, task and windowing all come from it; ``kwargs`` as :class:`Tagger`."""
         return cls(kwargs.pop("model", None), checkpoint=checkpoint, **kwargs)
@@ -158,7 +163,7 @@ class Tagger:
         """Probabilities ``(batch, classes)`` for a stacked batch of equal-length windows."""
         return self.bundle.probabilities(self.runner(batch)["logits"]).numpy()
 
-    def predict_proba(self, waveforms, sample_rate: int | None = None) -> np.ndarray:
+    def predict_proba(self, waveforms: Waveforms, sample_rate: int | None = None) -> np.ndarray:
         """Clip-level probabilities ``(batch, classes)``.
 
         Args:
@@ -174,7 +179,7 @@ class Tagger:
         """
         return self._windowed(self.forward_windows, waveforms, sample_rate)
 
-    def predict_proba_and_embedding(self, waveforms, sample_rate: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_proba_and_embedding(self, waveforms: Waveforms, sample_rate: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Clip-level probabilities ``(batch, classes)`` and the model's ``"embedding"`` output
         ``(batch, dim)``, from one pass over the windows :meth:`predict_proba` scores; both are
         combined over the windows of a long input by ``aggregate``. Arguments and errors as
@@ -188,7 +193,7 @@ class Tagger:
         joined = self._windowed(both, waveforms, sample_rate)
         return joined[:, :classes], joined[:, classes:]
 
-    def _windowed(self, fn, waveforms, sample_rate: int | None) -> np.ndarray:
+    def _windowed(self, fn: Callable[[np.ndarray], np.ndarray], waveforms: Waveforms, sample_rate: int | None) -> np.ndarray:
         rows = waveform_rows(waveforms, sample_rate)
         if sample_rate is not None and sample_rate != self.sample_rate:
             log.info("resampling %d input(s) from %d Hz to the model's %d Hz (soxr)", len(rows), sample_rate, self.sample_rate)
@@ -242,7 +247,9 @@ class Tagger:
         try:
             for windows, batch, markers in batch_same_length(items, self.batch_size):
                 if windows:
+                    assert batch is not None  # windows come stacked
                     seconds = batch.shape[1] / self.sample_rate
+                    outputs: np.ndarray | list[np.ndarray | None]
                     if errors == "raise":
                         outputs = self.forward_windows(batch)
                     else:  # a model error is the failure of the file(s) whose windows cause it

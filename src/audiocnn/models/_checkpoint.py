@@ -18,11 +18,15 @@ import logging
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from audiocnn.atomic import write_with
 from audiocnn.models.base import AudioModel
+
+if TYPE_CHECKING:
+    from audiocnn.models.bundle import ModelBundle
 
 __all__ = ["CheckpointError", "load_checkpoint", "load_state_dict_checked", "read_checkpoint", "save_checkpoint"]
 
@@ -66,7 +70,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     return sd, meta
 
 
-def save_checkpoint(model: AudioModel, path: str | os.PathLike, bundle=None) -> Path:
+def save_checkpoint(model: AudioModel, path: str | os.PathLike, bundle: ModelBundle | None = None) -> Path:
     """Write ``{'model': state_dict, 'audiocnn': bundle}`` atomically.
 
     ``bundle`` (:class:`~audiocnn.models.bundle.ModelBundle`) describes the model for every

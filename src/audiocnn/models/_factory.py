@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -14,7 +16,7 @@ from audiocnn.models.bundle import INIT_KWARGS, ModelBundle
 __all__ = ["build_from_state_dict", "create_model"]
 
 
-def _build(name: str, builder, **kwargs) -> AudioModel:
+def _build(name: str, builder: Callable[..., AudioModel], **kwargs: Any) -> AudioModel:
     try:
         return builder(**kwargs)
     except TypeError as e:  # an override this family does not have: say which, not a traceback
@@ -31,7 +33,7 @@ def build_from_state_dict(
     *,
     num_classes: int | None = None,
     source: str = "checkpoint",
-    **overrides,
+    **overrides: Any,
 ) -> AudioModel:
     """Build ``name`` and load ``sd`` into it (keys and shapes checked, every mismatch listed).
 
@@ -58,7 +60,7 @@ def create_model(
     name: str,
     num_classes: int | None = None,
     checkpoint: str | os.PathLike | None = None,
-    **overrides,
+    **overrides: Any,
 ) -> AudioModel:
     """Build the registered model ``name``.
 

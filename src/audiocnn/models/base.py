@@ -15,6 +15,7 @@ backbone, resetting the head for another class count and loading checkpoints are
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import torch
 from torch import nn
@@ -62,14 +63,14 @@ class ModelInfo:
 
 def init_layer(layer: nn.Module) -> None:
     """Xavier-uniform weights and zero bias (the PANNs initialisation)."""
-    nn.init.xavier_uniform_(layer.weight)
+    nn.init.xavier_uniform_(cast(torch.Tensor, layer.weight))
     if getattr(layer, "bias", None) is not None:
-        nn.init.zeros_(layer.bias)
+        nn.init.zeros_(cast(torch.Tensor, layer.bias))
 
 
 def init_bn(bn: nn.Module) -> None:
-    nn.init.ones_(bn.weight)
-    nn.init.zeros_(bn.bias)
+    nn.init.ones_(cast(torch.Tensor, bn.weight))
+    nn.init.zeros_(cast(torch.Tensor, bn.bias))
 
 
 class AudioModel(nn.Module):
@@ -83,7 +84,7 @@ class AudioModel(nn.Module):
 
     @property
     def num_classes(self) -> int:
-        return self.get_classifier().weight.shape[0]
+        return int(cast(torch.Tensor, self.get_classifier().weight).shape[0])
 
     @property
     def embedding_dim(self) -> int:
@@ -96,10 +97,12 @@ class AudioModel(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the head with a freshly initialised one for ``num_classes`` classes."""
         old = self.get_classifier()
+        new: nn.Module
         if isinstance(old, nn.Linear):
             new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
         elif isinstance(old, nn.Conv1d):
-            new = nn.Conv1d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding, bias=old.bias is not None)
+            padding = old.padding if isinstance(old.padding, str) else old.padding[0]
+            new = nn.Conv1d(old.in_channels, num_classes, old.kernel_size[0], old.stride[0], padding, bias=old.bias is not None)
         else:  # pragma: no cover - families with composite heads override this
             raise NotImplementedError(f"{type(self).__name__} must override reset_classifier")
         init_layer(new)

@@ -18,7 +18,9 @@ import dataclasses
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -59,15 +61,19 @@ def activation_for_task(task: str) -> str:
     return "softmax" if task == "single-label" else "sigmoid"
 
 
-def apply_activation(logits, activation: str):
+@overload
+def apply_activation(logits: torch.Tensor, activation: str) -> torch.Tensor: ...
+@overload
+def apply_activation(logits: np.ndarray, activation: str) -> np.ndarray: ...
+def apply_activation(logits: torch.Tensor | np.ndarray, activation: str) -> torch.Tensor | np.ndarray:
     """Probabilities from logits (last axis = classes): ``"softmax"`` or ``"sigmoid"``.
 
     Accepts a numpy array (float32 result) or a tensor (tensor result)."""
     if activation not in ("softmax", "sigmoid"):
         raise ValueError(f"activation must be 'softmax' or 'sigmoid', got {activation!r}")
     if isinstance(logits, torch.Tensor):
-        x = logits.float()
-        return torch.softmax(x, dim=-1) if activation == "softmax" else torch.sigmoid(x)
+        t = logits.float()
+        return torch.softmax(t, dim=-1) if activation == "softmax" else torch.sigmoid(t)
     x = np.asarray(logits, dtype=np.float64)
     if activation == "softmax":
         e = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -75,7 +81,7 @@ def apply_activation(logits, activation: str):
     return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
 
 
-def _normalization_of(model) -> dict:
+def _normalization_of(model: Any) -> dict:
     """The input normalisation a model applies (read off the model, for the bundle)."""
     out = {"waveform": "mono float32 in [-1, 1]"}
     for attr in ("level_norm", "channel_norm", "lifter"):
@@ -115,7 +121,7 @@ class ModelBundle:
     format_version: int = BUNDLE_FORMAT
     training: dict = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         activation_for_task(self.task)
         if len(self.labels) != self.num_classes:
             raise BundleError(f"bundle of {self.model}: {len(self.labels)} labels for {self.num_classes} outputs")
@@ -130,8 +136,13 @@ class ModelBundle:
     def multilabel(self) -> bool:
         return self.task == "multi-label"
 
-    def probabilities(self, logits):
-        """Class probabilities from this model's logits (softmax or sigmoid by the task)."""
+    @overload
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor: ...
+    @overload
+    def probabilities(self, logits: np.ndarray) -> np.ndarray: ...
+    def probabilities(self, logits: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        """Class probabilities from this model's logits (softmax or sigmoid by the task), as
+        :func:`apply_activation`: a tensor for a tensor, float32 numpy for numpy."""
         return apply_activation(logits, self.activation)
 
     # -- serialisation -----------------------------------------------------------------------
@@ -171,9 +182,9 @@ class ModelBundle:
     @classmethod
     def for_model(
         cls,
-        model,
+        model: Any,
         *,
-        labels=None,
+        labels: Sequence[str] | None = None,
         task: str = "multi-label",
         clip_seconds: float | None = None,
         hop_seconds: float | None = None,
@@ -247,10 +258,10 @@ class ModelBundle:
             training={k: meta[k] for k in ("config", "fold", "best_epoch") if k in meta},
         )
 
-    def replace(self, **changes) -> ModelBundle:
+    def replace(self, **changes: Any) -> ModelBundle:
         return dataclasses.replace(self, **changes)
 
-    def with_overrides(self, source: str = "the checkpoint", **flags) -> ModelBundle:
+    def with_overrides(self, source: str = "the checkpoint", **flags: Any) -> ModelBundle:
         """This bundle with the explicitly given settings (``None`` = not given) in place of its
         own. A setting that contradicts a bundle written by training (one with ``training``
         provenance) wins, with a warning naming both values; the defaults of an untrained or
@@ -293,14 +304,14 @@ class ModelBundle:
         return bundle
 
 
-def generic_labels(labels) -> bool:
+def generic_labels(labels: Sequence[str]) -> bool:
     """True for the placeholder names ``class_0, class_1, ...`` of a model without labels."""
     return all(re.fullmatch(r"class_\d+", x) for x in labels)
 
 
-def _short(labels) -> str:
+def _short(labels: Sequence[str]) -> str:
     return ", ".join(labels[:3]) + (", ..." if len(labels) > 3 else "")
 
 
-def _contradiction(key: str, stored, given, source: str) -> None:
+def _contradiction(key: str, stored: object, given: object, source: str) -> None:
     warnings.warn(f"{key}={given!r} overrides {stored!r} stored in {source}", UserWarning, stacklevel=4)

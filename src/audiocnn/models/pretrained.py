@@ -16,6 +16,7 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -112,7 +113,7 @@ def load_into(model: AudioModel, source: str | os.PathLike) -> ModelBundle | Non
     return bundle
 
 
-def from_pretrained(directory: str | os.PathLike, **overrides) -> tuple[AudioModel, ModelBundle]:
+def from_pretrained(directory: str | os.PathLike, **overrides: Any) -> tuple[AudioModel, ModelBundle]:
     """``(model in eval mode, bundle)`` from a folder written by :func:`save_pretrained`."""
     return load_model(directory, **overrides)
 
@@ -123,7 +124,7 @@ def load_model(
     *,
     num_classes: int | None = None,
     warn_random: bool = True,
-    **overrides,
+    **overrides: Any,
 ) -> tuple[AudioModel, ModelBundle]:
     """``(model in eval mode, bundle)`` from what a user names.
 
@@ -165,9 +166,8 @@ def load_model(
         log.info("%s: no bundle, using model %s (from the file name)", path, name)
     net = build_from_state_dict(name, sd, bundle, num_classes=num_classes, source=str(path), **overrides).eval()
     if bundle is None or bundle.model != name or bundle.num_classes != net.num_classes:
-        keep_labels = bundle is not None and bundle.num_classes == net.num_classes
         described = ModelBundle.for_model(net, model_args=overrides)
-        if keep_labels:
+        if bundle is not None and bundle.num_classes == net.num_classes:  # keep its labels
             described = described.replace(labels=bundle.labels, task=bundle.task, windowing=bundle.windowing)
         bundle = described
     elif overrides:

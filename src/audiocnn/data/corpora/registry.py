@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from audiocnn.data.manifest import Manifest
 
@@ -121,7 +121,7 @@ def corpus_class(name: str) -> type[Corpus]:
     return _REGISTRY[key]
 
 
-def make_corpus(name: str, **options) -> Corpus:
+def make_corpus(name: str, **options: Any) -> Corpus:
     """An instance of corpus ``name`` built from ``load_manifest``-style options; options meant for
     other corpora (``gtzan_split`` for a CSV...) are ignored, None means the corpus's default."""
     cls = corpus_class(name)

@@ -50,6 +50,11 @@ class EpochPosition:
     epoch: int = 0
     skip: int = 0
 
+    @property
+    def steps(self) -> int:
+        """Batches per epoch (defined by the reader)."""
+        raise NotImplementedError
+
     def set_epoch(self, epoch: int) -> None:
         if int(epoch) != self.epoch:
             self.epoch, self.skip = int(epoch), 0
@@ -90,9 +95,14 @@ class RankSampler(EpochPosition, torch.utils.data.Sampler[int]):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
         self.rank, self.world_size = int(rank), int(world_size)
-        self.steps = self.n // (self.world_size * self.batch_size)
-        if self.steps == 0:
+        self._steps = self.n // (self.world_size * self.batch_size)
+        if self._steps == 0:
             raise ValueError(f"{self.n} clips are fewer than one global batch ({world_size} x {self.batch_size})")
+
+    @property
+    def steps(self) -> int:
+        """Global batches per epoch (the remainder of the clips is dropped)."""
+        return self._steps
 
     def global_order(self) -> np.ndarray:
         if self.balanced is not None:

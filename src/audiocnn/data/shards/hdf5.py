@@ -111,6 +111,7 @@ def describe_hdf5_folder(root: str | os.PathLike):
         shards.append(ShardInfo(p.name, int(n), p.stat().st_size, "", n * clip, counts.tolist()))
     if not shards:
         raise FileNotFoundError(f"{root}: no .h5 files")
+    assert rate is not None and classes is not None  # set by the first file
     return PackedIndex(root, "hdf5", rate, classes, True, shards, codec="int16", clip_seconds=clip, source=f"hdf5:{root.name}")
 
 
@@ -140,7 +141,7 @@ class PackedClipDataset(torch.utils.data.Dataset):
         self.train, self.seed, self.epoch = bool(train), int(seed), 0
         self.multilabel = index.multilabel
         self._files: dict[int, object] = {}
-        self._pid = None
+        self._pid: int | None = None
 
     def __len__(self) -> int:
         return int(self.offsets[-1])

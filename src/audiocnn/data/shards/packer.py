@@ -82,6 +82,7 @@ def _pack_shard(job: tuple[int, np.ndarray]) -> dict:
     counts = np.zeros(len(source.classes), dtype=np.int64)
     bad: list[dict] = []
     samples, seconds = 0, 0.0
+    writer: TarShardWriter | HDF5ShardWriter
     with atomic_path(out_dir / name) as tmp:
         if opt.format == "tar":
             writer = TarShardWriter(tmp, opt.codec)
@@ -102,7 +103,7 @@ def _pack_shard(job: tuple[int, np.ndarray]) -> dict:
                     continue
                 key = f"{i:09d}"
                 meta = {"key": key, **meta, "num_samples": int(x.shape[0])}
-                if opt.format == "tar":
+                if isinstance(writer, TarShardWriter):
                     writer.write(key, encode_audio(x, opt.sample_rate, opt.codec), meta)
                 else:
                     target = np.zeros(len(source.classes), dtype=bool)
@@ -112,7 +113,7 @@ def _pack_shard(job: tuple[int, np.ndarray]) -> dict:
                 samples += 1
                 seconds += x.shape[0] / opt.sample_rate
     path = out_dir / name
-    digest = writer.sha256 if opt.format == "tar" else sha256_file(path)
+    digest = writer.sha256 if isinstance(writer, TarShardWriter) else sha256_file(path)
     info = ShardInfo(name, samples, path.stat().st_size, digest, round(seconds, 3), counts.tolist())
     record = {**asdict(info), "bad": bad}
     write_json_atomic(out_dir / ".pack" / "done" / f"{name}.json", record)

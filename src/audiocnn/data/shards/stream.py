@@ -155,7 +155,7 @@ class ShardStream(EpochPosition, IterableDataset):
                     yield key, audio, target, r
 
     def _shuffled(self, items, rng: np.random.Generator):
-        buf = []
+        buf: list = []
         for it in items:
             if len(buf) < self.shuffle_buffer:
                 buf.append(it)

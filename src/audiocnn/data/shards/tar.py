@@ -115,7 +115,9 @@ def iter_tar_samples(path: str | os.PathLike) -> Iterator[tuple[str, bytes, dict
                     yield _complete(path, key, audio, meta)
                     audio, meta = None, None
                 key = k
-                data = tar.extractfile(m).read()
+                member = tar.extractfile(m)
+                assert member is not None  # a regular file (m.isfile() above)
+                data = member.read()
                 if ext == "json":
                     meta = json.loads(data)
                 elif ext in ("flac", "wav"):
