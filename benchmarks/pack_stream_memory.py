@@ -38,17 +38,22 @@ class PeakRSS:
 
     def __init__(self, every: float = 0.2):
         self.every, self.peak, self.peak_rss, self._stop = every, 0, 0, threading.Event()
+        self.at_peak_rss: list[dict] = []  # each process at the peak of the RSS sum: role, rss, pss, uss (MB)
 
     def _sample(self) -> int:
         me = psutil.Process()
         pss = rss = 0
+        procs = []
         for p in [me, *me.children(recursive=True)]:
             try:
                 m = p.memory_full_info()
                 pss, rss = pss + m.pss, rss + m.rss
+                procs.append({"role": "main" if p.pid == me.pid else "worker", "rss": round(m.rss / 2**20),
+                              "pss": round(m.pss / 2**20), "uss": round(m.uss / 2**20)})
             except psutil.Error:
                 pass
-        self.peak_rss = max(self.peak_rss, rss)
+        if rss > self.peak_rss:
+            self.peak_rss, self.at_peak_rss = rss, procs
         return pss
 
     def __enter__(self):
@@ -72,7 +77,8 @@ def measure(n: int, work: Path, args) -> dict:
 
     from audiocnn.data.shards import PackOptions, ShardStream, SyntheticSource, pack
     from audiocnn.train import TrainConfig
-    from audiocnn.train.stream import StreamOptions, fit_stream
+    from audiocnn.data.shards.workers import seed_worker
+    from audiocnn.train.stream import TAR_WORKER_START, StreamOptions, fit_stream
 
     out = work / f"shards_{n}"
     shutil.rmtree(out, ignore_errors=True)
@@ -84,18 +90,21 @@ def measure(n: int, work: Path, args) -> dict:
     rec.update(pack_seconds=time.perf_counter() - t0, pack_peak_pss_mb=m.peak / 2**20, pack_peak_rss_sum_mb=m.peak_rss / 2**20,
                packed_gb=sum(s.bytes for s in index.shards) / 1e9, shards=len(index.shards))
     stream = ShardStream(index, 10.0, args.batch_size, shuffle_buffer=args.shuffle_buffer, num_workers=args.workers)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers, multiprocessing_context="fork")
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers, multiprocessing_context=TAR_WORKER_START,
+                                         worker_init_fn=seed_worker)  # as training starts them
     t0, clips = time.perf_counter(), 0
     with PeakRSS() as m:
         for x, _ in loader:
             clips += x.shape[0]
-    rec.update(epoch_clips=clips, epoch_seconds=time.perf_counter() - t0, epoch_peak_pss_mb=m.peak / 2**20, epoch_peak_rss_sum_mb=m.peak_rss / 2**20)
+    rec.update(epoch_clips=clips, epoch_seconds=time.perf_counter() - t0, epoch_peak_pss_mb=m.peak / 2**20, epoch_peak_rss_sum_mb=m.peak_rss / 2**20,
+               epoch_processes_at_peak=m.at_peak_rss)
     cfg = TrainConfig(model="cnn6_lite", epochs=1, batch_size=args.batch_size, clip_seconds=10.0, num_workers=args.workers,
                       progress=False, patience=0, val_fraction=0.0)
     t0 = time.perf_counter()
     with PeakRSS() as m:
         fit_stream(out, cfg, work / f"run_{n}", StreamOptions(shuffle_buffer=args.shuffle_buffer, max_steps=args.train_steps))
-    rec.update(train_steps=args.train_steps, train_seconds=time.perf_counter() - t0, train_peak_pss_mb=m.peak / 2**20, train_peak_rss_sum_mb=m.peak_rss / 2**20)
+    rec.update(train_steps=args.train_steps, train_seconds=time.perf_counter() - t0, train_peak_pss_mb=m.peak / 2**20, train_peak_rss_sum_mb=m.peak_rss / 2**20,
+               train_processes_at_peak=m.at_peak_rss)
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(work / f"run_{n}", ignore_errors=True)
     return rec

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from audiocnn.atomic import write_json_atomic
 from audiocnn.audio import Windowing
 from audiocnn.data.shards import PackedClipDataset, RankSampler, ShardStream, load_index
+from audiocnn.data.shards.workers import seed_worker
 from audiocnn.models import save_checkpoint, save_pretrained
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
@@ -39,9 +40,15 @@ from audiocnn.train.records import run_environment, training_logger
 from audiocnn.train.loop import AtomicCheckpointIO, build_model, fold_bundle, load_lightning_weights
 from audiocnn.train.module import AudioClassifier
 
-__all__ = ["ResumableLoader", "StreamFit", "StreamOptions", "StreamingClassifier", "fit_stream", "split_validation"]
+__all__ = ["TAR_WORKER_START", "ResumableLoader", "StreamFit", "StreamOptions", "StreamingClassifier", "fit_stream", "split_validation"]
 
 log = logging.getLogger(__name__)
+
+TAR_WORKER_START = "spawn"
+"""How the loader workers of tar shards start: from a fresh interpreter that imports only what
+reading needs (torch, numpy, soundfile). A worker forked from the training process would hold a
+copy-on-write image of it (Lightning, the model, the optimiser) in its resident memory, so the
+process tree's RSS would grow by that much per worker (docs/scaling.md)."""
 
 
 @dataclass
@@ -221,11 +228,13 @@ def _clip_seconds(config: TrainConfig, index) -> float:
 def _loaders(index, val_index, train_names, val_names, config, opt: StreamOptions, clip: float):
     w = config.num_workers
     kw = dict(num_workers=w, persistent_workers=False, multiprocessing_context="fork" if w and hasattr(os, "fork") else None)
+    # tar readers: fresh interpreters (TAR_WORKER_START), with a worker_init_fn that does not import Lightning
+    tar_kw = {**kw, "multiprocessing_context": TAR_WORKER_START if w else None, "worker_init_fn": seed_worker if w else None}
     others, val_dl = [], None
     if index.format == "tar":
         train_ds = ShardStream(index, clip, config.batch_size, train=True, shards=train_names, shuffle_buffer=opt.shuffle_buffer,
                                balanced=config.balanced, seed=config.seed, split=opt.split, num_workers=w)
-        train_dl = ResumableLoader(train_ds, train_ds, batch_size=None, **kw)
+        train_dl = ResumableLoader(train_ds, train_ds, batch_size=None, **tar_kw)
         positioned = train_ds
     else:
         train_ds = PackedClipDataset(index, clip, train=True, seed=config.seed, shards=train_names)
@@ -238,7 +247,7 @@ def _loaders(index, val_index, train_names, val_names, config, opt: StreamOption
     if val_index is not None and (val_names is None or val_names):
         if val_index.format == "tar":
             val_ds = ShardStream(val_index, clip, config.batch_size, train=False, shards=val_names, num_workers=w)
-            val_dl = DataLoader(val_ds, batch_size=None, **kw)
+            val_dl = DataLoader(val_ds, batch_size=None, **tar_kw)
         else:
             val_ds = PackedClipDataset(val_index, clip, train=False, shards=val_names)
             sampler = _EvalRanks(len(val_ds))
