@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from audiocnn.cli import main
-from audiocnn.inference.quantize import Int8ConvBlock, fold_batchnorm, quantize_conv_blocks, synthetic_calibration
+from audiocnn.inference.quantize import Int8ConvBlock, fold_batchnorm, int8_quantizer, quantize_conv_blocks, quantize_uint8, synthetic_calibration
 from audiocnn.inference.runtime import Runner
 from audiocnn.inference.tagger import Tagger
 from audiocnn.models import create_model
@@ -31,6 +31,11 @@ def _randomised_bn(name="test_cnn", seed=3, **kw):
             mod.weight.data.copy_(1 + 0.3 * torch.randn(n, generator=g))
             mod.bias.data.copy_(0.2 * torch.randn(n, generator=g))
     return m
+
+
+def _int8_convs(block):
+    """The oneDNN int8 convolutions of a converted block's lowered graph."""
+    return [n for n in block.int8.graph.nodes if n.op == "call_function" and n.target == torch.ops.onednn.qconv_pointwise.default]
 
 
 def _clips(n=6, seconds=1.0):
@@ -63,8 +68,8 @@ def test_int8_quantises_every_conv_block_and_stays_close_to_fp32():
     assert n == 2
     blocks = [b for b in q.modules() if isinstance(b, Int8ConvBlock)]
     assert len(blocks) == 2 and not any(isinstance(b, ConvBlock) for b in q.modules())
-    # converted: int8 weights, not float modules with observers
-    assert all(b.convs[0].weight().dtype == torch.qint8 for b in blocks)
+    # converted: oneDNN int8 convolutions (one per int8 conv), not float modules with observers
+    assert all(b.converted and b.observed is None and len(_int8_convs(b)) == b.num_int8_convs for b in blocks)
     assert isinstance(next(m.modules()), type(q)) and any(isinstance(b, ConvBlock) for b in m.modules())  # input untouched
     with torch.no_grad():
         ref = torch.sigmoid(m(torch.from_numpy(x))["logits"]).numpy()
@@ -73,24 +78,44 @@ def test_int8_quantises_every_conv_block_and_stays_close_to_fp32():
     assert (got.argmax(1) == ref.argmax(1)).mean() >= 7 / 8
 
 
-def test_int8_pooling_in_uint8_equals_pooling_in_float_up_to_one_step():
-    torch.manual_seed(0)
-    block = ConvBlock(1, 4).eval()
-    x = torch.randn(2, 1, 8, 8)
-    import torch.ao.quantization as tq
-
+def _calibrated_block(block, x):
     q = Int8ConvBlock(block).eval()
-    q.qconfig = tq.get_default_qconfig(torch.backends.quantized.engine)
-    tq.prepare(q, inplace=True)
-    q(x)
-    tq.convert(q, inplace=True)
+    q.observe(int8_quantizer())
     with torch.no_grad():
-        ref = block(x, pool_type="avg+max")
-        got = q(x, pool_type="avg+max")
-        avg = q(x, pool_type="avg")
-    assert got.shape == ref.shape == (2, 4, 4, 4)
-    assert (got - ref).abs().max().item() < 0.05 * ref.abs().max().item()
-    assert avg.dtype == torch.float32 and not avg.is_quantized
+        q(x)
+    q.convert()
+    return q
+
+
+def test_int8_block_follows_any_input_shape_and_pooling():
+    # calibrated on one shape; batch, time and frequency stay dynamic, including sizes of 1 and
+    # odd sizes whose pooled size is 1 (a shape frozen at calibration would fail or differ)
+    torch.manual_seed(0)
+    block = ConvBlock(8, 16).eval()
+    q = _calibrated_block(copy.deepcopy(block), torch.relu(torch.randn(4, 8, 12, 10)))
+    for shape in [(1, 8, 1, 1), (1, 8, 3, 2), (2, 8, 2, 3), (3, 8, 37, 10), (5, 8, 12, 10)]:
+        x = torch.relu(torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape))))
+        for pool_size, pool_type in (((1, 1), "avg"), ((2, 2), "avg+max"), ((1, 2), "max")):
+            if shape[2] < pool_size[0] or shape[3] < pool_size[1]:
+                continue
+            with torch.no_grad():
+                ref = block(x, pool_size, pool_type)
+                got = q(x, pool_size, pool_type)
+            assert got.shape == ref.shape and got.dtype == torch.float32
+            assert (got - ref).abs().max().item() < 0.05 * max(ref.abs().max().item(), 1e-3)
+
+
+def test_quantize_uint8_equals_the_reference_arithmetic():
+    x = torch.cat([torch.linspace(-2, 3, 1001), torch.tensor([0.0, 0.05, 0.15, 0.25, 1e9, -1e9])])
+    for scale, zp, qmax in ((0.01, 0, 255), (0.1, 3, 255), (0.02, 0, 127)):
+        ref = torch.clamp(torch.round(x * (1.0 / scale)) + zp, 0, qmax).to(torch.uint8)  # PT2E multiplies by the inverse
+        assert torch.equal(quantize_uint8(x, scale, zp, 0, qmax, torch.uint8), ref)
+
+
+def test_int8_block_refuses_to_convert_without_calibration():
+    q = Int8ConvBlock(ConvBlock(8, 16).eval())
+    with pytest.raises(RuntimeError, match="never ran"):
+        q.convert()
 
 
 def test_runner_int8_selectable_from_tagger_with_own_calibration():
@@ -114,8 +139,15 @@ def test_int8_without_conv_blocks_falls_back_to_dynamic_linear(caplog):
     with caplog.at_level(logging.INFO, logger="audiocnn.inference.runtime"):
         r = Runner(m, "int8")
     assert "no ConvBlock" in caplog.text
-    assert any(type(mod).__module__.startswith("torch.ao.nn.quantized.dynamic") for mod in r.model.modules())
-    assert r(torch.from_numpy(_clips(2)))["logits"].shape == (2, 5)
+    linears = [mod for mod in r.model.modules() if isinstance(mod, torch.nn.Linear)]
+    assert linears and all(type(mod.weight).__module__.startswith("torchao") for mod in linears)  # int8 weights
+    assert not any(type(mod.weight).__module__.startswith("torchao") for mod in m.modules() if isinstance(mod, torch.nn.Linear))
+    x = torch.from_numpy(_clips(2))
+    got = r(x)["logits"]
+    with torch.no_grad():
+        ref = m(x)["logits"]
+    assert got.shape == (2, 5)
+    assert (torch.sigmoid(got) - torch.sigmoid(ref)).abs().max().item() < 0.03
 
 
 def test_synthetic_calibration_is_deterministic_and_in_range():
@@ -163,7 +195,7 @@ def test_int8_keeps_the_spectrogram_reading_conv_in_float32():
     # conv1 (1 input channel) is a float conv with BatchNorm folded in; conv2 is int8
     assert len(first.float_convs) == 1 and first.num_int8_convs == 1
     conv = first.float_convs[0][0]
-    assert conv.weight.dtype == torch.float32 and first.convs[0].weight().dtype == torch.qint8
+    assert conv.weight.dtype == torch.float32 and len(_int8_convs(first)) == 1
     x = torch.randn(2, 1, 16, 8)
     with torch.no_grad():
         ref = torch.relu(src.bn1(src.conv1(x)))
@@ -250,17 +282,22 @@ def test_int8_drops_the_float_relu_only_where_quantising_clamps_the_same():
     m = _randomised_bn()
     q, _ = quantize_conv_blocks(m, calibration=_clips(4))
     first = next(b for b in q.modules() if isinstance(b, Int8ConvBlock))
-    assert int(first.quant.zero_point) == 0  # calibrated on post-ReLU values
+    assert first.input_zero_point == 0  # calibrated on post-ReLU values
     assert isinstance(first.float_convs[0][1], torch.nn.Identity)  # dropped at conversion
     x = 3 * torch.randn(2, 1, 16, 8)
     with torch.no_grad():
-        with_relu = torch.relu(first.float_convs(x))
         assert (first.float_convs(x) < 0).any()  # the ReLU is really gone...
-        # ...and quantising with or without it gives the same uint8 values
-        assert torch.equal(first.quant(with_relu).int_repr(), first.quant(first.float_convs(x)).int_repr())
-    # a quantiser with a non-zero zero point keeps its ReLU
+        without = first(x)
+        first.float_convs[0][1] = torch.nn.ReLU()
+        with_relu = first(x)
+    # ...and the uint8 quantiser clamps negatives the same way
+    assert torch.equal(without, with_relu)
+    # put back, a ReLU is dropped again only while the zero point is 0
+    assert first.drop_relu_before_quant() and isinstance(first.float_convs[0][1], torch.nn.Identity)
     first.float_convs[0][1] = torch.nn.ReLU()
-    first.quant.zero_point.fill_(3)
+    node = next(n for n in first.int8.graph.nodes if n.op == "call_function" and n.target is quantize_uint8)
+    node.args = (*node.args[:2], 3, *node.args[3:])  # a quantiser with a non-zero zero point
+    assert first.input_zero_point == 3
     assert not first.drop_relu_before_quant() and isinstance(first.float_convs[0][1], torch.nn.ReLU)
 
 
@@ -277,3 +314,16 @@ def test_calibration_packs_short_files_end_to_end(tmp_path):
     levels = {round(float(v), 3) for v in np.unique(c.round(3))}
     assert levels == {round(0.05 * (i + 1), 3) for i in range(12)}  # every file is in, none repeated
     assert all(len(np.unique(w.round(3))) == 4 for w in c)
+
+
+def test_int8_without_the_int8_extra_says_what_to_install(wavs, monkeypatch, capsys):
+    import sys
+
+    from audiocnn.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "torchao", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r'torchao.*pip install "audiocnn\[int8\]"'):
+        Runner(_randomised_bn(), "int8", calibration=_clips(2))
+    assert main(["tag", str(wavs[0]), "--model", "test_cnn", "--precision", "int8", "--workers", "0", "--no-progress"]) == 1
+    assert 'pip install "audiocnn[int8]"' in capsys.readouterr().err
+    assert Runner(_randomised_bn(), "fp32")(torch.from_numpy(_clips(1)))["logits"].shape == (1, 10)  # fp32 needs nothing

@@ -5,17 +5,21 @@ Used by :class:`audiocnn.inference.runtime.Runner` for ``precision="int8"``:
 1. every :class:`~audiocnn.models.layers.ConvBlock` (conv-BN-ReLU x n, then 2-D pooling: the
    PANNs CNNs, the PANNs ResNets' stem and head, the Wavegram models) has its BatchNorms folded
    into the convolutions (:func:`fold_batchnorm`, exact up to float rounding);
-2. the block becomes an :class:`Int8ConvBlock`: input quantised to uint8 (per-tensor), fused
-   conv+ReLU with int8 per-channel weights (oneDNN/FBGEMM, VNNI where the CPU has it), pooling
-   in uint8, output dequantised to float32, so the rest of the model is untouched;
+2. the block becomes an :class:`Int8ConvBlock`: its conv+ReLU layers are captured with
+   ``torch.export`` and quantised by PT2E (torchao's ``prepare_pt2e`` / ``convert_pt2e`` with the
+   ``X86InductorQuantizer``): input quantised to uint8 (per tensor), int8 weights per output
+   channel, then lowered to oneDNN's fused int8 convolution + ReLU (VNNI/AMX where the CPU has
+   them), output float32, so the rest of the model is untouched; batch, time and frequency stay
+   dynamic;
 3. the activation ranges are calibrated (histogram observers) by running the model over
    calibration waveforms: by default :func:`synthetic_calibration` (a fixed, seeded set of
    noises, sweeps, tones, bursts, clicks and near-silence over a 37-dB range of levels), or the
    caller's own clips, which should be preferred when they are representative.
 
-Where the time goes in Cnn14 (the 3x3 convolutions), int8 with VNNI does 4x the multiply-adds
-of fp32 per instruction (speeds: ``docs/results.md``). Models without a ``ConvBlock`` are
-left alone (``quantize_conv_blocks`` returns 0 blocks) and the caller falls back.
+Needs ``torchao`` (``pip install "audiocnn[int8]"``). Where the time goes in Cnn14 (the 3x3
+convolutions), int8 with VNNI does 4x the multiply-adds of fp32 per instruction (speeds:
+``docs/results.md``). Models without a ``ConvBlock`` are left alone (``quantize_conv_blocks``
+returns 0 blocks) and the caller falls back.
 """
 
 from __future__ import annotations
@@ -30,10 +34,22 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from audiocnn.errors import require_extra
 from audiocnn.inference.cpu import cpu_has_vnni  # re-exported
 from audiocnn.models.layers import ConvBlock, pool2d
 
-__all__ = ["Int8ConvBlock", "calibration_from_files", "cpu_has_vnni", "fold_batchnorm", "folded_conv", "int8_qconfig", "quantize_conv_blocks", "quantized_engine", "synthetic_calibration"]
+__all__ = [
+    "FLOAT_BELOW_CHANNELS",
+    "Int8ConvBlock",
+    "calibration_from_files",
+    "cpu_has_vnni",
+    "fold_batchnorm",
+    "folded_conv",
+    "int8_quantizer",
+    "quantize_conv_blocks",
+    "quantize_uint8",
+    "synthetic_calibration",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,28 +81,21 @@ def fold_batchnorm(model: nn.Module) -> int:
     return n
 
 
-def quantized_engine() -> str:
-    """The quantised-kernel engine to use: ``x86`` (FBGEMM/oneDNN, picks VNNI kernels) when this
-    torch build has it, else ``fbgemm``, ``onednn`` or ``qnnpack``."""
-    engines = torch.backends.quantized.supported_engines
-    for e in ("x86", "fbgemm", "onednn", "qnnpack"):
-        if e in engines:
-            return e
-    raise RuntimeError(f"this torch build has no quantised CPU engine (supported: {engines})")
-
-
-def int8_qconfig(engine: str):
-    """Per-channel int8 weights, per-tensor uint8 activations with histogram (L2-optimal range)
-    calibration. Full 8-bit activation range on CPUs with VNNI; elsewhere 7 bits
-    (``reduce_range``), which FBGEMM needs to avoid overflow in its AVX2 int16 accumulation.
-    The full range gives the smaller probability error (docs/inference.md)."""
-    import torch.ao.quantization as tq
-
-    reduce_range = not (engine in ("x86", "fbgemm", "onednn") and cpu_has_vnni())
-    return tq.QConfig(
-        activation=tq.HistogramObserver.with_args(reduce_range=reduce_range),
-        weight=tq.default_per_channel_weight_observer,
+def int8_quantizer():
+    """torchao's ``X86InductorQuantizer``: per-channel symmetric int8 weights, per-tensor uint8
+    activations with histogram (L2-optimal range) calibration. Full 8-bit activation range on CPUs
+    with VNNI; elsewhere 7 bits (``reduce_range``), which FBGEMM-era AVX2 kernels need to avoid
+    overflow in their int16 accumulation. The full range gives the smaller probability error
+    (docs/inference.md)."""
+    require_extra("torchao", "int8", "precision='int8'")
+    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+        X86InductorQuantizer,
+        get_default_x86_inductor_quantization_config,
     )
+
+    quantizer = X86InductorQuantizer()
+    quantizer.set_global(get_default_x86_inductor_quantization_config(reduce_range=not cpu_has_vnni()))
+    return quantizer
 
 
 FLOAT_BELOW_CHANNELS = 4
@@ -94,24 +103,85 @@ FLOAT_BELOW_CHANNELS = 4
 spectrogram) stay float32 in :class:`Int8ConvBlock`."""
 
 
+def _dynamic_axes() -> tuple[dict, ...]:
+    """Batch, time and frequency of a ``(batch, channels, time, freq)`` input, all dynamic."""
+    dim = torch.export.Dim.DYNAMIC
+    return ({0: dim, 2: dim, 3: dim},)
+
+
+def _export_example(x: torch.Tensor) -> torch.Tensor:
+    """A tensor like ``x`` with every dynamic axis at least 2 long (``torch.export`` specialises
+    axes of size 1), in ``x``'s memory format."""
+    b, c, h, w = x.shape
+    fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else torch.contiguous_format
+    return x.new_zeros(max(b, 2), c, max(h, 2), max(w, 2)).contiguous(memory_format=fmt)
+
+
+def _lower_to_onednn(reference: nn.Module, example: torch.Tensor) -> nn.Module:
+    """The PT2E-converted graph with each quantise -> dequantise -> conv -> ReLU -> quantise
+    pattern replaced by oneDNN's fused int8 convolution (weights prepacked): the lowering of
+    torchao's ``lower_pt2e_quantized_to_x86``, keeping the axes of :func:`_dynamic_axes` dynamic
+    (torchao's captures one fixed shape)."""
+    from torch._inductor.constant_folding import constant_fold
+    from torch._inductor.fx_passes.freezing_patterns import freezing_passes
+
+    conv2d = torch.ops.aten.conv2d.default  # decomposed to aten.convolution, the form the patterns match
+    program = torch.export.export(reference, (example,), dynamic_shapes=_dynamic_axes())
+    lowered = program.run_decompositions({conv2d: torch.export.default_decompositions()[conv2d]}).module()
+    with torch.no_grad():
+        freezing_passes(lowered, (example,))
+    constant_fold(lowered)
+    _fast_input_quantisation(lowered)
+    return lowered
+
+
+def quantize_uint8(x: torch.Tensor, scale: float, zero_point: int, quant_min: int, quant_max: int, dtype: torch.dtype) -> torch.Tensor:
+    """``clamp(round(x / scale) + zero_point, quant_min, quant_max)`` as ``dtype``: the arithmetic
+    of PT2E's ``quantize_per_tensor`` (the same values), in place on one temporary instead of a
+    new tensor per step (the graph's inputs are the largest tensors it quantises)."""
+    y = torch.mul(x.float(), 1.0 / scale)
+    y.round_()
+    if zero_point:
+        y.add_(zero_point)
+    return y.clamp_(quant_min, quant_max).to(dtype)
+
+
+def _fast_input_quantisation(graph: nn.Module) -> None:
+    """Point the lowered graph's float -> uint8 quantisations at :func:`quantize_uint8`."""
+    quantize = torch.ops.quantized_decomposed.quantize_per_tensor.default
+    for node in graph.graph.nodes:
+        if node.op == "call_function" and node.target == quantize:
+            node.target = quantize_uint8
+    graph.recompile()
+
+
+def _input_zero_point(graph: nn.Module) -> int | None:
+    """Zero point of the uint8 quantisation of a lowered graph's input, if the graph starts with one."""
+    inputs = {n for n in graph.graph.nodes if n.op == "placeholder"}
+    for node in graph.graph.nodes:
+        if node.op == "call_function" and node.target in (quantize_uint8, torch.ops.quantized_decomposed.quantize_per_tensor.default) and node.args[0] in inputs:
+            return int(node.args[2])
+    return None
+
+
 class Int8ConvBlock(nn.Module):
-    """A :class:`ConvBlock` with int8 weights and uint8 activations; same call signature
-    ``block(x (batch, channels, height, width) float32, pool_size, pool_type) -> float32``.
+    """A :class:`ConvBlock` whose convolutions run in int8; same call signature
+    ``block(x (batch, channels, time, freq) float32, pool_size, pool_type) -> float32``.
 
     Leading convolutions with fewer than ``float_below_channels`` input channels stay float32
     (BatchNorm folded): in Cnn14 the first one has 9 multiply-adds per output against 576 for
     the next, and quantising the spectrogram it reads to 8 bits was the largest single error
     in a trained model (docs/inference.md). A block left with no int8 convolution runs in float.
+    Pooling runs in float32 on the int8 convolutions' output.
 
-    Built unconverted (float modules with observers after ``torch.ao.quantization.prepare``);
-    :func:`quantize_conv_blocks` calibrates and converts it.
+    Life cycle: built float (``convs``: folded conv + ReLU); :meth:`observe` makes the next call
+    capture ``convs`` with ``torch.export`` and insert PT2E observers, which the following calls
+    feed (calibration); :meth:`convert` quantises and lowers it to oneDNN int8 kernels.
+    :func:`quantize_conv_blocks` does all three.
     """
 
     def __init__(self, block: ConvBlock, float_below_channels: int = FLOAT_BELOW_CHANNELS):
         super().__init__()
-        import torch.ao.nn.intrinsic as nni
-        import torch.ao.quantization as tq
-
         convs = [folded_conv(block, i) for i in range(1, block.num_convs + 1)]
         n_float = 0
         while n_float < len(convs) and convs[n_float].in_channels < float_below_channels:
@@ -119,36 +189,70 @@ class Int8ConvBlock(nn.Module):
         # leading convolutions with few input channels (the one reading the spectrogram) stay
         # float32: they cost almost nothing and an 8-bit spectrogram is the largest error source
         self.float_convs = nn.Sequential(*(nn.Sequential(c, nn.ReLU()) for c in convs[:n_float]))
-        self.float_convs.qconfig = None  # prepare() must not put observers on them
-        self.quant = tq.QuantStub()
-        self.convs = nn.Sequential(*(nni.ConvReLU2d(c, nn.ReLU()) for c in convs[n_float:]))
-        self.dequant = tq.DeQuantStub()
+        self.convs = nn.Sequential(*(nn.Sequential(c, nn.ReLU()) for c in convs[n_float:]))
+        self.num_int8_convs = len(convs) - n_float
+        self.observed: nn.Module | None = None  # convs captured, with observers (calibrating)
+        self.int8: nn.Module | None = None  # convs quantised and lowered (after convert)
+        self._quantizer = None
+        self._example: torch.Tensor | None = None
 
     @property
-    def num_int8_convs(self) -> int:
-        return len(self.convs)
+    def converted(self) -> bool:
+        return self.int8 is not None
+
+    @property
+    def input_zero_point(self) -> int | None:
+        """Zero point of the uint8 input of the int8 convolutions (after :meth:`convert`)."""
+        return _input_zero_point(self.int8) if self.int8 is not None else None
+
+    def observe(self, quantizer) -> None:
+        """Calibrate from the next call on: it captures ``convs`` and inserts observers."""
+        if self.converted:
+            raise RuntimeError("this block is already converted to int8")
+        self._quantizer = quantizer
+
+    def convert(self) -> None:
+        """Quantise the observed convolutions (the calibrated ranges) and lower them to oneDNN."""
+        if self.observed is None:
+            raise RuntimeError("int8 block never ran while observing: nothing to convert (no calibration data reached it)")
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+        self.int8 = _lower_to_onednn(convert_pt2e(self.observed), self._example)
+        self.observed, self._quantizer, self._example = None, None, None
+        self.convs = nn.Sequential()  # the float copies are no longer used
+        self.drop_relu_before_quant()
 
     def drop_relu_before_quant(self) -> bool:
         """After conversion: if the input quantiser's zero point is 0, quantising to uint8 already
         clamps negatives to 0, so the float ReLU before it is dropped (a full pass over the
         block's widest tensor; 29 of Cnn14's ~500 ms per batch of 8). Returns whether it was."""
-        if not (len(self.float_convs) and len(self.convs)) or not hasattr(self.quant, "zero_point"):
+        if not (len(self.float_convs) and self.converted) or self.input_zero_point != 0:
             return False
-        if int(self.quant.zero_point) != 0 or isinstance(self.float_convs[-1][1], nn.Identity):
+        if isinstance(self.float_convs[-1][1], nn.Identity):
             return False
         self.float_convs[-1][1] = nn.Identity()
         return True
 
+    def _run_convs(self, x: torch.Tensor) -> torch.Tensor:
+        if self.int8 is not None:
+            return self.int8(x)
+        if self._quantizer is not None and self.observed is None:
+            from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+            self._example = _export_example(x)
+            program = torch.export.export(self.convs, (self._example,), dynamic_shapes=_dynamic_axes())
+            self.observed = prepare_pt2e(program.module(), self._quantizer)
+        if self.observed is not None:
+            return self.observed(x)
+        return self.convs(x)
+
     def forward(self, x: torch.Tensor, pool_size=(2, 2), pool_type: str = "avg") -> torch.Tensor:
-        x = self.float_convs(x)
-        if not len(self.convs):
-            return pool2d(x, pool_size, pool_type)
-        q = self.convs(self.quant(x.float()))  # float32 even under bf16 autocast
-        if pool_type in ("avg", "max"):
-            # pooling in uint8 moves a quarter of the bytes; the sum of two pooled maps
-            # ("avg+max") needs floats
-            return self.dequant(pool2d(q, pool_size, pool_type))
-        return pool2d(self.dequant(q), pool_size, pool_type)
+        # oneDNN's int8 convolutions read channels-last; a 1-channel spectrogram costs nothing to
+        # restride here, its 64-channel output a full copy (or a reorder inside every call) later
+        x = self.float_convs(x.contiguous(memory_format=torch.channels_last))
+        if self.num_int8_convs:
+            x = self._run_convs(x.float())  # float32 even under bf16 autocast
+        return pool2d(x, pool_size, pool_type)
 
 
 def synthetic_calibration(sample_rate: int, n: int = 8, seconds: float = 5.0, seed: int = 0) -> np.ndarray:
@@ -257,14 +361,10 @@ def quantize_conv_blocks(
         batch_size: calibration clips per forward pass.
         channels_last: store the float convolutions that remain channels-last.
 
-    With 0 blocks the returned model is the unmodified copy.
+    With 0 blocks the returned model is the unmodified copy. Needs ``torchao`` (the ``int8`` extra).
     """
-    import torch.ao.quantization as tq
-
-    engine = quantized_engine()
-    torch.backends.quantized.engine = engine  # process-wide; the packed weights are for it
+    quantizer = int8_quantizer()
     m = copy.deepcopy(model).eval()
-    qconfig = int8_qconfig(engine)
     blocks = []
     for parent in list(m.modules()):
         for name, child in list(parent.named_children()):
@@ -272,10 +372,6 @@ def quantize_conv_blocks(
                 q = Int8ConvBlock(child).eval()
                 if not q.num_int8_convs:  # e.g. a one-conv block reading the spectrogram
                     continue
-                q.qconfig = qconfig
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # torch.ao deprecation notices
-                    tq.prepare(q, inplace=True)
                 setattr(parent, name, q)
                 blocks.append(q)
     if channels_last:
@@ -299,13 +395,12 @@ def quantize_conv_blocks(
     calib = torch.as_tensor(np.asarray(calibration, dtype=np.float32))
     if calib.dim() != 2 or calib.shape[1] < m.info.min_samples:
         raise ValueError(f"calibration must be (clips, samples) with samples >= {m.info.min_samples}, got shape {tuple(calib.shape)}")
-    with torch.inference_mode():
+    for q in blocks:
+        q.observe(quantizer)
+    with torch.no_grad():  # not inference_mode: the blocks are captured by torch.export on the first batch
         for s in range(0, calib.shape[0], batch_size):
             m(calib[s : s + batch_size])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for q in blocks:
-            tq.convert(q, inplace=True)
-            q.drop_relu_before_quant()
-    log.debug("int8: %d conv blocks quantised (%s engine), calibrated on %d clips", len(blocks), engine, calib.shape[0])
+    for q in blocks:
+        q.convert()
+    log.debug("int8: %d conv blocks quantised (PT2E, oneDNN), calibrated on %d clips", len(blocks), calib.shape[0])
     return m, len(blocks)

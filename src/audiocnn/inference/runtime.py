@@ -12,9 +12,10 @@
   spends most of its time; on a CPU without native bf16 (AVX512-BF16/AMX) a warning, and no
   Winograd); ``"int8"``: static int8 quantisation of the convolution blocks, BatchNorm
   folded, activation ranges calibrated on ``calibration`` clips or a built-in synthetic set
-  (:mod:`audiocnn.inference.quantize`; the fastest path for the PANNs CNNs); a model without
-  such blocks gets dynamic int8 quantisation of its ``nn.Linear`` layers instead (with a log
-  line: that gains little, the convolutions stay float32);
+  (:mod:`audiocnn.inference.quantize`, PT2E quantisation with torchao, the ``int8`` extra; the
+  fastest path for the PANNs CNNs); a model without such blocks gets dynamic int8
+  quantisation of its ``nn.Linear`` layers instead (with a log line: that gains little, the
+  convolutions stay float32);
 - ``backend="onnxruntime"``: the model is exported to ONNX (waveform -> logits, embedding,
   see :mod:`audiocnn.inference.export`) and run by ONNX Runtime; clip-level outputs only;
 - inputs shorter than ``model.info.min_samples`` are zero-padded at the end with a warning
@@ -95,7 +96,7 @@ class Runner:
                             "the Winograd convolutions are left off")
                 winograd = False  # emulated bf16 matrix products were ~25x slower than fp32 (AVX2 simulation)
             model = _prepare_bf16(model, winograd, copy)
-        if channels_last:
+        if channels_last and precision != "int8":  # int8: done before quantising (packed weights have no layout to change)
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self.precision = precision
@@ -160,15 +161,21 @@ def _quantize_int8(model: AudioModel, calibration, channels_last: bool) -> nn.Mo
     if n:
         return q
     log.info("%s has no ConvBlock to quantise statically: int8 = dynamic quantisation of its Linear layers only", model.info.name)
-    return _quantize_linear(model)
+    return _quantize_linear(q)  # q: the unmodified copy, channels-last if asked
 
 
 def _quantize_linear(model: nn.Module) -> nn.Module:
-    """Dynamic int8 quantisation of ``nn.Linear`` (weights int8, activations quantised on the fly)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao deprecation notices
-        q = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=False)
-    q.info = model.info
+    """A copy of ``model`` with dynamic int8 quantisation of its ``nn.Linear`` layers (torchao's
+    ``Int8DynamicActivationInt8WeightConfig``: weights int8, activations quantised on the fly)."""
+    import copy as copy_
+
+    from audiocnn.errors import require_extra
+
+    require_extra("torchao", "int8", "precision='int8'")
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    q = copy_.deepcopy(model).eval()
+    quantize_(q, Int8DynamicActivationInt8WeightConfig(), filter_fn=lambda module, _: isinstance(module, nn.Linear))
     return q
 
 
