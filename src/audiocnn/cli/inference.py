@@ -207,7 +207,8 @@ def run_tag(args) -> int:
     failed = [(r.path, r.error) for r in results if r.error is not None]
     n_ok = len(results) - len(failed)
     _report_failures(failed, len(results), "tagged")
-    print(f"tagged {n_ok} of {len(results)} file(s) in {elapsed:.2f} s ({n_ok / max(elapsed, 1e-9):.2f} files/s, model loading excluded)", file=sys.stderr)
+    print(f"tagged {n_ok} of {len(results)} file(s) in {elapsed:.2f} s ({n_ok / max(elapsed, 1e-9):.2f} files/s, model loading excluded); "
+          f"results: {args.out or 'stdout'}", file=sys.stderr)
     return _exit_code(len(failed), len(results), args)
 
 
@@ -333,6 +334,9 @@ def run_sed(args) -> int:
             print(f"wrote {png}", file=sys.stderr)
     failed = [(r.path, r.error) for r in results if r.error is not None]
     _report_failures(failed, len(results), "processed")
+    where = [f"results: {args.out or 'stdout'}"] + ([f"events: {args.events}"] if args.events else []) + ([f"plots: {args.plot}"] if args.plot else [])
+    print(f"sed: {len(results) - len(failed)} of {len(results)} file(s), {sum(len(r.events) for r in results)} event(s); {', '.join(where)}",
+          file=sys.stderr)
     return _exit_code(len(failed), len(results), args)
 
 
@@ -391,8 +395,8 @@ def run_embed(args) -> int:
         print(f"audiocnn embed: no audio files found in {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_ERROR
     res.save(args.out, fmt)
-    print(f"wrote {args.out}: {res.embeddings.shape[0]} row(s) x {res.embeddings.shape[1]} dims from {len(res.paths)} file(s)")
     _report_failures(list(res.failed.items()), n_total, "embedded")
+    print(f"wrote {args.out}: {res.embeddings.shape[0]} row(s) x {res.embeddings.shape[1]} dims from {len(res.paths)} file(s)")
     return _exit_code(len(res.failed), n_total, args)
 
 
@@ -422,6 +426,7 @@ def run_export(args) -> int:
         model, bundle = open_model(_model_name(args, "cnn14"), args.checkpoint)
     res = export_model(model, args.out, args.format, seconds=args.seconds, bundle=bundle)
     print(res.summary())
+    print(f"export: {res.path}")
     return 0
 
 

@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     timing = f"; CPU ms: fp32 forward, median of {args.repeats}, {torch.get_num_threads()} thread(s)" if ms else ""
     print(f"per {args.seconds:g}-s clip, batch of 1{timing}")
     print(_row([name for name, _ in columns], columns))
+    listed = 0
     for s in stats:  # printed as computed: the first run builds every model once
+        listed += 1
         cells = [
             s.name,
             s.input,
@@ -87,4 +89,5 @@ def run(args: argparse.Namespace) -> int:
         if ms:
             cells.append(f"{ms(s.name):.1f}")
         print(_row(cells, columns), flush=True)
+    print(f"models: {listed} listed (audiocnn models --json for every field)", file=sys.stderr)
     return 0

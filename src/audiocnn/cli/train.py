@@ -264,6 +264,8 @@ def run_audioset_evaluate(args) -> int:
     print(json.dumps({**show, "skipped": len(result["bad_files"])}, indent=1))
     if args.out:
         print(f"metrics: {args.out}/metrics.json, {args.out}/per_class.csv, {args.out}/summary.md")
+    else:
+        print("metrics: on stdout (--out DIR writes metrics.json, per_class.csv and summary.md)")
     return 0
 
 
@@ -301,4 +303,6 @@ def run_evaluate(args) -> int:
     print(json.dumps(show, indent=1))
     if args.out:
         print(f"metrics: {args.out}/metrics.json")
+    else:
+        print("metrics: on stdout (--out DIR writes metrics.json)")
     return 0

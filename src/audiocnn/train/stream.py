@@ -23,10 +23,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.data import DataLoader
 
 from audiocnn.atomic import write_json_atomic
@@ -39,6 +37,10 @@ from audiocnn.train.config import TrainConfig
 from audiocnn.train.records import run_environment, training_logger
 from audiocnn.train.loop import AtomicCheckpointIO, build_model, fold_bundle, load_lightning_weights
 from audiocnn.train.module import AudioClassifier
+
+# after audiocnn.train.loop, which names the `train` extra when Lightning is missing
+import lightning as L  # noqa: E402
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 
 __all__ = ["TAR_WORKER_START", "ResumableLoader", "StreamFit", "StreamOptions", "StreamingClassifier", "fit_stream", "split_validation"]
 
@@ -323,8 +325,9 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
     last = ckpt_dir / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
     with warnings.catch_warnings():
-        for msg in (".*does not have many workers.*", ".*treespec, LeafSpec.*", ".*Checkpoint directory .* exists and is not empty.*",
-                    ".*recommended to use `self.log\\('val_.*", ".*IterableDataset.*has `__len__` defined.*"):
+        for msg in (".*does not have many workers.*", ".*Checkpoint directory .* exists and is not empty.*",
+                    ".*recommended to use `self.log\\('val_.*", ".*IterableDataset.*has `__len__` defined.*",
+                    ".*Consider setting `persistent_workers=True`.*", ".*`validation_step` but have no `val_dataloader`.*"):
             warnings.filterwarnings("ignore", message=msg)
         trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
 
