@@ -42,6 +42,28 @@ def _pids(marker: Path) -> list[int]:
     return [int(x) for x in marker.read_text().split()] if marker.exists() else []
 
 
+def _run_and_kill(cmd: list[str], marker: Path, processes: int = 2) -> None:
+    """Start ``cmd`` (killable_train.py, directly or under a launcher), wait until ``processes``
+    training processes reached the kill step, then SIGKILL them and the launcher: no clean-up of
+    any kind. The PIDs are killed one by one as well as the launcher's group, because torchrun
+    starts each worker in a session of its own."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while len(_pids(marker)) < processes:
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.time() < deadline, "the training processes never reached the step"
+            time.sleep(0.1)
+    finally:
+        for pid in _pids(marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+
+
 def _last(out: Path) -> dict:
     return torch.load(out / "fold_1" / "lightning" / "last.ckpt", map_location="cpu", weights_only=True)
 
@@ -56,22 +78,7 @@ def test_two_processes_killed_after_a_checkpoint_resume_to_the_uninterrupted_run
 
     out, marker = tmp_path / "run", tmp_path / "reached"
     # Lightning starts the second process with the same command line, so both run killable_train.py
-    proc = subprocess.Popen([sys.executable, str(HERE / "killable_train.py"), str(KILL_AT), str(marker), "--", *_args(csv, out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, start_new_session=True)
-    try:
-        deadline = time.time() + 300
-        while len(_pids(marker)) < 2:
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-            assert time.time() < deadline, "the training processes never reached the step"
-            time.sleep(0.1)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # both processes, no clean-up of any kind
-        for pid in _pids(marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.wait(30)
+    _run_and_kill([sys.executable, str(HERE / "killable_train.py"), str(KILL_AT), str(marker), "--", *_args(csv, out)], marker)
     assert _last(out)["global_step"] == 2 * STEPS_PER_EPOCH  # killed after epoch 2's checkpoint, in epoch 3
     assert not (out / "metrics.json").exists()
 
@@ -118,20 +125,7 @@ def test_streaming_two_processes_killed_mid_epoch_resume_to_the_uninterrupted_ru
     assert per_epoch >= 4
 
     out, marker = tmp_path / "run", tmp_path / "reached"
-    proc = subprocess.Popen(torchrun([str(HERE / "killable_train.py"), str(kill_at), str(marker), "--"], *train, "--out", str(out),
-                                     port=port()),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, start_new_session=True)
-    try:
-        deadline = time.time() + 300
-        while len(_pids(marker)) < 2:
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-            assert time.time() < deadline, "the training processes never reached the step"
-            time.sleep(0.1)
-    finally:
-        for pid in _pids(marker):  # torchrun starts each worker in a session of its own
-            os.kill(pid, signal.SIGKILL)
-        os.killpg(proc.pid, signal.SIGKILL)  # and torchrun itself
-        proc.wait(30)
+    _run_and_kill(torchrun([str(HERE / "killable_train.py"), str(kill_at), str(marker), "--"], *train, "--out", str(out), port=port()), marker)
     ckpt = torch.load(out / "lightning" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == kill_at - 1  # the checkpoint of the step before the kill
 
