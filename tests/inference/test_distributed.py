@@ -57,7 +57,7 @@ def test_local_workers_write_every_file_with_the_tagger_probabilities(tmp_path, 
     assert broken["error"]["type"] == "not_audio" and "not a readable audio file" in broken["error"]["message"]
     assert broken["probabilities"] == []
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", UserWarning)
         ref = {r.path: r for r in Tagger("test_cnn", checkpoint=weights, batch_size=4, clip_seconds=0.5).tag([src], top_k=2, errors="record")}
     for r in t:
         if r["error"] is None:

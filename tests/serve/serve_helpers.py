@@ -26,7 +26,7 @@ def tiny_served_model(name: str = "test_cnn_sed", **kw):
 
     torch.manual_seed(3)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # random-weight notices
+        warnings.simplefilter("ignore", UserWarning)  # random-weight notices
         return load_served_model(name, precision=kw.pop("precision", "fp32"), **kw)
 
 
