@@ -7,15 +7,17 @@ adds ``argument --top-k:``) and the rule::
     p.add_argument("--threshold", type=float_range(0, 1), default=0.5)
     p.add_argument("--hop-seconds", type=float_range(0, None, low_open=True))
     p.add_argument("--out", type=output_file(".npz"))
+    p.add_argument("--folds", type=folds(logo="logo"))
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
-__all__ = ["float_range", "int_range", "output_file", "output_folder"]
+from audiocnn.train.options import interval_rule, outside_interval
+
+__all__ = ["float_range", "folds", "int_range", "output_file", "output_folder"]
 
 
 def int_range(low: int | None = None, high: int | None = None):
@@ -26,8 +28,8 @@ def int_range(low: int | None = None, high: int | None = None):
             v = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if (low is not None and v < low) or (high is not None and v > high):
-            raise argparse.ArgumentTypeError(f"must be {_rule(low, high, False, False)}, got {v}")
+        if outside_interval(v, low, high):
+            raise argparse.ArgumentTypeError(f"must be {interval_rule(low, high)}, got {v}")
         return v
 
     parse.__name__ = "integer"
@@ -42,25 +44,28 @@ def float_range(low: float | None = None, high: float | None = None, *, low_open
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        bad = not math.isfinite(v)
-        bad |= low is not None and (v <= low if low_open else v < low)
-        bad |= high is not None and (v >= high if high_open else v > high)
-        if bad:
-            raise argparse.ArgumentTypeError(f"must be {_rule(low, high, low_open, high_open)}, got {text}")
+        if outside_interval(v, low, high, low_open, high_open):
+            raise argparse.ArgumentTypeError(f"must be {interval_rule(low, high, low_open, high_open)}, got {text}")
         return v
 
     parse.__name__ = "number"
     return parse
 
 
-def _rule(low, high, low_open: bool, high_open: bool) -> str:
-    if low is not None and high is not None:
-        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if low is not None:
-        return f"{'>' if low_open else '>='} {low:g}"
-    if high is not None:
-        return f"{'<' if high_open else '<='} {high:g}"
-    return "a finite number"
+def folds(**words: object):
+    """``--folds``: an integer K >= 2, or one of ``words`` (a word -> the value it stands for)."""
+    count = int_range(2)
+
+    def parse(text: str) -> object:
+        if text in words:
+            return words[text]
+        try:
+            return count(text)
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"takes an integer K >= 2 or {' or '.join(map(repr, words))}: {e}") from None
+
+    parse.__name__ = "folds"
+    return parse
 
 
 def output_file(*suffixes: str):

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+
+from audiocnn.cli.options import add_command
 
 ORDER = 1
 
@@ -22,13 +23,9 @@ DEMO_EPOCHS = 10
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo",
-        help="train and evaluate on built-in synthetic data (a few minutes on a CPU)",
-        description="Generate the synthetic sound-event dataset, run 5-fold training and evaluation, write the report.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "demo", help="train and evaluate on built-in synthetic data (a few minutes on a CPU)",
+                    description="Generate the synthetic sound-event dataset, run 5-fold training and evaluation, write the report.",
+                    epilog=EPILOG)
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--model", default=DEMO_MODEL, help=f"default {DEMO_MODEL}")
     p.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"default {DEMO_EPOCHS}")

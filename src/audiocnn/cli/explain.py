@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-import warnings
+
+from audiocnn.cli.options import add_command, printed_warnings
 
 ORDER = 60
 
@@ -25,13 +25,8 @@ waveform models the gradient is mapped onto a log-mel of the input.
 def register(subparsers) -> None:
     from audiocnn.inference.saliency import METHODS
 
-    p = subparsers.add_parser(
-        "explain",
-        help="saliency map (gradient, SmoothGrad, Grad-CAM) of one clip",
-        description="Show which time-frequency regions of a clip drive a model's prediction.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "explain", help="saliency map (gradient, SmoothGrad, Grad-CAM) of one clip",
+                    description="Show which time-frequency regions of a clip drive a model's prediction.", epilog=EPILOG)
     p.add_argument("file", help="audio file")
     p.add_argument("--model", default=None, help="registered model name (default: the checkpoint's; cnn14 without a checkpoint)")
     p.add_argument("--checkpoint", help="checkpoint file or model folder; without it the model has RANDOM weights")
@@ -54,11 +49,8 @@ def run(args) -> int:
     from audiocnn.inference.loading import open_model
     from audiocnn.inference.saliency import plot_saliency, saliency
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with printed_warnings():
         model, bundle = open_model(args.model or (None if args.checkpoint else "cnn14"), args.checkpoint, args.labels)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
     labels = list(bundle.labels)
     target = None
     if args.target is not None:

@@ -20,11 +20,10 @@ from pathlib import Path
 
 from audiocnn.atomic import write_text_atomic
 from audiocnn.cli.argtypes import float_range, int_range, output_file
+from audiocnn.cli.options import add_command, add_flags, flag, flag_values, printed_warnings
 from audiocnn.errors import EXIT_ERROR, FileError, UsageError, exit_status, failure_lines
 
 ORDER = 30
-
-_RAW = argparse.RawDescriptionHelpFormatter
 
 EXIT_CODES_HELP = """exit codes: 0 every file processed; 3 some files failed (their records are in the output
 beside the others; 0 with --allow-failures); 1 the command could not run (model, output...);
@@ -35,17 +34,6 @@ beside the others; 0 with --allow-failures); 1 the command could not run (model,
 def _clean_warnings() -> None:
     """Show library warnings (random weights, padding) as one readable line each."""
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"  # noqa: ARG005
-
-
-@contextmanager
-def _printed_warnings():
-    """Print warnings raised while building the model (random weights ...) to stderr, always:
-    a CLI user must see them whatever the warning filters say."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
 
 
 def _default_workers() -> int:
@@ -125,6 +113,33 @@ def _calibration(args, inputs, command: str):
     return list(args.calibration or inputs)
 
 
+def _open_product(cls, args, command: str, default_model: str, **options):
+    """``cls`` (Tagger, SoundEventDetector, Embedder) built from the model and runtime flags every
+    file command shares (:func:`_common`) and the command's own ``options``; the warnings of
+    building it (random weights ...) printed."""
+    calibration = _calibration(args, args.paths, command)
+    with printed_warnings():
+        return cls(_model_name(args, default_model), checkpoint=args.checkpoint, precision=args.precision,
+                   batch_size=args.batch_size, num_threads=args.threads, calibration=calibration, **options)
+
+
+def _results_csv(results, columns: tuple[str, ...], rows_of) -> str:
+    """CSV of ``columns`` (``path`` first) + ``error_type,error_message``, in input order: the rows
+    ``rows_of(result)`` gives (the cells after the path) for each file, one row with the error
+    for a file that failed."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*columns, "error_type", "error_message"])
+    blank = [""] * (len(columns) - 1)
+    for r in results:
+        if r.error is not None:
+            e = FileError.from_reason(r.error)
+            w.writerow([r.path, *blank, e.type, e.message])
+        for cells in rows_of(r):
+            w.writerow([r.path, *cells, "", ""])
+    return buf.getvalue().rstrip("\n")
+
+
 # -------------------------------------------------------------------------------------------- tag
 
 
@@ -151,16 +166,8 @@ def _format_tags(results, fmt: str) -> str:
     if fmt == "json":
         return json.dumps([r.to_dict() for r in results], indent=2)
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["path", "rank", "label", "index", "probability", "error_type", "error_message"])
-        for r in results:
-            if r.error is not None:
-                e = FileError.from_reason(r.error)
-                w.writerow([r.path, "", "", "", "", e.type, e.message])
-            for k, t in enumerate(r.tags, 1):
-                w.writerow([r.path, k, t.label, t.index, f"{t.probability:.4f}", "", ""])
-        return buf.getvalue().rstrip("\n")
+        return _results_csv(results, ("path", "rank", "label", "index", "probability"),
+                            lambda r: ([k, t.label, t.index, f"{t.probability:.4f}"] for k, t in enumerate(r.tags, 1)))
     width = min(max((len(r.path) for r in results), default=4), 60)
     lines = [f"{'file':<{width}}  tags"]
     for r in results:
@@ -182,20 +189,8 @@ def run_tag(args) -> int:
     _check_out_file(args.out, "--out")
     from audiocnn.inference.tagger import Tagger
 
-    calibration = _calibration(args, args.paths, "tag")
-    with _printed_warnings():
-        tagger = Tagger(
-            _model_name(args, "cnn14"),
-            checkpoint=args.checkpoint,
-            labels=args.labels,
-            precision=args.precision,
-            batch_size=args.batch_size,
-            clip_seconds=args.clip_seconds,
-            num_threads=args.threads,
-            aggregate=args.aggregate,
-            backend=args.backend,
-            calibration=calibration,
-        )
+    tagger = _open_product(Tagger, args, "tag", "cnn14", labels=args.labels, clip_seconds=args.clip_seconds,
+                           aggregate=args.aggregate, backend=args.backend)
     t0 = time.perf_counter()
     with _interrupted("tag"):
         results = tagger.tag(args.paths, top_k=args.top_k, num_workers=args.workers, errors="record", progress=not args.no_progress)
@@ -231,6 +226,16 @@ a row with error_type and error_message in the events CSV), and the other files 
 """ + EXIT_CODES_HELP
 
 
+# the options of `audiocnn sed` that are keywords of SoundEventDetector, in --help order
+SED_FLAGS = (
+    flag("--min-duration", type=float_range(0), default=0.1, help="drop events shorter than this (s, default 0.1)"),
+    flag("--merge-gap", type=float_range(0), default=0.2, help="merge events of a class separated by at most this (s, default 0.2)"),
+    flag("--chunk-seconds", type=float_range(0, low_open=True), default=40.0, help="chunk length for long files (default 40; memory grows with it)"),
+    flag("--window-seconds", type=float_range(0, low_open=True), default=None, help="sliding window of clip-level models (default: the checkpoint's clip length, at most 2)"),
+    flag("--hop-seconds", type=float_range(0, low_open=True), default=0.5, help="sliding-window hop of clip-level models (default 0.5)"),
+)
+
+
 def _read_class_thresholds(path: str, default: float) -> dict:
     out = {"default": default}
     with open(path, newline="") as f:
@@ -246,16 +251,8 @@ def _read_class_thresholds(path: str, default: float) -> dict:
 def _events_csv(results) -> str:
     """``path,onset,offset,label,score,error_type,error_message``: one row per event, one row per
     failed file."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "onset", "offset", "label", "score", "error_type", "error_message"])
-    for r in results:
-        if r.error is not None:
-            e = FileError.from_reason(r.error)
-            w.writerow([r.path, "", "", "", "", e.type, e.message])
-        for ev in r.events:
-            w.writerow([r.path, f"{ev.onset:.3f}", f"{ev.offset:.3f}", ev.label, f"{ev.score:.4f}", "", ""])
-    return buf.getvalue().rstrip("\n")
+    return _results_csv(results, ("path", "onset", "offset", "label", "score"),
+                        lambda r: ([f"{ev.onset:.3f}", f"{ev.offset:.3f}", ev.label, f"{ev.score:.4f}"] for ev in r.events))
 
 
 def _sed_table(results, det, show: int) -> str:
@@ -296,23 +293,8 @@ def run_sed(args) -> int:
     _check_out_file(args.out, "--out")
     _check_out_file(args.events, "--events", ".csv")
     thresholds = _read_class_thresholds(args.class_thresholds, args.threshold) if args.class_thresholds else args.threshold
-    calibration = _calibration(args, args.paths, "sed")
-    with _printed_warnings():
-        det = SoundEventDetector(
-            _model_name(args, "cnn14_decision_level_max"),
-            checkpoint=args.checkpoint,
-            labels=args.labels,
-            precision=args.precision,
-            batch_size=args.batch_size,
-            num_threads=args.threads,
-            thresholds=thresholds,
-            min_duration=args.min_duration,
-            merge_gap=args.merge_gap,
-            chunk_seconds=args.chunk_seconds,
-            window_seconds=args.window_seconds,
-            hop_seconds=args.hop_seconds,
-            calibration=calibration,
-        )
+    det = _open_product(SoundEventDetector, args, "sed", "cnn14_decision_level_max", labels=args.labels,
+                        thresholds=thresholds, **flag_values(args, SED_FLAGS))
     with _interrupted("sed"):
         results = det.detect_files(args.paths)
     if not results:
@@ -374,20 +356,8 @@ def run_embed(args) -> int:
     suffix = Path(args.out).suffix.lower()[1:]
     fmt = args.format or (suffix if suffix in FORMATS else "npz")
     _check_out_file(args.out, "--out", f".{fmt}")
-
-    calibration = _calibration(args, args.paths, "embed")
-    with _printed_warnings():
-        emb = Embedder(
-            _model_name(args, "cnn14"),
-            checkpoint=args.checkpoint,
-            precision=args.precision,
-            batch_size=args.batch_size,
-            num_threads=args.threads,
-            clip_seconds=args.clip_seconds,
-            window_seconds=args.window_seconds,
-            hop_seconds=args.hop_seconds,
-            calibration=calibration,
-        )
+    emb = _open_product(Embedder, args, "embed", "cnn14", clip_seconds=args.clip_seconds,
+                        window_seconds=args.window_seconds, hop_seconds=args.hop_seconds)
     with _interrupted("embed"):
         res = emb.embed_files(args.paths, per_window=args.per_window, num_workers=args.workers, progress=not args.no_progress)
     n_total = len(res.paths) + len(res.failed)
@@ -422,7 +392,7 @@ def run_export(args) -> int:
     from audiocnn.inference.loading import open_model
 
     _check_out_file(args.out, "--out")
-    with _printed_warnings():
+    with printed_warnings():
         model, bundle = open_model(_model_name(args, "cnn14"), args.checkpoint)
     res = export_model(model, args.out, args.format, seconds=args.seconds, bundle=bundle)
     print(res.summary())
@@ -434,7 +404,7 @@ def run_export(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("tag", help="tag audio files with class probabilities", epilog=TAG_EPILOG, formatter_class=_RAW)
+    p = add_command(sub, "tag", help="tag audio files with class probabilities", epilog=TAG_EPILOG)
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files and/or folders (walked)")
     _common(p, "cnn14")
     p.add_argument("--labels", help="class_labels_indices.csv (index,mid,display_name) or one label per line")
@@ -451,7 +421,7 @@ def register(sub) -> None:
                         "files already there skipped (docs/scaling.md)")
     p.set_defaults(func=run_tag)
 
-    p = sub.add_parser("sed", help="sound event detection: frame-wise probabilities, events, plot", epilog=SED_EPILOG, formatter_class=_RAW)
+    p = add_command(sub, "sed", help="sound event detection: frame-wise probabilities, events, plot", epilog=SED_EPILOG)
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files and/or folders (walked)")
     _common(p, "cnn14_decision_level_max")
     p.add_argument("--labels", help="class_labels_indices.csv or one label per line")
@@ -462,16 +432,12 @@ def register(sub) -> None:
     p.add_argument("--plot", help="write the spectrogram + probability-curve figure here (.png; with several files, a folder)")
     p.add_argument("--threshold", type=float_range(0, 1), default=0.5, help="probability threshold of every class (default 0.5)")
     p.add_argument("--class-thresholds", help="CSV of label,threshold overriding --threshold per class")
-    p.add_argument("--min-duration", type=float_range(0), default=0.1, help="drop events shorter than this (s, default 0.1)")
-    p.add_argument("--merge-gap", type=float_range(0), default=0.2, help="merge events of a class separated by at most this (s, default 0.2)")
-    p.add_argument("--chunk-seconds", type=float_range(0, low_open=True), default=40.0, help="chunk length for long files (default 40; memory grows with it)")
-    p.add_argument("--window-seconds", type=float_range(0, low_open=True), default=None, help="sliding window of clip-level models (default: the checkpoint's clip length, at most 2)")
-    p.add_argument("--hop-seconds", type=float_range(0, low_open=True), default=0.5, help="sliding-window hop of clip-level models (default 0.5)")
+    add_flags(p, SED_FLAGS)
     p.add_argument("--top-k", type=int_range(1), default=5, help="classes drawn in the plot (default 5)")
     p.add_argument("--show", type=int_range(0), default=20, help="events printed per file (default 20)")
     p.set_defaults(func=run_sed)
 
-    p = sub.add_parser("embed", help="embeddings of audio files to .npz, Parquet or .npy", epilog=EMBED_EPILOG, formatter_class=_RAW)
+    p = add_command(sub, "embed", help="embeddings of audio files to .npz, Parquet or .npy", epilog=EMBED_EPILOG)
     p.add_argument("paths", nargs="+", metavar="FILE|DIR")
     _common(p, "cnn14")
     p.add_argument("--out", required=True, help="output file, ending in .<format> (a folder with --engine)")
@@ -487,7 +453,7 @@ def register(sub) -> None:
                    help="many files: --workers model processes (local) or Ray actors (ray), Parquet parts in the --out folder")
     p.set_defaults(func=run_embed)
 
-    p = sub.add_parser("export", help="export waveform-to-logits to ONNX or a torch.export program (.pt2)", epilog=EXPORT_EPILOG, formatter_class=_RAW)
+    p = add_command(sub, "export", help="export waveform-to-logits to ONNX or a torch.export program (.pt2)", epilog=EXPORT_EPILOG)
     p.add_argument("--checkpoint", help="checkpoint or model folder (its bundle names the model); without it the export has RANDOM weights")
     p.add_argument("--model", default=None, help="registered model name (default: the checkpoint's; cnn14 without a checkpoint)")
     p.add_argument("--format", choices=("onnx", "pt2"), default="onnx")

@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+from audiocnn.cli.options import add_command
+
 ORDER = 10
 
 EPILOG = """examples:
@@ -27,14 +29,10 @@ _COLUMNS = [("name", 26), ("input", 13), ("rate", 6), ("params (M)", 10), ("MACs
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "models",
-        help="list the model zoo with parameters and multiply-accumulates",
-        description="List registered models: input, sample rate, trainable parameters, "
-        "multiply-accumulates per clip and whether they emit frame-wise outputs.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "models", help="list the model zoo with parameters and multiply-accumulates",
+                    description="List registered models: input, sample rate, trainable parameters, "
+                    "multiply-accumulates per clip and whether they emit frame-wise outputs.",
+                    epilog=EPILOG)
     p.add_argument("pattern", nargs="?", default=None, help="shell wildcard on model names (default: all but test_*)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.add_argument("--seconds", type=float, default=10.0, help="clip length for the MAC count (default: 10)")

@@ -7,6 +7,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from audiocnn.cli.argtypes import folds
+from audiocnn.cli.options import add_command, add_data_flags
+
 ORDER = 40
 
 RANDOM_EPILOG = """examples:
@@ -28,18 +31,6 @@ the training runs under OUT/train/<model>/.
 """
 
 
-def _folds(value: str | None):
-    if value is None or value == "logo":
-        return value
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--folds must be an integer K or 'logo', got {value!r}") from None
-    if k < 2:
-        raise argparse.ArgumentTypeError(f"--folds must be at least 2, got {k}")
-    return k
-
-
 def _arch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-rate", type=int, default=None, help="resample to this rate (default: each model's own, 16 kHz for pons_*)")
     p.add_argument("--dim", type=int, default=None, help="target embedding size of the pons_* front-ends (default 3584)")
@@ -56,12 +47,10 @@ def _overrides(args) -> dict:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    from audiocnn.data import DATASETS
-
-    p.add_argument("--data", required=True, help="CSV manifest, folder of class sub-folders, or a known corpus root")
-    p.add_argument("--dataset", choices=DATASETS, default=None, help="layout of --data (default: auto)")
+    add_data_flags(p, data_help="CSV manifest, folder of class sub-folders, or a known corpus root",
+                   dataset_help="layout of --data (default: auto)")
     p.add_argument("--group-column", default=None, help="CSV column with group ids (e.g. speaker) for grouped folds")
-    p.add_argument("--folds", type=_folds, default=None, help="K (stratified, grouped if the data has groups) or 'logo' (leave one group out); default: the data's predefined folds, else 5")
+    p.add_argument("--folds", type=folds(logo="logo"), default=None, help="K (stratified, grouped if the data has groups) or 'logo' (leave one group out); default: the data's predefined folds, else 5")
     p.add_argument("--clip-seconds", type=float, default=None, help="clip length (default: 95th percentile of the durations)")
     p.add_argument("--skip-bad", action="store_true", help="drop unreadable/bad files (listed in the log) instead of stopping")
     p.add_argument("--cache-dir", default=None, help="embedding cache (default: OUT/cache)")
@@ -74,14 +63,10 @@ def register(subparsers) -> None:
     from audiocnn.backends.estimators import BACKENDS
     from audiocnn.train.presets import RANDOM_CNN_PRESETS
 
-    p = subparsers.add_parser(
-        "random-cnn",
-        help="compare CNN front-ends with random weights (SVM/ELM back-ends, nested CV)",
-        description="Embed the data with randomly weighted CNN front-ends (Pons & Serra 2019) and score "
-        "SVM/ELM back-ends with nested cross-validation (hyper-parameters tuned on training folds only).",
-        epilog=RANDOM_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "random-cnn", help="compare CNN front-ends with random weights (SVM/ELM back-ends, nested CV)",
+                    description="Embed the data with randomly weighted CNN front-ends (Pons & Serra 2019) and score "
+                    "SVM/ELM back-ends with nested cross-validation (hyper-parameters tuned on training folds only).",
+                    epilog=RANDOM_EPILOG)
     _data_args(p)
     p.add_argument("--frontends", default=None, help="'all' (every pons_* front-end + mfcc) or a comma list of registered models / mfcc")
     p.add_argument("--backends", default=None, help=f"comma list of {', '.join(BACKENDS)} (default: all)")
@@ -96,15 +81,11 @@ def register(subparsers) -> None:
                         "SVM and ELM; docs/presets.md); explicit flags override them")
     p.set_defaults(func=run)
 
-    t = subparsers.add_parser(
-        "triage",
-        help="rank architectures fast: random weights + SVM vs a short training run",
-        description="For each model: accuracy with random weights + an SVM (nested CV) and accuracy after a "
-        "short training run on the same folds; the Spearman correlation between the two tells whether "
-        "the cheap ranking predicts the trained one.",
-        epilog=TRIAGE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    t = add_command(subparsers, "triage", help="rank architectures fast: random weights + SVM vs a short training run",
+                    description="For each model: accuracy with random weights + an SVM (nested CV) and accuracy after a "
+                    "short training run on the same folds; the Spearman correlation between the two tells whether "
+                    "the cheap ranking predicts the trained one.",
+                    epilog=TRIAGE_EPILOG)
     _data_args(t)
     t.add_argument("--models", required=True, help="comma list of registered models (at least 3 for a correlation)")
     t.add_argument("--epochs", type=int, default=5, help="epochs of the short training run")

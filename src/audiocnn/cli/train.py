@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from audiocnn.cli.argtypes import float_range, int_range, output_folder
+from audiocnn.cli.argtypes import float_range, folds, int_range, output_folder
+from audiocnn.cli.options import add_command, add_data_flags, add_flags, flag, flag_values
 
 ORDER = 20
 
@@ -76,18 +77,6 @@ per_class.csv and summary.md. Clips missing from the download stop the run unles
 """
 
 
-def _folds(value: str):
-    if value in ("logo", "predefined", "auto"):
-        return None if value in ("predefined", "auto") else "logo"
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--folds takes an integer K, 'logo' or 'predefined', got {value!r}") from None
-    if k < 2:
-        raise argparse.ArgumentTypeError(f"--folds K needs K >= 2, got {k}")
-    return k
-
-
 def _baselines(value: str) -> tuple[str, ...]:
     from audiocnn.evaluate.baselines import parse_baselines
 
@@ -105,15 +94,35 @@ def _inits(value: str) -> tuple[str, ...]:
     return arms
 
 
-def _add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    from audiocnn.data import DATASETS
+def _data_flags(*, required: bool = True) -> tuple:
+    """The options of the data beside --data/--dataset (train: None = not given, the recipe may say)."""
+    return (
+        flag("--group-column", default=None, help="CSV column whose values must not straddle folds (e.g. speaker)"),
+        flag("--skip-bad", action="store_true", default=False if required else None, help="skip unusable files (listed in the report) instead of stopping"),
+        flag("--cache-dir", default=None, help="keep decoded, resampled audio here between runs"),
+    )
 
-    p.add_argument("--data", required=required, help="CSV manifest, folder of class sub-folders, or a corpus folder"
+
+# the options of `audiocnn evaluate` that are keywords of evaluate_checkpoint, in --help order
+EVAL_FLAGS = (
+    flag("--clip-seconds", type=float_range(0, low_open=True), default=None, help="clip length (default: the model's)"),
+    flag("--model", default=None, help="model name (default: from the checkpoint)"),
+    flag("--fold", default=None, help="score only this predefined fold of --data"),
+    flag("--windows", action="store_true", convert=lambda on: True if on else None,
+         help="sliding windows averaged per file instead of a centre crop"),
+    flag("--out", default=None, param="out_dir", help="write metrics.json (and confusion_matrix.png) here"),
+    flag("--adapt-bn", action="store_true",
+         help="re-estimate BatchNorm statistics on the (unlabelled) evaluation audio first; "
+              "transductive, the plain scores are kept as *_unadapted"),
+    flag("--adapt-im", action="store_true",
+         help="--adapt-bn, then information maximisation on the BatchNorm scales/shifts (see train --help)"),
+)
+
+
+def _add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    add_data_flags(p, required=required, data_help="CSV manifest, folder of class sub-folders, or a corpus folder"
                    + ("" if required else " (default: the data named by --config)"))
-    p.add_argument("--dataset", choices=DATASETS, default=None, help="corpus layout (default: detected from --data)")
-    p.add_argument("--group-column", default=None, help="CSV column whose values must not straddle folds (e.g. speaker)")
-    p.add_argument("--skip-bad", action="store_true", default=False if required else None, help="skip unusable files (listed in the report) instead of stopping")
-    p.add_argument("--cache-dir", default=None, help="keep decoded, resampled audio here between runs")
+    add_flags(p, _data_flags(required=required))
 
 
 def register(subparsers) -> None:
@@ -121,13 +130,9 @@ def register(subparsers) -> None:
     from audiocnn.train.config import TrainConfig
     from audiocnn.train.presets import preset_names
 
-    p = subparsers.add_parser(
-        "train",
-        help="train and evaluate a model with k-fold cross-validation; writes a report",
-        description="Train any registered model on labelled audio with an honest k-fold protocol and write a report.",
-        epilog=TRAIN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "train", help="train and evaluate a model with k-fold cross-validation; writes a report",
+                    description="Train any registered model on labelled audio with an honest k-fold protocol and write a report.",
+                    epilog=TRAIN_EPILOG)
     _add_data_args(p, required=False)
     p.add_argument("--out", type=output_folder, default="runs/train", help="output folder (default runs/train)")
     p.add_argument("--config", default=None, metavar="RECIPE",
@@ -135,7 +140,7 @@ def register(subparsers) -> None:
                         "override them. A run's run.json replays that run (its data too, unless --data is given)")
     p.add_argument("--preset", choices=preset_names(), default=None,
                    help="every hyper-parameter of a study (docs/presets.md); --config and explicit flags override it")
-    p.add_argument("--folds", type=_folds, default=None, metavar="K|logo|predefined",
+    p.add_argument("--folds", type=folds(logo="logo", predefined=None, auto=None), default=None, metavar="K|logo|predefined",
                    help="K stratified folds (grouped when the data has groups), 'logo' = leave one group out; "
                         "default: the data's predefined folds, else its train/test split, else 5")
     p.add_argument("--max-folds", type=int_range(1), default=None, metavar="N", help="run only the first N folds (quick look)")
@@ -155,25 +160,12 @@ def register(subparsers) -> None:
     add_stream_arguments(p)
     p.set_defaults(func=run_train)
 
-    e = subparsers.add_parser(
-        "evaluate",
-        help="score a saved model on labelled audio",
-        description="Score a checkpoint written by `audiocnn train` (or any checkpoint with --model and --labels) on labelled data.",
-        epilog=EVAL_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    e = add_command(subparsers, "evaluate", help="score a saved model on labelled audio",
+                    description="Score a checkpoint written by `audiocnn train` (or any checkpoint with --model and --labels) on labelled data.",
+                    epilog=EVAL_EPILOG)
     e.add_argument("--checkpoint", required=True, help="fold_<k>/best.pth of a training run")
     _add_data_args(e)
-    e.add_argument("--clip-seconds", type=float_range(0, low_open=True), default=None, help="clip length (default: the model's)")
-    e.add_argument("--model", default=None, help="model name (default: from the checkpoint)")
-    e.add_argument("--fold", default=None, help="score only this predefined fold of --data")
-    e.add_argument("--windows", action="store_true", help="sliding windows averaged per file instead of a centre crop")
-    e.add_argument("--out", default=None, help="write metrics.json (and confusion_matrix.png) here")
-    e.add_argument("--adapt-bn", action="store_true",
-                   help="re-estimate BatchNorm statistics on the (unlabelled) evaluation audio first; "
-                        "transductive, the plain scores are kept as *_unadapted")
-    e.add_argument("--adapt-im", action="store_true",
-                   help="--adapt-bn, then information maximisation on the BatchNorm scales/shifts (see train --help)")
+    add_flags(e, EVAL_FLAGS)
     e.add_argument("--split", default=None, metavar="NAME",
                    help="AudioSet: the released split to score alone: eval (default), balanced_train or unbalanced_train")
     e.add_argument("--blacklist", default=None, metavar="FILE", help="AudioSet: clips to skip (YouTube ids or clip names, one a line)")
@@ -284,21 +276,8 @@ def run_evaluate(args) -> int:
     if args.split is not None or args.blacklist is not None:
         raise UsageError("--split and --blacklist are for AudioSet data (--dataset audioset)")
 
-    metrics = evaluate_checkpoint(
-        args.checkpoint,
-        args.data,
-        dataset=args.dataset,
-        model=args.model,
-        fold=args.fold,
-        windows=True if args.windows else None,
-        clip_seconds=args.clip_seconds,
-        skip_bad=args.skip_bad,
-        group_column=args.group_column,
-        cache_dir=args.cache_dir,
-        out_dir=args.out,
-        adapt_bn=args.adapt_bn,
-        adapt_im=args.adapt_im,
-    )
+    metrics = evaluate_checkpoint(args.checkpoint, args.data, dataset=args.dataset,
+                                  **flag_values(args, _data_flags() + EVAL_FLAGS))
     show = {k: v for k, v in metrics.items() if k not in ("confusion_matrix", "classes", "bad_files")}
     print(json.dumps(show, indent=1))
     if args.out:

@@ -20,7 +20,26 @@ import types
 import typing
 from dataclasses import dataclass, field
 
-__all__ = ["Option", "check_value", "config_options", "option"]
+__all__ = ["Option", "check_value", "config_options", "interval_rule", "option", "outside_interval"]
+
+
+def interval_rule(low: float | None, high: float | None, low_open: bool = False, high_open: bool = False) -> str:
+    """The interval as text: ``>= 1``, ``> 0``, ``in [0, 1)``; ``a finite number`` without bounds."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return "a finite number"
+
+
+def outside_interval(value: float, low: float | None, high: float | None, low_open: bool = False, high_open: bool = False) -> bool:
+    """Whether the number ``value`` is infinite, NaN or outside the interval (open or closed ends)."""
+    bad = isinstance(value, float) and not math.isfinite(value)
+    bad |= low is not None and (value <= low if low_open else value < low)
+    bad |= high is not None and (value >= high if high_open else value > high)
+    return bool(bad)
 
 
 @dataclass(frozen=True)
@@ -55,22 +74,13 @@ class Option:
 
     def rule(self) -> str:
         """The interval as text: ``>= 1``, ``in [0, 1)``."""
-        lo = None if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
-        hi = None if self.high is None else f"{'<' if self.high_open else '<='} {self.high:g}"
-        if lo and hi:
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
-        return lo or hi or "a finite number"
+        return interval_rule(self.low, self.high, self.low_open, self.high_open)
 
     def check_range(self, value) -> None:
         """ValueError ``"must be >= 1, got 0"`` when a number is outside the interval."""
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return
-        bad = isinstance(value, float) and not math.isfinite(value)
-        if self.low is not None:
-            bad |= value <= self.low if self.low_open else value < self.low
-        if self.high is not None:
-            bad |= value >= self.high if self.high_open else value > self.high
-        if bad:
+        if outside_interval(value, self.low, self.high, self.low_open, self.high_open):
             raise ValueError(f"must be {self.rule()}, got {value:g}" if isinstance(value, float) else f"must be {self.rule()}, got {value}")
 
     def parse_text(self, text: str, hint: object) -> object:
