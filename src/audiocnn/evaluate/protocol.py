@@ -121,175 +121,154 @@ def run_experiment(
     recipe = {"config": {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RUNTIME_FIELDS},
               "dataset": dataset, "folds": folds, "group_column": group_column, "skip_bad": skip_bad}
     with RunFolder(out_dir, resume=resume, recipe=recipe, enabled=is_global_zero()) as run:
-        return _run_folds(run, data, config, out_dir, dataset=dataset, folds=folds, group_column=group_column, skip_bad=skip_bad,
-                          max_folds=max_folds, resume=resume, cache_dir=cache_dir, manifest=manifest, baselines=baselines)
-
-
-def _run_folds(
-    run: RunFolder,
-    data,
-    config: TrainConfig,
-    out_dir,
-    *,
-    dataset: str | None = None,
-    folds=None,
-    group_column: str | None = None,
-    skip_bad: bool = False,
-    max_folds: int | None = None,
-    resume: bool = False,
-    cache_dir=None,
-    manifest=None,
-    baselines=("mfcc_svm",),
-) -> dict:
-    """The body of :func:`run_experiment`, inside its locked run folder."""
-    from audiocnn.data import (
-        AudioCache,
-        BadDataError,
-        load_manifest,
-        make_folds,
-        require_classes,
-        split_train_val,
-        validate_manifest,
-    )
-
-    t0 = time.time()
-    out_dir = Path(out_dir)
-    if manifest is None:
-        manifest = load_manifest(data, dataset, group_column=group_column)
-    manifest = validate_manifest(manifest, skip_bad=skip_bad)
-    if not manifest.multilabel:
-        require_classes(manifest)  # one class: nothing to learn
-    run.check_data(manifest)
-    if config.adapt_im and manifest.multilabel:  # say so before training, not after the first fold
-        raise ValueError("--adapt-im (information-maximisation adaptation) is for single-label classification, not tagging")
-    probe = build_model(config, len(manifest.classes), tuple(manifest.classes))
-    sample_rate = probe.sample_rate
-    min_samples = probe.info.min_samples
-    del probe
-    cache = AudioCache(sample_rate, Path(cache_dir) if cache_dir else None)
-    decode_bad = cache.preload([it.path for it in manifest.items], progress=config.progress)
-    if decode_bad:
-        bad_paths = {str(b.path) for b in decode_bad}
-        if not skip_bad:
-            raise BadDataError(decode_bad)
-        keep = [i for i, it in enumerate(manifest.items) if str(it.path) not in bad_paths]
-        manifest = _with_bad(manifest.subset(keep), decode_bad)
-    durations = np.array([len(cache.get(it.path)) / sample_rate for it in manifest.items])
-    clip_seconds = float(config.clip_seconds) if config.clip_seconds else auto_clip_seconds(durations)
-    if clip_seconds * sample_rate < min_samples:
-        raise ValueError(f"--clip-seconds {clip_seconds} is shorter than {config.model}'s minimum input ({min_samples / sample_rate:.3f} s)")
-    windowing = eval_windowing(clip_seconds, config.eval_windows)
-
-    grouped = True if (group_column or folds == "logo") else None
-    fold_list = make_folds(manifest, folds, seed=config.seed, grouped=grouped)
-    n_total_folds = len(fold_list)
-    if max_folds:
-        fold_list = fold_list[:max_folds]
-    run.write_record({"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column,
-                      "max_folds": max_folds, "skip_bad": skip_bad})
-
-    results = []
-    for i, (name, train_idx, test_idx) in enumerate(fold_list):
-        fdir = out_dir / _fold_dirname(name)
-        rfile = fdir / "result.json"
-        if resume and rfile.exists():
-            log.info("fold %s: finished earlier, skipping (resume)", name)
-            results.append(json.loads(rfile.read_text()))
-            continue
-        t_fold = time.time()
-        seed = config.seed + i
-        tr, va = split_train_val(manifest if config.val_groups else _without_groups(manifest), train_idx, config.val_fraction, seed=seed)
-        test_set = set(np.asarray(test_idx).tolist())
-        if test_set & (set(np.asarray(tr).tolist()) | set(np.asarray(va).tolist())):
-            raise RuntimeError(f"fold {name}: training/validation indices overlap the test fold")
-        log.info("fold %s (%d/%d): %d train, %d val, %d test", name, i + 1, len(fold_list), len(tr), len(va), len(test_idx))
-        # an ensemble trains config.ensemble members on the same split with different seeds
-        member_dirs = [fdir] if config.ensemble == 1 else [fdir / f"member_{j + 1}" for j in range(config.ensemble)]
-        fits = [
-            fit_fold(
-                manifest, tr, va, config, cache, clip_seconds, mdir, resume=resume, seed=seed + 1000 * j,
-                export_metadata={"fold": str(name)}, windowing=windowing,
-            )
-            for j, mdir in enumerate(member_dirs)
-        ]
-        fit = fits[0]
-        test_m = manifest.subset(test_idx)
-
-        probs, metrics = score_models(
-            [f.model for f in fits], test_m, cache, windowing, multilabel=manifest.multilabel,
-            adapt_bn=config.adapt_bn, adapt_im=config.adapt_im,
+        from audiocnn.data import (
+            AudioCache,
+            BadDataError,
+            load_manifest,
+            make_folds,
+            require_classes,
+            split_train_val,
+            validate_manifest,
         )
-        res = {
-            "fold": str(name),
-            "n_train": int(len(tr)),
-            "n_val": int(len(va)),
-            "n_test": int(len(test_idx)),
-            **metrics,
-            "best_epoch": fit.best_epoch,
-            "epochs_run": len(fit.history),
-            "selection": fit.selection,
-            **{k: v for k, v in fit.best_val.items()},
-            "history": fit.history,
-            "seconds": time.time() - t_fold,
-            "checkpoint": str(member_dirs[0] / "best.pth"),
-            **({"members": [{"checkpoint": str(d / "best.pth"), "best_epoch": f.best_epoch} for d, f in zip(member_dirs, fits)]}
-               if config.ensemble > 1 else {}),
-            "split_sha1": split_digest(manifest, tr, va, test_idx),
-            "test_files": [str(it.path) for it in test_m.items],
-            "test_predictions": probs.argmax(1).tolist() if not manifest.multilabel else None,
+
+        t0 = time.time()
+        out_dir = Path(out_dir)
+        if manifest is None:
+            manifest = load_manifest(data, dataset, group_column=group_column)
+        manifest = validate_manifest(manifest, skip_bad=skip_bad)
+        if not manifest.multilabel:
+            require_classes(manifest)  # one class: nothing to learn
+        run.check_data(manifest)
+        if config.adapt_im and manifest.multilabel:  # say so before training, not after the first fold
+            raise ValueError("--adapt-im (information-maximisation adaptation) is for single-label classification, not tagging")
+        probe = build_model(config, len(manifest.classes), tuple(manifest.classes))
+        sample_rate = probe.sample_rate
+        min_samples = probe.info.min_samples
+        del probe
+        cache = AudioCache(sample_rate, Path(cache_dir) if cache_dir else None)
+        decode_bad = cache.preload([it.path for it in manifest.items], progress=config.progress)
+        if decode_bad:
+            bad_paths = {str(b.path) for b in decode_bad}
+            if not skip_bad:
+                raise BadDataError(decode_bad)
+            keep = [i for i, it in enumerate(manifest.items) if str(it.path) not in bad_paths]
+            manifest = _with_bad(manifest.subset(keep), decode_bad)
+        durations = np.array([len(cache.get(it.path)) / sample_rate for it in manifest.items])
+        clip_seconds = float(config.clip_seconds) if config.clip_seconds else auto_clip_seconds(durations)
+        if clip_seconds * sample_rate < min_samples:
+            raise ValueError(f"--clip-seconds {clip_seconds} is shorter than {config.model}'s minimum input ({min_samples / sample_rate:.3f} s)")
+        windowing = eval_windowing(clip_seconds, config.eval_windows)
+
+        grouped = True if (group_column or folds == "logo") else None
+        fold_list = make_folds(manifest, folds, seed=config.seed, grouped=grouped)
+        n_total_folds = len(fold_list)
+        if max_folds:
+            fold_list = fold_list[:max_folds]
+        run.write_record({"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column,
+                          "max_folds": max_folds, "skip_bad": skip_bad})
+
+        results = []
+        for i, (name, train_idx, test_idx) in enumerate(fold_list):
+            fdir = out_dir / _fold_dirname(name)
+            rfile = fdir / "result.json"
+            if resume and rfile.exists():
+                log.info("fold %s: finished earlier, skipping (resume)", name)
+                results.append(json.loads(rfile.read_text()))
+                continue
+            t_fold = time.time()
+            seed = config.seed + i
+            tr, va = split_train_val(manifest if config.val_groups else _without_groups(manifest), train_idx, config.val_fraction, seed=seed)
+            test_set = set(np.asarray(test_idx).tolist())
+            if test_set & (set(np.asarray(tr).tolist()) | set(np.asarray(va).tolist())):
+                raise RuntimeError(f"fold {name}: training/validation indices overlap the test fold")
+            log.info("fold %s (%d/%d): %d train, %d val, %d test", name, i + 1, len(fold_list), len(tr), len(va), len(test_idx))
+            # an ensemble trains config.ensemble members on the same split with different seeds
+            member_dirs = [fdir] if config.ensemble == 1 else [fdir / f"member_{j + 1}" for j in range(config.ensemble)]
+            fits = [
+                fit_fold(
+                    manifest, tr, va, config, cache, clip_seconds, mdir, resume=resume, seed=seed + 1000 * j,
+                    export_metadata={"fold": str(name)}, windowing=windowing,
+                )
+                for j, mdir in enumerate(member_dirs)
+            ]
+            fit = fits[0]
+            test_m = manifest.subset(test_idx)
+
+            probs, metrics = score_models(
+                [f.model for f in fits], test_m, cache, windowing, multilabel=manifest.multilabel,
+                adapt_bn=config.adapt_bn, adapt_im=config.adapt_im,
+            )
+            res = {
+                "fold": str(name),
+                "n_train": int(len(tr)),
+                "n_val": int(len(va)),
+                "n_test": int(len(test_idx)),
+                **metrics,
+                "best_epoch": fit.best_epoch,
+                "epochs_run": len(fit.history),
+                "selection": fit.selection,
+                **{k: v for k, v in fit.best_val.items()},
+                "history": fit.history,
+                "seconds": time.time() - t_fold,
+                "checkpoint": str(member_dirs[0] / "best.pth"),
+                **({"members": [{"checkpoint": str(d / "best.pth"), "best_epoch": f.best_epoch} for d, f in zip(member_dirs, fits)]}
+                   if config.ensemble > 1 else {}),
+                "split_sha1": split_digest(manifest, tr, va, test_idx),
+                "test_files": [str(it.path) for it in test_m.items],
+                "test_predictions": probs.argmax(1).tolist() if not manifest.multilabel else None,
+            }
+            if is_global_zero():
+                write_predictions(fdir / "predictions.csv", test_m, probs, multilabel=manifest.multilabel)
+                write_json_atomic(rfile, res)
+            results.append(res)
+            key = primary_metric(manifest.multilabel)
+            log.info("fold %s: %s = %.4f (best epoch %d, %.0f s)", name, key, metrics[key], fit.best_epoch, res["seconds"])
+
+        keys = metric_names(manifest.multilabel)
+        if config.adapt_bn or config.adapt_im:
+            keys = keys + tuple(f"{k}_unadapted" for k in keys) + (tuple(f"{k}_adabn" for k in keys) if config.adapt_im else ())
+        summary = summarize_folds(results, keys)
+        summary["n_folds"] = len(results)
+        summary["n_folds_total"] = n_total_folds
+        scored = {}
+        if baselines and is_global_zero():  # the same folds as the model's, one embedding per file
+            from audiocnn.evaluate.baselines import score_baselines
+
+            scored = score_baselines(manifest, cache, fold_list, baselines, seed=config.seed, clip_seconds=clip_seconds)
+        metrics = {
+            "summary": summary,
+            "folds": [{k: v for k, v in r.items() if k not in ("history", "test_files", "test_predictions")} for r in results],
+            "baselines": scored,
+            "config": {
+                **config.to_dict(),
+                "clip_seconds_used": clip_seconds,
+                "sample_rate": sample_rate,
+                "eval": describe_windowing(windowing),
+                "windowing": windowing.to_dict(),
+                "data": str(data),
+                "dataset": manifest.name,
+                "folds": folds,
+                "group_column": group_column,
+                "max_folds": max_folds,
+            },
+            "task": "tagging" if manifest.multilabel else "classification",
+            "classes": list(manifest.classes),
+            "data_summary": manifest.summary(),
+            "bad_files": [{**failure_record(b.path, b.reason), "reason": b.reason} for b in manifest.bad],
+            "wall_seconds": time.time() - t0,
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         }
+        if manifest.multilabel is False:
+            cm = np.sum([np.asarray(r["confusion_matrix"]) for r in results], axis=0) if results else None
+            metrics["confusion_matrix"] = cm.tolist() if cm is not None else None
         if is_global_zero():
-            write_predictions(fdir / "predictions.csv", test_m, probs, multilabel=manifest.multilabel)
-            write_json_atomic(rfile, res)
-        results.append(res)
-        key = primary_metric(manifest.multilabel)
-        log.info("fold %s: %s = %.4f (best epoch %d, %.0f s)", name, key, metrics[key], fit.best_epoch, res["seconds"])
+            from audiocnn.evaluate.baselines import baseline_shortfalls
+            from audiocnn.evaluate.report import write_report
 
-    keys = metric_names(manifest.multilabel)
-    if config.adapt_bn or config.adapt_im:
-        keys = keys + tuple(f"{k}_unadapted" for k in keys) + (tuple(f"{k}_adabn" for k in keys) if config.adapt_im else ())
-    summary = summarize_folds(results, keys)
-    summary["n_folds"] = len(results)
-    summary["n_folds_total"] = n_total_folds
-    scored = {}
-    if baselines and is_global_zero():  # the same folds as the model's, one embedding per file
-        from audiocnn.evaluate.baselines import score_baselines
-
-        scored = score_baselines(manifest, cache, fold_list, baselines, seed=config.seed, clip_seconds=clip_seconds)
-    metrics = {
-        "summary": summary,
-        "folds": [{k: v for k, v in r.items() if k not in ("history", "test_files", "test_predictions")} for r in results],
-        "baselines": scored,
-        "config": {
-            **config.to_dict(),
-            "clip_seconds_used": clip_seconds,
-            "sample_rate": sample_rate,
-            "eval": describe_windowing(windowing),
-            "windowing": windowing.to_dict(),
-            "data": str(data),
-            "dataset": manifest.name,
-            "folds": folds,
-            "group_column": group_column,
-            "max_folds": max_folds,
-        },
-        "task": "tagging" if manifest.multilabel else "classification",
-        "classes": list(manifest.classes),
-        "data_summary": manifest.summary(),
-        "bad_files": [{**failure_record(b.path, b.reason), "reason": b.reason} for b in manifest.bad],
-        "wall_seconds": time.time() - t0,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-    }
-    if manifest.multilabel is False:
-        cm = np.sum([np.asarray(r["confusion_matrix"]) for r in results], axis=0) if results else None
-        metrics["confusion_matrix"] = cm.tolist() if cm is not None else None
-    if is_global_zero():
-        from audiocnn.evaluate.baselines import baseline_shortfalls
-        from audiocnn.evaluate.report import write_report
-
-        for line in baseline_shortfalls(metrics):
-            log.warning(line)
-        write_report(out_dir, metrics, [r.get("history", []) for r in results])
-    return metrics
+            for line in baseline_shortfalls(metrics):
+                log.warning(line)
+            write_report(out_dir, metrics, [r.get("history", []) for r in results])
+        return metrics
 
 
 def _without_groups(manifest):
