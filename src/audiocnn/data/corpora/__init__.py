@@ -14,24 +14,11 @@ import audiocnn.data.corpora.gtzan  # noqa: F401
 import audiocnn.data.corpora.extended_ballroom  # noqa: F401
 import audiocnn.data.corpora.fsdd  # noqa: F401
 import audiocnn.data.corpora.audioset  # noqa: F401
-from audiocnn.data.corpora.registry import (
-    Corpus,
-    corpus_class,
-    detect_corpus,
-    list_corpora,
-    make_corpus,
-    register_corpus,
-)
+from audiocnn.data.corpora import registry
+from audiocnn.data.corpora.registry import *  # noqa: F403 - the registry's public names
 
-__all__ = [
-    "DATASETS",
-    "Corpus",
-    "corpus_class",
-    "detect_corpus",
-    "list_corpora",
-    "make_corpus",
-    "register_corpus",
-]
+__all__ = ["DATASETS"]
+__all__ += registry.__all__
 
 #: The names of the built-in corpora (``--dataset`` choices); ``None`` means auto-detect.
 DATASETS: tuple[str, ...] = list_corpora()

@@ -1,17 +1,20 @@
 """Corpora described by one metadata CSV with a file, a label and a fold column (ESC-50,
-UrbanSound8K): the shared reader their corpus classes call."""
+UrbanSound8K): the shared reader, and :class:`MetadataCsvCorpus`, the corpus class that is
+declared by its metadata file and columns alone."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
+from audiocnn.data.corpora.registry import Corpus
 from audiocnn.data.csvio import is_missing, read_csv_table
 from audiocnn.data.items import BadItem, Item, clean_fold
 from audiocnn.data.labels import label_problem
 from audiocnn.data.manifest import Manifest, build_manifest
 
-__all__ = ["corpus_root", "load_metadata_csv"]
+__all__ = ["MetadataCsvCorpus", "corpus_root", "load_metadata_csv"]
 
 
 def corpus_root(data: Path, marker: str) -> Path:
@@ -65,3 +68,40 @@ def load_metadata_csv(
         out.append(Item(path=path, labels=labels, fold=fold, group=None if is_missing(group) else group,
                         extra=extra, origin=where))
     return build_manifest(out, multilabel=False, name=name, root=root, classes=classes)
+
+
+class MetadataCsvCorpus(Corpus):
+    """A corpus read from one metadata CSV (:func:`load_metadata_csv`), declared by class attributes.
+
+    Class attributes:
+        meta_rel: the metadata file below the corpus folder (``"meta/esc50.csv"``); the folder or
+            this file may be given, and a path is detected as the corpus by it.
+        layout: what the folder was expected to hold, for the error message.
+        file_col, label_col: the columns of the audio file name and of the label.
+        default_group: the column that groups items when no ``group_column`` is given.
+
+    :meth:`audio_path` says where a row's audio file is.
+    """
+
+    meta_rel: ClassVar[str] = ""
+    layout: ClassVar[str] = ""
+    file_col: ClassVar[str] = ""
+    label_col: ClassVar[str] = ""
+    default_group: ClassVar[str] = ""
+
+    @classmethod
+    def detect(cls, path: Path) -> bool:
+        return path.name == Path(cls.meta_rel).name if path.is_file() else (path / cls.meta_rel).is_file()
+
+    @classmethod
+    def audio_path(cls, root: Path, row: dict[str, str], fold: str | None) -> Path:
+        """The audio file of metadata ``row`` (its ``fold`` cleaned) in the corpus folder ``root``."""
+        raise NotImplementedError
+
+    def load(self, path: Path, *, classes: Sequence[str] | None = None,
+             group_column: str | None = None) -> Manifest:
+        return load_metadata_csv(
+            path, name=self.name, meta_rel=self.meta_rel, layout=self.layout, file_col=self.file_col,
+            label_col=self.label_col, default_group=self.default_group, path_of=self.audio_path,
+            group_column=group_column, classes=classes,
+        )
