@@ -1,29 +1,11 @@
-"""Front-ends (log-mel etc.) as pure functions plus thin modules, and training-time augmentation."""
+"""Front-ends (log-mel etc.) as pure functions plus thin modules, and training-time augmentation.
 
-from audiocnn.features.augment import Mixup, SpecAugment, SpeedPerturb, drop_stripes, speed_perturb
-from audiocnn.features.spectrogram import (
-    LogMel,
-    MelSpectrogram,
-    hann_window,
-    hz_to_mel,
-    mel_filterbank,
-    mel_to_hz,
-    power_to_db,
-    stft_power,
-)
+The package exports the public names of :mod:`.spectrogram` and :mod:`.augment`."""
 
-__all__ = [
-    "LogMel",
-    "MelSpectrogram",
-    "Mixup",
-    "SpecAugment",
-    "SpeedPerturb",
-    "drop_stripes",
-    "speed_perturb",
-    "hann_window",
-    "hz_to_mel",
-    "mel_filterbank",
-    "mel_to_hz",
-    "power_to_db",
-    "stft_power",
-]
+from audiocnn.features import augment, spectrogram
+from audiocnn.features.augment import *  # noqa: F403
+from audiocnn.features.spectrogram import *  # noqa: F403
+
+__all__: list[str] = []
+__all__ += spectrogram.__all__
+__all__ += augment.__all__
