@@ -77,8 +77,7 @@ def measure(n: int, work: Path, args) -> dict:
 
     from audiocnn.data.shards import PackOptions, ShardStream, SyntheticSource, pack
     from audiocnn.train import TrainConfig
-    from audiocnn.data.shards.workers import seed_worker
-    from audiocnn.train.stream import TAR_WORKER_START, StreamOptions, fit_stream
+    from audiocnn.train.stream import StreamOptions, fit_stream, reader_buffer
 
     out = work / f"shards_{n}"
     shutil.rmtree(out, ignore_errors=True)
@@ -89,9 +88,9 @@ def measure(n: int, work: Path, args) -> dict:
         index = pack(src, out, PackOptions(sample_rate=16000, shard_size=1000), num_workers=args.workers, progress=False)
     rec.update(pack_seconds=time.perf_counter() - t0, pack_peak_pss_mb=m.peak / 2**20, pack_peak_rss_sum_mb=m.peak_rss / 2**20,
                packed_gb=sum(s.bytes for s in index.shards) / 1e9, shards=len(index.shards))
-    stream = ShardStream(index, 10.0, args.batch_size, shuffle_buffer=args.shuffle_buffer, num_workers=args.workers)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers, multiprocessing_context=TAR_WORKER_START,
-                                         worker_init_fn=seed_worker)  # as training starts them
+    # the loader as training builds it: the process's shuffle buffer split among the workers, forked
+    stream = ShardStream(index, 10.0, args.batch_size, shuffle_buffer=reader_buffer(args.shuffle_buffer, args.workers), num_workers=args.workers)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers, multiprocessing_context="fork")
     t0, clips = time.perf_counter(), 0
     with PeakRSS() as m:
         for x, _ in loader:
@@ -116,7 +115,7 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/audiocnn_pack_bench", help="scratch folder (needs ~270 kB per clip)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--shuffle-buffer", type=int, default=512)
+    ap.add_argument("--shuffle-buffer", type=int, default=512, help="encoded clips per process, split among the workers")
     ap.add_argument("--train-steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None, help="also write the records here")

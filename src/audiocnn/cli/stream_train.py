@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The streaming options of ``audiocnn train`` (used when ``--data`` is a packed folder)."""
     g = p.add_argument_group("packed data (--data is a folder written by `audiocnn pack`; docs/scaling.md)")
     g.add_argument("--shuffle-buffer", type=int, default=512, metavar="CLIPS",
-                   help="encoded clips each reader holds for shuffling (memory ~ workers x CLIPS x packed clip size; default 512)")
+                   help="encoded clips each process holds for shuffling, split among its --num-workers loader workers "
+                        "(memory ~ CLIPS x packed clip size, whatever the workers; default 512)")
     g.add_argument("--val-data", default=None, help="a packed folder to validate on (default: --val-fraction of the shards)")
     g.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                    help="also write lightning/last.ckpt every STEPS steps, for --resume mid-epoch (default: epoch ends)")

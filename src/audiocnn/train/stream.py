@@ -30,7 +30,6 @@ from torch.utils.data import DataLoader
 from audiocnn.atomic import write_json_atomic
 from audiocnn.audio import Windowing
 from audiocnn.data.shards import PackedClipDataset, RankSampler, ShardStream, load_index
-from audiocnn.data.shards.workers import seed_worker
 from audiocnn.models import save_checkpoint, save_pretrained
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
@@ -42,15 +41,10 @@ from audiocnn.train.module import AudioClassifier
 import lightning as L  # noqa: E402
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 
-__all__ = ["TAR_WORKER_START", "ResumableLoader", "StreamFit", "StreamOptions", "StreamingClassifier", "fit_stream", "split_validation"]
+__all__ = ["ResumableLoader", "StreamFit", "StreamOptions", "StreamingClassifier", "fit_stream", "reader_buffer", "split_validation"]
 
 log = logging.getLogger(__name__)
 
-TAR_WORKER_START = "spawn"
-"""How the loader workers of tar shards start: from a fresh interpreter that imports only what
-reading needs (torch, numpy, soundfile). A worker forked from the training process would hold a
-copy-on-write image of it (Lightning, the model, the optimiser) in its resident memory, so the
-process tree's RSS would grow by that much per worker (docs/scaling.md)."""
 
 
 @dataclass
@@ -58,8 +52,9 @@ class StreamOptions:
     """Settings of streaming training that :class:`TrainConfig` does not hold.
 
     Attributes:
-        shuffle_buffer: encoded clips held per reader (tar); memory per reader is about this
-            times the packed size of a clip.
+        shuffle_buffer: encoded clips held for shuffling by each process (tar), split among its
+            loader workers (:func:`reader_buffer`): memory is about this times the packed size of
+            a clip, whatever the number of workers.
         split: how readers share tar shards: ``"auto"``, ``"shards"`` or ``"samples"``
             (:class:`~audiocnn.data.shards.ShardStream`).
         val_data: a packed folder for validation; default: ``config.val_fraction`` of the
@@ -227,16 +222,21 @@ def _clip_seconds(config: TrainConfig, index) -> float:
     return float(min(10.0, max(0.5, math.ceil(mean * 4) / 4)))  # the mean clip, to 0.25 s
 
 
+def reader_buffer(shuffle_buffer: int, num_workers: int) -> int:
+    """Clips in each reader's shuffle buffer: a process's ``shuffle_buffer`` split among its
+    ``num_workers`` loader workers (at least 1 each), so that the encoded clips a process holds do
+    not grow with the number of workers."""
+    return max(1, int(shuffle_buffer) // max(1, int(num_workers)))
+
+
 def _loaders(index, val_index, train_names, val_names, config, opt: StreamOptions, clip: float):
     w = config.num_workers
     kw = dict(num_workers=w, persistent_workers=False, multiprocessing_context="fork" if w and hasattr(os, "fork") else None)
-    # tar readers: fresh interpreters (TAR_WORKER_START), with a worker_init_fn that does not import Lightning
-    tar_kw = {**kw, "multiprocessing_context": TAR_WORKER_START if w else None, "worker_init_fn": seed_worker if w else None}
     others, val_dl = [], None
     if index.format == "tar":
-        train_ds = ShardStream(index, clip, config.batch_size, train=True, shards=train_names, shuffle_buffer=opt.shuffle_buffer,
+        train_ds = ShardStream(index, clip, config.batch_size, train=True, shards=train_names, shuffle_buffer=reader_buffer(opt.shuffle_buffer, w),
                                balanced=config.balanced, seed=config.seed, split=opt.split, num_workers=w)
-        train_dl = ResumableLoader(train_ds, train_ds, batch_size=None, **tar_kw)
+        train_dl = ResumableLoader(train_ds, train_ds, batch_size=None, **kw)
         positioned = train_ds
     else:
         train_ds = PackedClipDataset(index, clip, train=True, seed=config.seed, shards=train_names)
@@ -249,7 +249,7 @@ def _loaders(index, val_index, train_names, val_names, config, opt: StreamOption
     if val_index is not None and (val_names is None or val_names):
         if val_index.format == "tar":
             val_ds = ShardStream(val_index, clip, config.batch_size, train=False, shards=val_names, num_workers=w)
-            val_dl = DataLoader(val_ds, batch_size=None, **tar_kw)
+            val_dl = DataLoader(val_ds, batch_size=None, **kw)
         else:
             val_ds = PackedClipDataset(val_index, clip, train=False, shards=val_names)
             sampler = _EvalRanks(len(val_ds))
