@@ -6,17 +6,20 @@ its checkpoints load by name.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from audiocnn.features.augment import MixPlan, SpecAugment
 from audiocnn.features.spectrogram import LogMel
-from audiocnn.models.base import AudioModel, init_bn, init_layer
+from audiocnn.models.base import AudioModel, ModelInfo, init_bn, init_layer
 
 __all__ = [
     "PANNS_FRONTENDS",
     "AttBlock",
+    "logmel_clip_info",
     "logmel_min_samples",
     "panns_frontend_settings",
     "ConvBlock",
@@ -25,6 +28,7 @@ __all__ = [
     "panns_clip_head",
     "pool2d",
     "repeat_frames",
+    "residual_out",
     "time_pool_max_mean",
 ]
 
@@ -44,6 +48,22 @@ def logmel_min_samples(sample_rate: int, time_ratio: int, n_fft: int | None = No
     if n_fft is None or hop is None:
         n_fft, hop = PANNS_FRONTENDS[sample_rate][:2]
     return max((time_ratio - 1) * hop, n_fft // 2 + 1)
+
+
+def logmel_clip_info(info: ModelInfo, sample_rate: int, time_ratio: int, **fields) -> ModelInfo:
+    """``info`` of a clip-level PANNs log-mel model: log-mel input at ``sample_rate`` Hz, the
+    ``fc_audioset`` classifier, the shortest input for a time pooling of ``time_ratio``
+    (:func:`logmel_min_samples`), and ``fields`` (Grad-CAM layer, embedding size ...)."""
+    return dataclasses.replace(info, input="log-mel", sample_rate=sample_rate, frame_level=False, classifier="fc_audioset",
+                               min_samples=logmel_min_samples(sample_rate, time_ratio), **fields)
+
+
+def residual_out(branch: torch.Tensor, x: torch.Tensor, conv: nn.Module, bn: nn.Module, downsample: nn.Module | None,
+                 dropout: float, training: bool) -> torch.Tensor:
+    """The end of a PANNs residual block (1-D or 2-D): ``relu(bn(conv(dropout(branch))) + shortcut)``,
+    the shortcut being the block's input ``x``, or ``downsample(x)`` when the shape changes."""
+    out = bn(conv(F.dropout(branch, p=dropout, training=training)))
+    return F.relu(out + (x if downsample is None else downsample(x)))
 
 
 def panns_frontend_settings(

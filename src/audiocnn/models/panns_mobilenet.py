@@ -21,7 +21,7 @@ from torch import nn
 from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import logmel_min_samples, PannsClipHead, PannsLogMelModel, time_pool_max_mean
+from audiocnn.models.layers import PannsClipHead, PannsLogMelModel, logmel_clip_info, time_pool_max_mean
 
 __all__ = ["InvertedResidual", "PannsMobileNet"]
 
@@ -132,18 +132,7 @@ class PannsMobileNet(PannsClipHead, PannsLogMelModel):
         self.time_ratio = 1
         for s in strides:
             self.time_ratio *= s
-        self.info = ModelInfo(
-            **{
-                **info.to_dict(),
-                "input": "log-mel",
-                "sample_rate": sample_rate,
-                "frame_level": False,
-                "classifier": "fc_audioset",
-                "min_samples": logmel_min_samples(sample_rate, self.time_ratio),
-                "gradcam_layer": last_conv,
-                "embedding_dim": fc_channels,
-            }
-        )
+        self.info = logmel_clip_info(info, sample_rate, self.time_ratio, gradcam_layer=last_conv, embedding_dim=fc_channels)
 
     def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
         """``(batch, samples)`` -> feature map ``(batch, channels, time/32, mels/32)``;

@@ -21,7 +21,7 @@ from torch import nn
 from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import logmel_min_samples, ConvBlock, PannsClipHead, PannsLogMelModel, panns_clip_head
+from audiocnn.models.layers import ConvBlock, PannsClipHead, PannsLogMelModel, logmel_clip_info, panns_clip_head, residual_out
 
 __all__ = ["BasicBlock", "Bottleneck", "PannsResNet", "ResNetStages"]
 
@@ -68,10 +68,7 @@ class BasicBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.avg_pool2d(x, kernel_size=2) if self.stride == 2 else x
         out = F.relu(self.bn1(self.conv1(out)))
-        out = F.dropout(out, p=self.dropout, training=self.training)
-        out = self.bn2(self.conv2(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + shortcut)
+        return residual_out(out, x, self.conv2, self.bn2, self.downsample, self.dropout, self.training)
 
 
 class Bottleneck(nn.Module):
@@ -98,10 +95,7 @@ class Bottleneck(nn.Module):
         out = F.avg_pool2d(x, kernel_size=2) if self.stride == 2 else x
         out = F.relu(self.bn1(self.conv1(out)))
         out = F.relu(self.bn2(self.conv2(out)))
-        out = F.dropout(out, p=self.dropout, training=self.training)
-        out = self.bn3(self.conv3(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + shortcut)
+        return residual_out(out, x, self.conv3, self.bn3, self.downsample, self.dropout, self.training)
 
 
 class ResNetStages(nn.Module):
@@ -170,18 +164,7 @@ class PannsResNet(PannsClipHead, PannsLogMelModel):
         init_layer(self.fc_audioset)
         # stem pool, stages 2.., pool after the stages
         self.time_ratio = 2 * 2 ** (len(depths) - 1) * 2
-        self.info = ModelInfo(
-            **{
-                **info.to_dict(),
-                "input": "log-mel",
-                "sample_rate": sample_rate,
-                "frame_level": False,
-                "classifier": "fc_audioset",
-                "min_samples": logmel_min_samples(sample_rate, self.time_ratio),
-                "gradcam_layer": "conv_block_after1.conv2",
-                "embedding_dim": head_channels,
-            }
-        )
+        self.info = logmel_clip_info(info, sample_rate, self.time_ratio, gradcam_layer="conv_block_after1.conv2", embedding_dim=head_channels)
 
     def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
         """``(batch, samples)`` -> feature map ``(batch, head_channels, time/32, mels/32)``;

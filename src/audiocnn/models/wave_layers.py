@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiocnn.models.base import init_bn, init_layer
+from audiocnn.models.base import init_bn, init_layer, max_pool1d
+from audiocnn.models.layers import residual_out
 
 __all__ = [
     "Conv1dBlock",
@@ -125,12 +126,9 @@ class ResBasicBlock1d(nn.Module):
             self.downsample = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.max_pool1d(x, self.stride) if self.stride != 1 else x
+        out = max_pool1d(x, self.stride) if self.stride != 1 else x
         out = F.relu_(self.bn1(self.conv1(out)))
-        out = F.dropout(out, p=self.dropout, training=self.training)
-        out = self.bn2(self.conv2(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return F.relu_(out + shortcut)
+        return residual_out(out, x, self.conv2, self.bn2, self.downsample, self.dropout, self.training)
 
 
 class DilatedConvBlock1d(nn.Module):
@@ -145,7 +143,7 @@ class DilatedConvBlock1d(nn.Module):
     def forward(self, x: torch.Tensor, pool_size: int) -> torch.Tensor:
         x = F.relu_(self.bn1(self.conv1(x)))
         x = F.relu_(self.bn2(self.conv2(x)))
-        return F.max_pool1d(x, kernel_size=pool_size)
+        return max_pool1d(x, kernel_size=pool_size)
 
 
 # --------------------------------------------------------------------------------------------
