@@ -102,10 +102,13 @@ def test_logmel_batched_equals_per_item_and_is_differentiable():
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
-def test_logmel_scripts():
-    m = ours(16000)
-    x = torch.randn(2, 8000)
-    torch.testing.assert_close(torch.jit.script(m)(x), m(x))
+def test_logmel_exports_with_a_dynamic_length():
+    m = ours(16000).eval()
+    dyn = {"waveform": {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim.DYNAMIC}}
+    program = torch.export.export(m, (torch.randn(2, 8000),), dynamic_shapes=dyn).module()
+    for n in (8000, 12345):
+        x = torch.randn(3, n)
+        torch.testing.assert_close(program(x), m(x))
 
 
 def test_melw_is_persistent_for_checkpoints_but_window_is_not():

@@ -113,18 +113,24 @@ class _Logits(torch.nn.Module):
         return self.model(x)["logits"]
 
 
-@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore:`torch.jit.trace:DeprecationWarning")
-@pytest.mark.parametrize("name", ["test_wavegram", "test_res1dnet", "test_leenet", "test_dainet"])
-def test_traced_graph_stays_valid_for_other_lengths(name):
-    # traced at 1 s (Wavegram and log-mel frames agree), run where they differ by a frame (1.01 s)
-    # and at a longer length: no length may be baked into the graph
+WAVEGRAM_EXPORT = pytest.mark.xfail(
+    raises=Exception, strict=True,
+    reason="torch.export's shape solver (sympy) cannot relate the Wavegram's and the log-mel branch's frame counts",
+)
+
+
+@pytest.mark.parametrize("name", [pytest.param("test_wavegram", marks=WAVEGRAM_EXPORT), "test_res1dnet", "test_leenet", "test_dainet"])
+def test_exported_graph_stays_valid_for_other_lengths(name):
+    # exported (torch.export, dynamic length) at 1 s (Wavegram and log-mel frames agree), run where
+    # they differ by a frame (1.01 s) and at a longer length: no length may be baked into the graph
     model = audiocnn.create_model(name, num_classes=3).eval()
     g = torch.Generator().manual_seed(0)
+    dyn = {"x": {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim.DYNAMIC}}
     with torch.no_grad():
-        traced = torch.jit.trace(_Logits(model), (0.1 * torch.randn(2, 32000, generator=g),), check_trace=False)
+        program = torch.export.export(_Logits(model), (0.1 * torch.randn(2, 32000, generator=g),), dynamic_shapes=dyn).module()
         for n in (32320, 105600):
             x = 0.1 * torch.randn(2, n, generator=g)
-            torch.testing.assert_close(traced(x), model(x)["logits"], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(program(x), model(x)["logits"], rtol=1e-5, atol=1e-6)
 
 
 def test_wavegram_only_at_32_khz():

@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass, field
 from typing import cast
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["AudioModel", "ModelInfo", "init_bn", "init_layer"]
+__all__ = ["AudioModel", "ModelInfo", "init_bn", "init_layer", "max_pool1d"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ def init_layer(layer: nn.Module) -> None:
     nn.init.xavier_uniform_(cast(torch.Tensor, layer.weight))
     if getattr(layer, "bias", None) is not None:
         nn.init.zeros_(cast(torch.Tensor, layer.bias))
+
+
+def max_pool1d(x: torch.Tensor, kernel_size: int, stride: int | None = None, padding: int = 0, ceil_mode: bool = False) -> torch.Tensor:
+    """``F.max_pool1d`` on ``(batch, channels, time)``, computed as a 2-D pooling over a height of
+    1 (the same values): ``torch.export`` freezes the length of ``F.max_pool1d``'s input at the
+    example's, but keeps ``max_pool2d``'s symbolic, so exported models follow the input length."""
+    stride = kernel_size if stride is None else stride
+    y = F.max_pool2d(x[:, :, None, :], (1, kernel_size), (1, stride), (0, padding), ceil_mode=ceil_mode)
+    return y[:, :, 0, :]
 
 
 def init_bn(bn: nn.Module) -> None:

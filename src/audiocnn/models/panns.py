@@ -16,7 +16,7 @@ from torch import nn
 
 from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
-from audiocnn.models.base import ModelInfo, init_layer
+from audiocnn.models.base import ModelInfo, init_layer, max_pool1d
 from audiocnn.models.layers import (
     AttBlock,
     ConvBlock,
@@ -158,7 +158,7 @@ class PannsCnn(PannsLogMelModel):
             embedding = F.dropout(x, p=self.fc_dropout, training=self.training)
             return {"logits": self.fc_audioset(x), "embedding": embedding}
 
-        x = F.max_pool1d(x, 3, stride=1, padding=1) + F.avg_pool1d(x, 3, stride=1, padding=1)
+        x = max_pool1d(x, 3, stride=1, padding=1) + F.avg_pool1d(x, 3, stride=1, padding=1)
         x = F.dropout(x, p=self.fc_dropout, training=self.training)
         x = F.relu_(self.fc1(x.transpose(1, 2)))  # (batch, time', channels)
         embedding = x.mean(dim=1)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiocnn.models._registry import register_model
-from audiocnn.models.base import AudioModel, ModelInfo, init_bn, init_layer
+from audiocnn.models.base import AudioModel, ModelInfo, init_bn, init_layer, max_pool1d
 from audiocnn.models.layers import PannsClipHead, panns_clip_head
 from audiocnn.models.wave_layers import (
     TimeOpsGeometry,
@@ -142,7 +142,7 @@ class WaveCnn1d(PannsClipHead, TimeOpsGeometry, AudioModel):
             x = getattr(self, f"conv_block{i}")(x)
             pool = self.pools[i - 1]
             if pool != 1:
-                x = F.max_pool1d(x, kernel_size=pool, padding=pool // 2 if self.pool_padding else 0)
+                x = max_pool1d(x, kernel_size=pool, padding=pool // 2 if self.pool_padding else 0)
             if i < self.num_blocks:
                 x = F.dropout(x, p=self.block_dropout, training=self.training)
         return x

@@ -32,7 +32,7 @@ from torch import nn
 
 from audiocnn.features.spectrogram import LogMel
 from audiocnn.models._registry import register_model
-from audiocnn.models.base import AudioModel, ModelInfo, init_bn
+from audiocnn.models.base import AudioModel, ModelInfo, init_bn, max_pool1d
 
 __all__ = ["PonsModel", "he_init_"]
 
@@ -94,7 +94,7 @@ class SampleLevel(nn.Module):
         x = self.conv0(x)
         maps = [x]
         for b in self.blocks:
-            x = F.max_pool1d(b(x), 3)
+            x = max_pool1d(b(x), 3)
             maps.append(x)
         return maps
 
@@ -114,7 +114,7 @@ class FrameLevelBackEnd(nn.Module):
     def forward(self, x):
         c1 = self.conv1(x)
         c2 = self.conv2(c1) + c1
-        p = F.max_pool1d(c2, 2, ceil_mode=True)
+        p = max_pool1d(c2, 2, ceil_mode=True)
         c3 = self.conv3(p) + p
         return [c1, c2, c3]
 
