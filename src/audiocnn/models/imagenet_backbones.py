@@ -33,7 +33,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BasicBlock", "Bottleneck", "DenseNet", "Inception3", "ResNet"]
+__all__ = ["BasicBlock", "Bottleneck", "DenseNet", "ImageBackbone", "Inception3", "ResNet"]
+
+
+class ImageBackbone(nn.Module):
+    """What the backbones share: ``forward`` is ``forward_head(forward_features(x))``, and the head
+    is the ``nn.Linear`` named by ``classifier_name``, which ``reset_classifier`` replaces.
+    Subclasses define ``forward_features`` (``(batch, 3, height, width)`` -> ``(batch, num_features)``)."""
+
+    classifier_name = "fc"
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Pooled features ``(batch, num_features)`` -> logits ``(batch, num_classes)``."""
+        return getattr(self, self.classifier_name)(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, randomly initialised classifier for ``num_classes`` classes."""
+        setattr(self, self.classifier_name, _new_linear(getattr(self, self.classifier_name), num_classes))
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,7 +101,7 @@ class Bottleneck(nn.Module):
         return F.relu(out + identity)
 
 
-class ResNet(nn.Module):
+class ResNet(ImageBackbone):
     """torchvision's ``ResNet``: ``conv1``-``bn1``-ReLU-maxpool, ``layer1..4``, average pool, ``fc``.
 
     Args:
@@ -128,15 +150,6 @@ class ResNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.avgpool(self.forward_feature_map(x)), 1)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.fc(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.fc = _new_linear(self.fc, num_classes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,7 +201,7 @@ class _ReLU(nn.Module):
         return F.relu(x)
 
 
-class DenseNet(nn.Module):
+class DenseNet(ImageBackbone):
     """torchvision's ``DenseNet`` (BC): ``features`` (stem, dense blocks, transitions, ``norm5``),
     ReLU, average pool, ``classifier``."""
 
@@ -241,15 +254,6 @@ class DenseNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(F.adaptive_avg_pool2d(F.relu(self.features(x)), (1, 1)), 1)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier = _new_linear(self.classifier, num_classes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,7 +381,7 @@ class InceptionAux(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1))
 
 
-class Inception3(nn.Module):
+class Inception3(ImageBackbone):
     """torchvision's ``Inception3`` (Inception-v3).
 
     Args:
@@ -447,9 +451,6 @@ class Inception3(nn.Module):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(features))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
     def forward_aux(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the auxiliary classifier (needs ``aux_logits=True``)."""
         if self.AuxLogits is None:
@@ -457,7 +458,7 @@ class Inception3(nn.Module):
         return self.AuxLogits(self._to_mixed_6e(x))
 
     def reset_classifier(self, num_classes: int) -> None:
-        self.fc = _new_linear(self.fc, num_classes)
+        super().reset_classifier(num_classes)
         if self.AuxLogits is not None:
             self.AuxLogits.fc = _new_linear(self.AuxLogits.fc, num_classes)
 
