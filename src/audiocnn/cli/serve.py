@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import sys
 import warnings
+
+from audiocnn.cli.options import add_command, add_flags, flag, flag_values
 
 ORDER = 35
 
@@ -24,6 +25,23 @@ are merged into one forward pass (--max-batch, --max-wait-ms). A full queue answ
 Retry-After. Binds to 127.0.0.1 unless --host says otherwise. Needs the [serve] extra:
 pip install "audiocnn[serve]". See docs/serving.md.
 """
+
+
+# the options that are fields of ServeConfig, by group, in --help order
+ADDRESS_FLAGS = (
+    flag("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)"),
+    flag("--port", type=int, default=8000, help="TCP port (default 8000)"),
+)
+LIMIT_FLAGS = (
+    flag("--max-batch", type=int, default=8, help="most requests merged into one forward pass (default 8)"),
+    flag("--max-wait-ms", type=float, default=5.0, help="longest wait for a batch to fill, ms (default 5)"),
+    flag("--max-queue", type=int, default=64, help="requests waiting for the model before 503 + Retry-After (default 64)"),
+    flag("--timeout", type=float, default=30.0, help="per-request time limit, seconds; 504 past it (default 30)"),
+    flag("--max-upload-mb", type=float, default=50.0, param="max_upload_bytes", convert=lambda mb: int(mb * 1024 * 1024),
+         help="largest request body, MiB; 413 past it (default 50)"),
+    flag("--max-seconds", type=float, default=600.0, help="longest audio, seconds; 413 past it (default 600)"),
+    flag("--max-connections", type=int, default=256, help="open connections before the server answers 503 (default 256)"),
+)
 
 
 def _is_loopback(host: str) -> bool:
@@ -48,19 +66,7 @@ def run_serve(args) -> int:
         print(f"warning: listening on {args.host} without an API key: anyone who reaches this address can use the service (--api-key-file)", file=sys.stderr)
     if args.model is None and args.checkpoint is None:
         raise ValueError("give --model NAME (random weights without --checkpoint) or --checkpoint FILE")
-    config = ServeConfig(
-        host=args.host,
-        port=args.port,
-        max_batch=args.max_batch,
-        max_wait_ms=args.max_wait_ms,
-        max_queue=args.max_queue,
-        timeout=args.timeout,
-        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-        max_seconds=args.max_seconds,
-        max_connections=args.max_connections,
-        top_k=args.top_k,
-        api_key=api_key,
-    )
+    config = ServeConfig(**flag_values(args, ADDRESS_FLAGS + LIMIT_FLAGS), top_k=args.top_k, api_key=api_key)
 
     def loader():
         with warnings.catch_warnings(record=True) as caught:
@@ -79,7 +85,7 @@ def run_serve(args) -> int:
 def register(sub) -> None:
     from audiocnn.inference.runtime import PRECISIONS
 
-    p = sub.add_parser("serve", help="HTTP service for tagging, SED and embeddings, with a web page", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "serve", help="HTTP service for tagging, SED and embeddings, with a web page", epilog=EPILOG)
     g = p.add_argument_group("model")
     g.add_argument("--model", help="registered model name (see `audiocnn models`); default: the name stored in --checkpoint")
     g.add_argument("--checkpoint", help="weights (.pth, official PANNs or audiocnn); without it the model has RANDOM weights")
@@ -89,17 +95,10 @@ def register(sub) -> None:
     g.add_argument("--threshold", type=float, default=0.5, help="SED: probability at which a class is active (default 0.5)")
     g.add_argument("--top-k", type=int, default=5, help="tags returned by /v1/tag unless the request says (default 5)")
     g = p.add_argument_group("network")
-    g.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
-    g.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    add_flags(g, ADDRESS_FLAGS)
     g.add_argument("--api-key-file", help="file holding an API key (mode 600); /v1/* and /metrics then need 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
     g.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"), help="uvicorn log level (default info)")
     g.add_argument("--access-log", action="store_true", help="log every request")
     g = p.add_argument_group("batching and limits")
-    g.add_argument("--max-batch", type=int, default=8, help="most requests merged into one forward pass (default 8)")
-    g.add_argument("--max-wait-ms", type=float, default=5.0, help="longest wait for a batch to fill, ms (default 5)")
-    g.add_argument("--max-queue", type=int, default=64, help="requests waiting for the model before 503 + Retry-After (default 64)")
-    g.add_argument("--timeout", type=float, default=30.0, help="per-request time limit, seconds; 504 past it (default 30)")
-    g.add_argument("--max-upload-mb", type=float, default=50.0, help="largest request body, MiB; 413 past it (default 50)")
-    g.add_argument("--max-seconds", type=float, default=600.0, help="longest audio, seconds; 413 past it (default 600)")
-    g.add_argument("--max-connections", type=int, default=256, help="open connections before the server answers 503 (default 256)")
+    add_flags(g, LIMIT_FLAGS)
     p.set_defaults(func=run_serve)
