@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiocnn.atomic import write_with
-from audiocnn.errors import require_extra
+from audiocnn.errors import AudiocnnError, require_extra
 from audiocnn.features.multires import MultiResolutionMel
 from audiocnn.features.spectrogram import LogMel, MelSpectrogram, power_to_db
 from audiocnn.models.base import AudioModel
@@ -46,6 +46,7 @@ from audiocnn.models.bundle import ModelBundle
 __all__ = [
     "BUNDLE_KEY",
     "FORMATS",
+    "ExportError",
     "ExportResult",
     "LogitsGraph",
     "export_model",
@@ -193,6 +194,20 @@ BUNDLE_KEY = "audiocnn_bundle"
 FORMATS = ("onnx", "pt2")
 
 
+class ExportError(AudiocnnError):
+    """``torch.export`` could not capture the model's graph with a dynamic batch and length."""
+
+
+@contextmanager
+def _capturing(model: AudioModel):
+    """Turn a failure of ``torch.export`` into an :class:`ExportError` naming the model."""
+    try:
+        yield
+    except (torch._dynamo.exc.UserError, NotImplementedError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ExportError(f"{model.info.name}: torch.export cannot capture this model with a dynamic batch and length ({first})") from e
+
+
 def _dynamic_shapes() -> dict:
     return {"waveform": {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim.DYNAMIC}}
 
@@ -252,7 +267,7 @@ def export_onnx(model: AudioModel, path: str | os.PathLike, seconds: float = 10.
     path = Path(path)
     graph = LogitsGraph(_own_storage(onnx_friendly(model).eval())).eval()
     x = _example_input(model, seconds)
-    with torch.no_grad(), _quiet_onnx_logs():
+    with torch.no_grad(), _quiet_onnx_logs(), _capturing(model):
         program = torch.onnx.export(
             graph,
             (x,),
@@ -277,7 +292,7 @@ def export_pt2(model: AudioModel, path: str | os.PathLike, seconds: float = 10.0
     path = Path(path)
     graph = LogitsGraph(_own_storage(copy.deepcopy(model).eval())).eval()
     x = _example_input(model, seconds)
-    with torch.no_grad():
+    with torch.no_grad(), _capturing(model):
         program = torch.export.export(graph, (x,), dynamic_shapes=_dynamic_shapes())
     extra = {f"{BUNDLE_KEY}.json": json.dumps(bundle.to_dict())} if bundle is not None else {}
     write_with(path, lambda tmp: torch.export.save(program, str(tmp), extra_files=extra))

@@ -10,14 +10,21 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
 from audiocnn.atomic import write_with
+from audiocnn.errors import require_extra
+
+try:
+    import lightning as L
+except ImportError:  # the `train` extra: say so
+    require_extra("lightning", "train", "training")
+    raise
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
 from audiocnn.audio import Windowing
 from audiocnn.models import (
     ModelBundle,

@@ -6,13 +6,18 @@ import copy
 import inspect
 import math
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiocnn.errors import UsageError
+from audiocnn.errors import UsageError, require_extra
+
+try:
+    import lightning as L
+except ImportError:  # the `train` extra: say so
+    require_extra("lightning", "train", "training")
+    raise
 from audiocnn.metrics import accuracy, mean_average_precision
 from audiocnn.features import Mixup, SpeedPerturb
 from audiocnn.models.base import AudioModel
