@@ -1,14 +1,19 @@
-import os
-
 import numpy as np
 import pytest
 import torch
 
 from audiocnn.testing import shared_data_dir
 
-# With pytest-xdist each worker gets one thread so that 2 workers do not oversubscribe 2 cores.
-if os.environ.get("PYTEST_XDIST_WORKER"):
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    # Test-size models gain nothing from intra-op threads, and on a shared CPU (or with
+    # pytest-xdist's workers side by side) threads spinning against each other are many times
+    # slower than one.
+    n = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(autouse=True)

@@ -17,16 +17,6 @@ from audiocnn.testing import make_tone_csv
 from audiocnn.train import TrainConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def tones(tmp_path_factory):
     # 3 classes x 9 clips, predefined folds 1-3 (3 clips of each class per fold)

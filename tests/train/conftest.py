@@ -20,15 +20,3 @@ def tiny_config():
     from audiocnn.train import TrainConfig
 
     return TrainConfig(model="test_cnn", epochs=2, batch_size=8, lr=3e-3, patience=0, progress=False, clip_seconds=0.5)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread():
-    # test-size models gain nothing from intra-op threads, and on a shared CPU two threads
-    # spinning against each other are many times slower than one
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
