@@ -4,9 +4,13 @@ import pytest
 import torch
 
 import audiocnn
-from audiocnn.models import AudioModel
+from audiocnn.models import AudioModel, model_family
 
 ALL = audiocnn.list_models(include_test=True)
+# The default run checks each family's tiny configuration (test_*) and the compact models; the
+# full-size models (seconds each to build and run) are in the slow set (-m slow).
+SMALL = [n for n in ALL if n.startswith("test_") or model_family(n) == "compact"]
+MODELS = [n if n in SMALL else pytest.param(n, marks=pytest.mark.slow) for n in ALL]
 
 
 def _input(model, batch, seconds=1.0):
@@ -29,13 +33,20 @@ def test_registry_lists_the_panns_names():
     assert not missing, f"not registered: {sorted(missing)}"
 
 
+def test_every_family_has_a_small_model_in_the_default_run():
+    families = {model_family(n) for n in ALL}
+    missing = families - {model_family(n) for n in SMALL}
+    assert not missing, f"families without a test_* configuration: {sorted(missing)}"
+    assert len(families) >= 8
+
+
 def test_list_models_pattern_and_unknown_name():
     assert audiocnn.list_models("cnn14_*") == sorted(n for n in ALL if n.startswith("cnn14_"))
     with pytest.raises(ValueError, match="unknown model 'cnn15'"):
         audiocnn.create_model("cnn15")
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", MODELS)
 def test_forward_backward_shapes_and_batch_consistency(name):
     model = audiocnn.create_model(name, num_classes=5)
     assert isinstance(model, AudioModel)
@@ -73,7 +84,7 @@ def test_forward_backward_shapes_and_batch_consistency(name):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in first), "no gradient reaches the first layers"
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", MODELS)
 def test_reset_classifier_and_freeze_backbone(name):
     model = audiocnn.create_model(name, num_classes=4)
     model.reset_classifier(7)
@@ -85,7 +96,7 @@ def test_reset_classifier_and_freeze_backbone(name):
         assert model.eval()(_input(model, 1))["logits"].shape == (1, 7)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", MODELS)
 def test_too_short_input_is_a_clear_error(name):
     model = audiocnn.create_model(name, num_classes=3).eval()
     if model.info.min_samples <= 1:
