@@ -56,3 +56,19 @@ def test_models_ends_with_a_count(capsys):
     out, err = capsys.readouterr()
     rows = [line for line in out.splitlines() if line.startswith("test_cnn")]
     assert rows and _last(err) == f"models: {len(rows)} listed (audiocnn models --json for every field)"
+
+
+def test_evaluate_without_out_keeps_stdout_json_and_says_so(tmp_path, capsys):
+    import torch
+
+    from audiocnn.models import ModelBundle, create_model, save_checkpoint
+    from audiocnn.testing import make_tone_csv
+
+    csv = make_tone_csv(tmp_path / "data", per_class=2, folds=2, seconds=0.5)
+    torch.manual_seed(0)
+    model = create_model("test_cnn", num_classes=3).eval()
+    save_checkpoint(model, tmp_path / "m.pth", ModelBundle.for_model(model, labels=["high", "low", "mid"], task="single-label", clip_seconds=0.5))
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "m.pth"), "--data", str(csv)]) == 0
+    out, err = capsys.readouterr()
+    assert "accuracy" in json.loads(out)
+    assert _last(err) == "metrics: on stdout (--out DIR writes metrics.json)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from audiocnn.cli.argtypes import float_range, folds, int_range, output_folder
 from audiocnn.cli.options import add_command, add_data_flags, add_flags, flag, flag_values
@@ -257,7 +258,7 @@ def run_audioset_evaluate(args) -> int:
     if args.out:
         print(f"metrics: {args.out}/metrics.json, {args.out}/per_class.csv, {args.out}/summary.md")
     else:
-        print("metrics: on stdout (--out DIR writes metrics.json, per_class.csv and summary.md)")
+        print("metrics: on stdout (--out DIR writes metrics.json, per_class.csv and summary.md)", file=sys.stderr)
     return 0
 
 
@@ -283,5 +284,5 @@ def run_evaluate(args) -> int:
     if args.out:
         print(f"metrics: {args.out}/metrics.json")
     else:
-        print("metrics: on stdout (--out DIR writes metrics.json)")
+        print("metrics: on stdout (--out DIR writes metrics.json)", file=sys.stderr)
     return 0
