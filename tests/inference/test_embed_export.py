@@ -43,9 +43,22 @@ def test_onnx_friendly_stft_matches_fft_path(tiny_cnn):
     torch.testing.assert_close(10 ** (b / 10), 10 ** (a / 10), atol=1e-6, rtol=1e-3)
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
-def test_export_parity(tiny_cnn, tmp_path, fmt):
-    res = export_model(copy.deepcopy(tiny_cnn), tmp_path / f"m.{fmt}", fmt, seconds=1.0)
+LABELS = [f"c{i}" for i in range(10)]
+
+
+@pytest.fixture(scope="module", params=["onnx", "pt2"])
+def exported(request, tiny_cnn, tmp_path_factory):
+    """tiny_cnn exported once per format with its bundle (read by the tests below)."""
+    from audiocnn.models.bundle import ModelBundle
+
+    fmt = request.param
+    bundle = ModelBundle.for_model(tiny_cnn, labels=LABELS)
+    path = tmp_path_factory.mktemp(f"export_{fmt}") / f"m.{fmt}"
+    return fmt, bundle, export_model(copy.deepcopy(tiny_cnn), path, fmt, seconds=1.0, bundle=bundle)
+
+
+def test_export_parity(tiny_cnn, exported):
+    fmt, _, res = exported
     assert res.path.exists() and res.path.stat().st_size > 0
     assert res.max_abs_diff_logits < 1e-4
     # the file works on its own, with another batch size and length than the export used
@@ -57,7 +70,7 @@ def test_export_parity(tiny_cnn, tmp_path, fmt):
 
         sess = ort.InferenceSession(str(res.path), providers=["CPUExecutionProvider"])
         got, emb = sess.run(None, {"waveform": x.numpy()})
-        assert not list(tmp_path.glob("*.data"))  # the weights are inside the one file
+        assert not list(res.path.parent.glob("*.data"))  # the weights are inside the one file
     else:
         assert res.min_samples is not None and res.min_samples <= x.shape[1]
         program = torch.export.load(str(res.path)).module()
@@ -68,13 +81,11 @@ def test_export_parity(tiny_cnn, tmp_path, fmt):
     np.testing.assert_allclose(emb, ref["embedding"].numpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
-def test_export_stores_the_bundle(tiny_cnn, tmp_path, fmt):
+def test_export_stores_the_bundle(tiny_cnn, exported):
     from audiocnn.inference.export import BUNDLE_KEY, load_pt2
     from audiocnn.models.bundle import ModelBundle
 
-    bundle = ModelBundle.for_model(tiny_cnn, labels=[f"c{i}" for i in range(10)])
-    res = export_model(copy.deepcopy(tiny_cnn), tmp_path / f"m.{fmt}", fmt, seconds=1.0, bundle=bundle)
+    fmt, bundle, res = exported
     if fmt == "onnx":
         import onnx
 
@@ -85,7 +96,7 @@ def test_export_stores_the_bundle(tiny_cnn, tmp_path, fmt):
         x = 0.1 * torch.randn(2, SR)
         with torch.no_grad():
             np.testing.assert_allclose(program(x)[0].numpy(), tiny_cnn(x)["logits"].numpy(), atol=1e-4)
-    assert ModelBundle.from_dict(stored) == bundle
+    assert ModelBundle.from_dict(stored) == bundle and list(bundle.labels) == LABELS
 
 
 def test_export_refuses_an_unknown_format(tiny_cnn, tmp_path):

@@ -35,7 +35,10 @@ def test_onnx_friendly_multires_front_end_matches_the_fft_path(tiny_imagenet):
     torch.testing.assert_close(b, a, atol=1e-4, rtol=0)  # log-mel values, about -14..5 here
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
+# The .pt2 program is the same torch.export capture as the ONNX one (whose symbolic length the
+# default run checks, like tests/features/test_multires.py for the front-end alone), plus saving
+# and loading: it is in the slow set.
+@pytest.mark.parametrize("fmt", ["onnx", pytest.param("pt2", marks=pytest.mark.slow)])
 def test_imagenet_export_follows_the_input_length(tiny_imagenet, tmp_path, fmt):
     # exported on 1 s (50 image columns); run on 0.8 s (40) and 2.17 s (108, with a batch of 3):
     # a frame count frozen at the example's length would give other numbers or fail
