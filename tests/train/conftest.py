@@ -14,9 +14,3 @@ def make_tones():
 def tone_csv(tmp_path):
     return make_tone_csv(tmp_path / "data")
 
-
-@pytest.fixture
-def tiny_config():
-    from audiocnn.train import TrainConfig
-
-    return TrainConfig(model="test_cnn", epochs=2, batch_size=8, lr=3e-3, patience=0, progress=False, clip_seconds=0.5)

@@ -1,6 +1,7 @@
 """End-to-end training runs on tiny tone data with the test-size model."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -13,9 +14,8 @@ from audiocnn.evaluate import protocol
 from audiocnn.evaluate.protocol import evaluate_checkpoint, run_experiment
 
 
-def test_end_to_end_report_and_checkpoint(tone_csv, tiny_config, tmp_path):
-    out = tmp_path / "run"
-    m = run_experiment(tone_csv, tiny_config, out)
+def test_end_to_end_report_and_checkpoint(tiny_run, tone_data, tmp_path):
+    out, m = tiny_run
     for f in ("metrics.json", "report.md", "confusion_matrix.png", "learning_curves.png"):
         assert (out / f).stat().st_size > 0, f
     saved = json.loads((out / "metrics.json").read_text())
@@ -35,7 +35,7 @@ def test_end_to_end_report_and_checkpoint(tone_csv, tiny_config, tmp_path):
     assert bundle.training["config"]["epochs"] == 2
 
     # `evaluate` on the fold's test files reproduces the fold's accuracy
-    ev = evaluate_checkpoint(ckpt, tone_csv, fold="1", out_dir=tmp_path / "ev")
+    ev = evaluate_checkpoint(ckpt, tone_data, fold="1", out_dir=tmp_path / "ev")
     assert ev["n"] == 6
     assert ev["accuracy"] == pytest.approx(m["folds"][0]["accuracy"])
     assert (tmp_path / "ev" / "metrics.json").exists()
@@ -54,20 +54,20 @@ def test_end_to_end_report_and_checkpoint(tone_csv, tiny_config, tmp_path):
     assert accuracy == pytest.approx(m["folds"][0]["accuracy"])
 
 
-def test_evaluate_maps_labels_by_name_and_rejects_unknown(tone_csv, tiny_config, tmp_path):
-    run_experiment(tone_csv, tiny_config, tmp_path / "run", max_folds=1)
-    ckpt = tmp_path / "run" / "fold_1" / "best.pth"
+def test_evaluate_maps_labels_by_name_and_rejects_unknown(tiny_run, tone_data, tmp_path):
+    ckpt = tiny_run[0] / "fold_1" / "best.pth"
     # the same files under a CSV that lists only two classes: class indices differ from the
     # checkpoint's, scores must still be computed against the checkpoint's label order
-    full = evaluate_checkpoint(ckpt, tone_csv)
-    lines = tone_csv.read_text().splitlines()
-    sub = tone_csv.with_name("sub.csv")
-    sub.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if not ln.startswith("high")]) + "\n")
+    full = evaluate_checkpoint(ckpt, tone_data)
+    lines = tone_data.read_text().splitlines()
+    lines[1:] = [f"{tone_data.parent}/{ln}" for ln in lines[1:]]  # absolute: the CSVs below are elsewhere
+    sub = tmp_path / "sub.csv"
+    sub.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if "/high_" not in ln]) + "\n")
     part = evaluate_checkpoint(ckpt, sub)
     assert part["n"] == 12
     full_cm = np.asarray(full["confusion_matrix"])
     assert np.array_equal(np.asarray(part["confusion_matrix"])[1:], full_cm[1:])  # rows low, mid
-    bad = tone_csv.with_name("other.csv")
+    bad = tmp_path / "other.csv"
     bad.write_text(lines[0] + "\n" + lines[1].replace("high", "squeak", 1).replace(",high,", ",squeak,") + "\n")
     bad.write_text("filename,label,fold\n" + lines[1].split(",")[0] + ",squeak,1\n")
     with pytest.raises(ValueError, match="squeak"):
@@ -107,17 +107,18 @@ def _fold_fingerprint(m):
     return [(f["fold"], f["accuracy"], f["best_epoch"], f.get("val_loss")) for f in m["folds"]]
 
 
-def test_same_seed_same_result(tone_csv, tiny_config, tmp_path):
-    a = run_experiment(tone_csv, tiny_config, tmp_path / "a", max_folds=2)
-    b = run_experiment(tone_csv, tiny_config, tmp_path / "b", max_folds=2)
-    assert _fold_fingerprint(a) == _fold_fingerprint(b)
-    wa = torch.load(tmp_path / "a" / "fold_2" / "best.pth", weights_only=True)["model"]
+def test_same_seed_same_result(tiny_run, tone_data, tiny_config, tmp_path):
+    # a second run of the shared run's recipe and data, stopped after two of the three folds
+    a_dir, a = tiny_run
+    b = run_experiment(tone_data, tiny_config, tmp_path / "b", max_folds=2)
+    assert _fold_fingerprint(a)[:2] == _fold_fingerprint(b) and len(b["folds"]) == 2
+    wa = torch.load(a_dir / "fold_2" / "best.pth", weights_only=True)["model"]
     wb = torch.load(tmp_path / "b" / "fold_2" / "best.pth", weights_only=True)["model"]
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_resume_runs_only_unfinished_folds(tone_csv, tiny_config, tmp_path, monkeypatch):
-    reference = run_experiment(tone_csv, tiny_config, tmp_path / "ref")
+def test_resume_runs_only_unfinished_folds(tiny_run, tone_data, tiny_config, tmp_path, monkeypatch):
+    reference = tiny_run[1]  # the same recipe and data, uninterrupted
     real_fit = protocol.fit_fold
     calls = []
 
@@ -130,10 +131,10 @@ def test_resume_runs_only_unfinished_folds(tone_csv, tiny_config, tmp_path, monk
     monkeypatch.setattr(protocol, "fit_fold", killed_after_first_fold)
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        run_experiment(tone_csv, tiny_config, out)
+        run_experiment(tone_data, tiny_config, out)
     assert (out / "fold_1" / "result.json").exists() and not (out / "fold_2" / "result.json").exists()
     with pytest.raises(ValueError, match="--resume"):
-        run_experiment(tone_csv, tiny_config, out)
+        run_experiment(tone_data, tiny_config, out)
 
     trained = []
 
@@ -142,17 +143,17 @@ def test_resume_runs_only_unfinished_folds(tone_csv, tiny_config, tmp_path, monk
         return real_fit(manifest, tr, va, config, cache, clip, fdir, **k)
 
     monkeypatch.setattr(protocol, "fit_fold", counting_fit)
-    resumed = run_experiment(tone_csv, tiny_config, out, resume=True)
+    resumed = run_experiment(tone_data, tiny_config, out, resume=True)
     assert trained == ["fold_2", "fold_3"]
     assert _fold_fingerprint(resumed) == _fold_fingerprint(reference)
 
 
-def test_resume_refuses_another_configuration(tone_csv, tiny_config, tmp_path):
+def test_resume_refuses_another_configuration(tiny_run, tone_data, tiny_config, tmp_path):
     from dataclasses import replace
 
-    run_experiment(tone_csv, tiny_config, tmp_path / "run", max_folds=1)
+    shutil.copytree(tiny_run[0], tmp_path / "run")
     with pytest.raises(ValueError, match="lr"):
-        run_experiment(tone_csv, replace(tiny_config, lr=0.1), tmp_path / "run", resume=True)
+        run_experiment(tone_data, replace(tiny_config, lr=0.1), tmp_path / "run", resume=True)
 
 
 def test_bad_files_stop_before_training_or_are_recorded(tmp_path, tiny_config, monkeypatch, make_tones):
