@@ -18,7 +18,11 @@ from serve_helpers import SR, ServerThread  # noqa: E402
 CHROMIUM = os.environ.get("AUDIOCNN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)")
+# a browser process per module: in the slow set (-m slow)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)"),
+]
 
 
 @pytest.fixture(scope="module")
