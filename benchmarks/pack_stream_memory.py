@@ -5,6 +5,9 @@ noise plus one tone per label, Zipf-like labels), so no WAV files are written fi
 size N: pack N clips of 10 s at 16 kHz (cnn6_lite's rate) into FLAC tar shards with --workers
 processes, then read one epoch through the training loader (ShardStream, shuffle buffer, the
 DataLoader's worker processes), then train a bounded number of streaming steps of cnn6_lite.
+Then, on a small corpus, train a few whole epochs and take the peak within each epoch: the loader
+workers are forked again at every epoch, from a process that has trained. Each measurement runs
+in a process of its own.
 Peak memory is sampled every 0.2 s over the process and all its children: the sum of their
 PSS (shared pages divided among the processes that share them), and the sum of their RSS,
 which counts the pages that forked workers share with the parent once per process (an upper
@@ -77,7 +80,7 @@ def measure(n: int, work: Path, args) -> dict:
 
     from audiocnn.data.shards import PackOptions, ShardStream, SyntheticSource, pack
     from audiocnn.train import TrainConfig
-    from audiocnn.train.stream import StreamOptions, fit_stream, reader_buffer
+    from audiocnn.train.stream import StreamOptions, fit_stream, loader_kwargs, reader_buffer
 
     out = work / f"shards_{n}"
     shutil.rmtree(out, ignore_errors=True)
@@ -88,9 +91,9 @@ def measure(n: int, work: Path, args) -> dict:
         index = pack(src, out, PackOptions(sample_rate=16000, shard_size=1000), num_workers=args.workers, progress=False)
     rec.update(pack_seconds=time.perf_counter() - t0, pack_peak_pss_mb=m.peak / 2**20, pack_peak_rss_sum_mb=m.peak_rss / 2**20,
                packed_gb=sum(s.bytes for s in index.shards) / 1e9, shards=len(index.shards))
-    # the loader as training builds it: the process's shuffle buffer split among the workers, forked
+    # the loader as training builds it: the process's shuffle buffer split among the workers
     stream = ShardStream(index, 10.0, args.batch_size, shuffle_buffer=reader_buffer(args.shuffle_buffer, args.workers), num_workers=args.workers)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers, multiprocessing_context="fork")
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, **loader_kwargs(args.workers))
     t0, clips = time.perf_counter(), 0
     with PeakRSS() as m:
         for x, _ in loader:
@@ -109,6 +112,39 @@ def measure(n: int, work: Path, args) -> dict:
     return rec
 
 
+def measure_epochs(work: Path, args) -> dict:
+    """Streaming training over epoch boundaries (the loader's workers are forked again at each
+    epoch, from a process that has trained): peak memory within each of ``--epochs-of`` epochs
+    on a small corpus of ``--epochs-clips`` clips."""
+    from lightning.pytorch.callbacks import Callback
+
+    from audiocnn.data.shards import PackOptions, SyntheticSource, pack
+    from audiocnn.train import TrainConfig
+    from audiocnn.train.stream import StreamOptions, fit_stream
+
+    out = work / "shards_epochs"
+    shutil.rmtree(out, ignore_errors=True)
+    pack(SyntheticSource(args.epochs_clips, seconds=10.0, num_classes=50, seed=1), out, PackOptions(sample_rate=16000, shard_size=160),
+         num_workers=args.workers, progress=False)
+    peaks: list[dict] = []
+
+    class EpochPeaks(Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            m.peak, m.peak_rss = 0, 0
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            peaks.append({"epoch": trainer.current_epoch + 1, "peak_pss_mb": m.peak / 2**20, "peak_rss_sum_mb": m.peak_rss / 2**20,
+                          "processes_at_peak": m.at_peak_rss})
+
+    cfg = TrainConfig(model="cnn6_lite", epochs=args.epochs_of, batch_size=args.batch_size, clip_seconds=10.0, num_workers=args.workers,
+                      progress=False, patience=0, val_fraction=0.0)
+    with PeakRSS() as m:
+        fit_stream(out, cfg, work / "run_epochs", StreamOptions(shuffle_buffer=args.shuffle_buffer), extra_callbacks=[EpochPeaks()])
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(work / "run_epochs", ignore_errors=True)
+    return {"clips": args.epochs_clips, "epochs": peaks}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[20000, 40000])
@@ -118,17 +154,34 @@ def main() -> None:
     ap.add_argument("--shuffle-buffer", type=int, default=512, help="encoded clips per process, split among the workers")
     ap.add_argument("--train-steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--epochs-clips", type=int, default=640, help="corpus of the epoch-boundary phase (0: skip it)")
+    ap.add_argument("--epochs-of", type=int, default=3, help="epochs of the epoch-boundary phase")
     ap.add_argument("--json", default=None, help="also write the records here")
+    ap.add_argument("--only", default=None, help=argparse.SUPPRESS)  # one measurement (a clip count, or "epochs"), run by the parent
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    rows = [measure(n, work, args) for n in args.sizes]
+    if args.only is not None:  # one measurement, in this fresh process; the record on the last line
+        rec = measure_epochs(work, args) if args.only == "epochs" else measure(int(args.only), work, args)
+        print(json.dumps(rec))
+        return
+    # each measurement in a process of its own, so that none inherits what an earlier one left
+    child = [sys.executable, __file__, "--work", str(work), "--workers", str(args.workers), "--batch-size", str(args.batch_size),
+             "--shuffle-buffer", str(args.shuffle_buffer), "--train-steps", str(args.train_steps), "--threads", str(args.threads),
+             "--epochs-clips", str(args.epochs_clips), "--epochs-of", str(args.epochs_of)]
+
+    def run(only: str) -> dict:
+        r = subprocess.run([*child, "--only", only], capture_output=True, text=True, check=True)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    rows = [run(str(n)) for n in args.sizes]
+    epochs = run("epochs") if args.epochs_clips > 0 else None
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
     info = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit, "machine": f"{platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB", "rows": rows}
+            f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB", "rows": rows, "epochs": epochs}
     print(json.dumps(info, indent=1))
     print("| clips | packed | pack: time, peak PSS (RSS sum) | loader epoch: clips/s, peak PSS (RSS sum) | streaming training: steps, peak PSS (RSS sum) |")
     print("|---:|---:|---:|---:|---:|")
@@ -136,6 +189,9 @@ def main() -> None:
         print(f"| {r['clips']:,} | {r['packed_gb']:.1f} GB, {r['shards']} shards | {r['pack_seconds']:.0f} s, {r['pack_peak_pss_mb']:.0f} MB ({r['pack_peak_rss_sum_mb']:.0f}) | "
               f"{r['epoch_clips'] / r['epoch_seconds']:.0f}, {r['epoch_peak_pss_mb']:.0f} MB ({r['epoch_peak_rss_sum_mb']:.0f}) | "
               f"{r['train_steps']}, {r['train_peak_pss_mb']:.0f} MB ({r['train_peak_rss_sum_mb']:.0f}) |")
+    if epochs:
+        print(f"\nstreaming training on {epochs['clips']:,} clips, peak PSS (RSS sum) within each epoch: "
+              + "; ".join(f"epoch {e['epoch']}: {e['peak_pss_mb']:.0f} MB ({e['peak_rss_sum_mb']:.0f})" for e in epochs["epochs"]))
     if args.json:
         Path(args.json).write_text(json.dumps(info, indent=1))
 

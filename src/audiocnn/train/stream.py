@@ -15,6 +15,7 @@ history) and ``out/train_steps.json`` (the loss of every step, averaged over the
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import math
@@ -41,7 +42,7 @@ from audiocnn.train.module import AudioClassifier
 import lightning as L  # noqa: E402
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 
-__all__ = ["ResumableLoader", "StreamFit", "StreamOptions", "StreamingClassifier", "fit_stream", "reader_buffer", "split_validation"]
+__all__ = ["ResumableLoader", "StreamFit", "StreamOptions", "StreamingClassifier", "fit_stream", "loader_kwargs", "reader_buffer", "release_freed_memory", "split_validation"]
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,10 @@ class _StreamBookkeeping(Callback):
         for obj in [self.train_positioned, *self.others]:
             if hasattr(obj, "set_epoch"):
                 obj.set_epoch(trainer.current_epoch)
+        release_freed_memory()  # before the epoch's loader workers are forked
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        release_freed_memory()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"].detach().float().clone() if isinstance(outputs, dict) else outputs.detach().float().clone()
@@ -222,6 +227,34 @@ def _clip_seconds(config: TrainConfig, index) -> float:
     return float(min(10.0, max(0.5, math.ceil(mean * 4) / 4)))  # the mean clip, to 0.25 s
 
 
+def release_freed_memory() -> None:
+    """Return the memory the C allocator holds free to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere). A training step's activations are freed to the allocator, which keeps them: loader
+    workers forked afterwards (each epoch) would map that memory too, and the process tree's
+    resident memory would grow by it per worker from the second epoch on (docs/scaling.md)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
+
+
+def loader_kwargs(num_workers: int) -> dict:
+    """The DataLoader options of streaming training: ``num_workers`` forked workers, started
+    afresh each epoch (after :func:`release_freed_memory`), one batch ready per worker (the
+    loader outruns training, and every batch in flight is a decoded batch in shared memory)."""
+    w = int(num_workers)
+    return dict(num_workers=w, persistent_workers=False, multiprocessing_context="fork" if w and hasattr(os, "fork") else None,
+                prefetch_factor=1 if w else None)
+
+
 def reader_buffer(shuffle_buffer: int, num_workers: int) -> int:
     """Clips in each reader's shuffle buffer: a process's ``shuffle_buffer`` split among its
     ``num_workers`` loader workers (at least 1 each), so that the encoded clips a process holds do
@@ -231,7 +264,7 @@ def reader_buffer(shuffle_buffer: int, num_workers: int) -> int:
 
 def _loaders(index, val_index, train_names, val_names, config, opt: StreamOptions, clip: float):
     w = config.num_workers
-    kw = dict(num_workers=w, persistent_workers=False, multiprocessing_context="fork" if w and hasattr(os, "fork") else None)
+    kw = loader_kwargs(w)
     others, val_dl = [], None
     if index.format == "tar":
         train_ds = ShardStream(index, clip, config.batch_size, train=True, shards=train_names, shuffle_buffer=reader_buffer(opt.shuffle_buffer, w),
