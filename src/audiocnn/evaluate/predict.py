@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from audiocnn.audio import Windowing, apply_windowed, windows_of
+from audiocnn.data.csvio import write_csv
 from audiocnn.models.base import AudioModel
 from audiocnn.models.bundle import apply_activation
 
@@ -175,22 +176,17 @@ def write_predictions(path, manifest, probs: np.ndarray, *, multilabel: bool = F
     predicted when its score is at least ``threshold``; single-label data predicts the arg-max.
     The file is written atomically.
     """
-    import csv
-    import io
-
-    from audiocnn.atomic import write_text_atomic
-
     probs = np.asarray(probs, dtype=np.float64)
     classes = list(manifest.classes)
     if probs.shape != (len(manifest.items), len(classes)):
         raise ValueError(f"probs has shape {probs.shape}; expected ({len(manifest.items)}, {len(classes)})")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "label", "predicted", *[f"p_{c}" for c in classes]])
-    for item, p in zip(manifest.items, probs):
+
+    def row(item, p):
         if multilabel:
             predicted = ";".join(c for c, v in zip(classes, p) if v >= threshold)
         else:
             predicted = classes[int(p.argmax())]
-        w.writerow([str(item.path), ";".join(item.labels), predicted, *[f"{v:.6g}" for v in p]])
-    write_text_atomic(path, buf.getvalue())
+        return [str(item.path), ";".join(item.labels), predicted, *[f"{v:.6g}" for v in p]]
+
+    write_csv(path, ["path", "label", "predicted", *[f"p_{c}" for c in classes]],
+              (row(item, p) for item, p in zip(manifest.items, probs)))
