@@ -63,3 +63,21 @@ def tiny_run(tone_data, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("tiny_run") / "run"
     return out, run_experiment(tone_data, _tiny_train_config(), out)
+
+
+@pytest.fixture(scope="session")
+def seeded_checkpoint(tmp_path_factory):
+    """``make(num_classes)`` -> path of a ``test_cnn`` checkpoint with weights drawn from seed 0,
+    so that every worker, run and reference model of a test loads the same network."""
+
+    def make(num_classes: int) -> str:
+        import torch
+
+        from audiocnn.models import create_model, save_checkpoint
+
+        torch.manual_seed(0)
+        path = tmp_path_factory.mktemp("ckpt") / "test_cnn.pth"
+        save_checkpoint(create_model("test_cnn", num_classes=num_classes), path)
+        return str(path)
+
+    return make

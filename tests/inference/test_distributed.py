@@ -21,16 +21,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*RANDOM weights.*")
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
+def weights(seeded_checkpoint):
     """One set of weights for every worker and for the reference Tagger."""
-    import torch
-
-    from audiocnn.models import create_model, save_checkpoint
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "test_cnn.pth"
-    save_checkpoint(create_model("test_cnn", num_classes=5), path)
-    return str(path)
+    return seeded_checkpoint(5)
 
 
 @pytest.fixture

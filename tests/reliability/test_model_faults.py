@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from audiocnn.cli import main
 from audiocnn.errors import EXIT_PARTIAL
@@ -22,14 +21,9 @@ CLIP = [*MODEL, "--batch-size", "8"]
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
+def weights(seeded_checkpoint):
     """Fixed weights, so that two runs give the same probabilities."""
-    from audiocnn.models import create_model, save_checkpoint
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "test_cnn.pth"
-    save_checkpoint(create_model("test_cnn", num_classes=6), path)
-    return str(path)
+    return seeded_checkpoint(6)
 
 
 @pytest.fixture
