@@ -36,8 +36,8 @@ def test_init_comparison_end_to_end(tone_csv, tmp_path, monkeypatch, capsys):
     built, datasets = [], []  # every model fit_fold starts from, every dataset it trains/validates on
     real_build, real_dataset = audiocnn.train.loop.build_model, audiocnn.data.ClipDataset
 
-    def spy_build(config, num_classes, labels=None):
-        model = real_build(config, num_classes, labels)
+    def spy_build(config, num_classes, labels=None, multilabel=None):
+        model = real_build(config, num_classes, labels, multilabel)
         built.append((config.model_kwargs["init"], num_classes, {k: v.clone() for k, v in model.backbone.state_dict().items()}))
         return model
 

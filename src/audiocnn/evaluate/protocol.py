@@ -33,6 +33,7 @@ from audiocnn.metrics import (
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 from audiocnn.train.runlock import RunFolder
+from audiocnn.train.stats_head import has_stats_head
 
 __all__ = ["auto_clip_seconds", "evaluate_checkpoint", "eval_windowing", "is_global_zero", "run_experiment", "score_models", "split_digest"]
 
@@ -141,7 +142,7 @@ def run_experiment(
         run.check_data(manifest)
         if config.adapt_im and manifest.multilabel:  # say so before training, not after the first fold
             raise ValueError("--adapt-im (information-maximisation adaptation) is for single-label classification, not tagging")
-        probe = build_model(config, len(manifest.classes), tuple(manifest.classes))
+        probe = build_model(config, len(manifest.classes), tuple(manifest.classes), multilabel=bool(manifest.multilabel))
         sample_rate = probe.sample_rate
         min_samples = probe.info.min_samples
         del probe
@@ -224,9 +225,12 @@ def run_experiment(
             key = primary_metric(manifest.multilabel)
             log.info("fold %s: %s = %.4f (best epoch %d, %.0f s)", name, key, metrics[key], fit.best_epoch, res["seconds"])
 
-        keys = metric_names(manifest.multilabel)
+        base = metric_names(manifest.multilabel)
+        keys = base
+        if any(f"{base[0]}_cnn_only" in r for r in results):  # a late-fused stats_head: the CNN alone too
+            keys = keys + tuple(f"{k}_cnn_only" for k in base)
         if config.adapt_bn or config.adapt_im:
-            keys = keys + tuple(f"{k}_unadapted" for k in keys) + (tuple(f"{k}_adabn" for k in keys) if config.adapt_im else ())
+            keys = keys + tuple(f"{k}_unadapted" for k in base) + (tuple(f"{k}_adabn" for k in base) if config.adapt_im else ())
         summary = summarize_folds(results, keys)
         summary["n_folds"] = len(results)
         summary["n_folds_total"] = n_total_folds
@@ -297,7 +301,8 @@ def score_models(
     ``adapt_bn`` every model is first adapted to the manifest's unlabelled audio
     (:func:`adapt_batchnorm`) and the plain metrics are kept as ``<key>_unadapted``; ``adapt_im``
     adds :func:`adapt_information_maximization` after that, keeping the BatchNorm-only metrics
-    as ``<key>_adabn``."""
+    as ``<key>_adabn``. Models with a fitted ``stats_head`` are also scored without it
+    (``<key>_cnn_only``)."""
     if adapt_im and multilabel:
         raise ValueError("information-maximisation adaptation (--adapt-im) is for single-label classification, not tagging")
     keys = metric_names(multilabel)
@@ -308,6 +313,15 @@ def score_models(
         return p, (tagging_metrics(manifest.targets(), p) if multilabel else classification_metrics(manifest.label_indices(), p))
 
     probs, metrics = run(models)
+    fused = [m for m in models if has_stats_head(m)]
+    if fused and not multilabel:  # the CNN without its late-fused statistics classifier, for the report
+        shares = [float(m.head_share) for m in fused]
+        for m in fused:
+            m.head_share.fill_(0.0)
+        cnn_only = {f"{k}_cnn_only": v for k, v in run(models)[1].items() if k in keys}
+        for m, share in zip(fused, shares):
+            m.head_share.fill_(share)
+        metrics = {**metrics, **cnn_only}
     if adapt_bn or adapt_im:  # transductive: BatchNorm statistics of the unlabelled audio being scored
         plain = {f"{k}_unadapted": metrics[k] for k in keys}
         models = [adapt_batchnorm(m, manifest, cache, windowing) for m in models]

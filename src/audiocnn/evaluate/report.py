@@ -183,7 +183,15 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
             f"training). That is a transductive setting; without it: {show(plain_keys)}.",
             "",
         ]
-    keys = tuple(keys) + tuple(plain_keys) + tuple(bn_keys)
+    cnn_keys = [f"{k}_cnn_only" for k in keys if f"{k}_cnn_only" in s]
+    if cnn_keys:
+        lines += [
+            "The model is the CNN with its **late-fused MFCC-statistics classifier** (`--stats-head`): a "
+            "logistic regression on MFCC statistics, fitted on each fold's training part after the CNN, "
+            f"whose probabilities are averaged with the CNN's. The CNN alone: {show(cnn_keys)}.",
+            "",
+        ]
+    keys = tuple(keys) + tuple(cnn_keys) + tuple(plain_keys) + tuple(bn_keys)
     lines += [
         "Model selection: per fold, a validation split taken from the training folds chose the epoch "
         "(and drove early stopping); each test fold was scored once, with those weights.",

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from audiocnn.features.augment import MixPlan, SpecAugment
+from audiocnn.features.mfcc import MFCC, masked_mfcc_stats
 from audiocnn.features.spectrogram import LogMel, dct_matrix
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
@@ -57,6 +58,17 @@ class CompactCnn(PannsCnn):
             mapped to class logits that are added to the CNN's (``stats_bn``, ``stats_fc``). It
             gives a model trained on a few hundred clips the clip-level timbre summary a CNN
             needs many examples to learn; 0 = off (the PANNs layout).
+        stats_head: if > 0, a second classifier fused late with the CNN: a multinomial
+            logistic regression on MFCC statistics (``stats_head`` MFCCs with deltas and
+            delta-deltas, mean and standard deviation over the window's active frames, so
+            zero padding does not count; ``6 * stats_head`` values;
+            :class:`audiocnn.features.mfcc.MFCC`), fitted after the CNN is trained, on the
+            windows of the training files (:func:`audiocnn.train.stats_head.fit_stats_head`),
+            and held in the buffers ``head_mean``, ``head_scale``, ``head_weight``,
+            ``head_bias`` and ``head_share``. In eval mode the logits are
+            ``log((1 - s) softmax(cnn) + s softmax(head))`` with ``s = head_share`` (0 until
+            the head is fitted: the CNN alone), so a softmax of them gives the fused
+            probabilities. Single-label models; 0 = off.
         other arguments: as :class:`~audiocnn.models.panns.PannsCnn` (``sample_rate`` 8000,
             16000 or 32000 picks the PANNs window and mel range of that rate).
     """
@@ -75,6 +87,7 @@ class CompactCnn(PannsCnn):
         freq_shift: int = 0,
         lifter: int = 0,
         clip_stats: int = 0,
+        stats_head: int = 0,
         hop_size: int | None = None,
         **kwargs,
     ):
@@ -105,6 +118,17 @@ class CompactCnn(PannsCnn):
             init_bn(self.stats_bn)
             self.stats_fc = nn.Linear(6 * clip_stats, self.num_classes)
             init_layer(self.stats_fc)
+        if not 0 <= stats_head <= n_mels:
+            raise ValueError(f"stats_head must be in [0, n_mels={n_mels}], got {stats_head}")
+        self.stats_head = stats_head
+        if stats_head:
+            dim = 6 * stats_head
+            self.head_mfcc = MFCC(sr, n_mfcc=stats_head)
+            self.register_buffer("head_mean", torch.zeros(dim))
+            self.register_buffer("head_scale", torch.ones(dim))
+            self.register_buffer("head_weight", torch.zeros(self.num_classes, dim))
+            self.register_buffer("head_bias", torch.zeros(self.num_classes))
+            self.register_buffer("head_share", torch.zeros(()))
         self.info = ModelInfo(
             **{
                 **self.info.to_dict(),
@@ -146,6 +170,18 @@ class CompactCnn(PannsCnn):
         parts = [c, d1, d2]
         return torch.cat([p.mean(dim=1) for p in parts] + [p.std(dim=1, unbiased=False) for p in parts], dim=1)
 
+    def head_statistics(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> ``(batch, 6 * stats_head)``: the features of the ``stats_head``
+        classifier, before its standardisation."""
+        if not self.stats_head:
+            raise ValueError("this model has no stats_head (create it with stats_head > 0)")
+        return masked_mfcc_stats(*self.head_mfcc.with_activity(self.check_input(waveform)))
+
+    def head_logits(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> ``(batch, classes)`` logits of the ``stats_head`` classifier."""
+        z = (self.head_statistics(waveform) - self.head_mean) / self.head_scale
+        return z @ self.head_weight.T + self.head_bias
+
     def forward(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> dict[str, torch.Tensor]:
         """As :meth:`PannsCnn.forward`, plus the ``clip_stats`` path's logits when it is on."""
         out = super().forward(waveform, mixup)
@@ -154,11 +190,16 @@ class CompactCnn(PannsCnn):
             s = self.stats_bn(s if mixup is None else mixup(s))
             s = F.dropout(s, p=self.fc_dropout, training=self.training)
             out["logits"] = out["logits"] + self.stats_fc(s)
+        if self.stats_head and not self.training:
+            share = self.head_share.clamp(0.0, 1.0)
+            cnn = F.log_softmax(out["logits"], dim=-1) + torch.log1p(-share)
+            head = F.log_softmax(self.head_logits(waveform), dim=-1) + torch.log(share)
+            out["logits"] = torch.logaddexp(cnn, head)
         return out
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        if self.clip_stats:
-            raise NotImplementedError("with clip_stats the logits also read the clip statistics; call forward()")
+        if self.clip_stats or self.stats_head:
+            raise NotImplementedError("with clip_stats or stats_head the logits also read the clip statistics; call forward()")
         return super().forward_head(features)
 
     def reset_classifier(self, num_classes: int) -> None:
@@ -166,6 +207,10 @@ class CompactCnn(PannsCnn):
         if self.clip_stats:
             self.stats_fc = nn.Linear(self.stats_fc.in_features, num_classes).to(self.stats_fc.weight.device)
             init_layer(self.stats_fc)
+        if self.stats_head:  # a new task: the head is fitted again
+            self.head_weight = self.head_weight.new_zeros(num_classes, self.head_weight.shape[1])
+            self.head_bias = self.head_bias.new_zeros(num_classes)
+            self.head_share.zero_()
 
 
 def _compact(name: str, *, width: float = 1.0, **kwargs) -> CompactCnn:

@@ -57,6 +57,10 @@ class TrainConfig:
             (:func:`audiocnn.evaluate.predict.adapt_information_maximization`; transductive,
             assumes the test audio covers the classes roughly evenly; single-label only). The
             scores after BatchNorm adaptation alone are kept as ``*_adabn``.
+        stats_head: MFCCs of the late-fused statistics classifier of the compact CNNs
+            (:mod:`audiocnn.train.stats_head`): after training, a logistic regression on MFCC
+            statistics of the training part's windows, whose probabilities are averaged with the
+            CNN's in the saved model; 0 = off. Single-label data held in memory, from scratch.
         ensemble: members per fold: each test fold is scored with the probabilities averaged over
             this many models trained on the same split with seeds ``seed + i + 1000 j``.
         seed: seeds everything; fold ``i`` is trained with ``seed + i``.
@@ -125,6 +129,10 @@ class TrainConfig:
         False, "--adapt-bn, then also train the BatchNorm scales/shifts on each test fold's unlabelled audio by "
         "information maximisation (confident predictions, classes used evenly; SHOT objective). Transductive; "
         "assumes the test audio covers the classes roughly evenly; single-label only. BatchNorm-only scores kept as *_adabn",
+    )
+    stats_head: int = option(
+        0, "late-fused MFCC-statistics classifier of the compact CNNs: N MFCCs, fitted after training on the "
+        "training part and averaged with the CNN (0 = off; single-label data)", metavar="N", low=0,
     )
     ensemble: int = option(1, "train N models per fold (different seeds) and average their probabilities", metavar="N", low=1)
     seed: int = option(0, "random seed (fold i trains with seed + i)")

@@ -39,8 +39,9 @@ from audiocnn.train.config import TrainConfig
 from audiocnn.train.determinism import EpochCrops, EpochSampler
 from audiocnn.train.module import AudioClassifier
 from audiocnn.train.records import training_logger
+from audiocnn.train.stats_head import fit_stats_head, has_stats_head
 
-__all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "fold_bundle", "load_lightning_weights"]
+__all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "fold_bundle", "load_lightning_weights", "model_args"]
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,17 @@ class FoldFit:
     selection: str = "val_score"
 
 
-def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] | None = None) -> AudioModel:
+def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] | None = None,
+                multilabel: bool | None = None) -> AudioModel:
     """The model a fold starts from: ``config.model`` with ``config.model_kwargs``, from the
     transfer checkpoint when there is one.
 
     A checkpoint whose class count differs gets a new head; one of ours with the same count but
-    other labels also gets a new head (its rows would mean other classes).
+    other labels also gets a new head (its rows would mean other classes). When
+    ``multilabel is False`` (single-label data that :func:`fit_fold` holds in memory) and the model
+    trains from scratch, a model that has one gets ``config.stats_head`` as its ``stats_head``
+    (a late-fused MFCC-statistics classifier, :mod:`audiocnn.train.stats_head`) unless
+    ``--model-arg stats_head=N`` says otherwise.
     """
     kwargs = dict(config.model_kwargs)
     if config.checkpoint and config.mode != "scratch":
@@ -111,8 +117,21 @@ def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] |
         if labels is not None and same_count and list(bundle.labels) != list(labels) and not generic_labels(bundle.labels):
             model.reset_classifier(num_classes)
     else:
+        with torch.random.fork_rng():  # the probe draws no weights: the CNN starts as it would without a head
+            probe = create_model(config.model, num_classes=num_classes, **kwargs)
+        if multilabel is False and config.stats_head and hasattr(probe, "stats_head") and "stats_head" not in kwargs:
+            kwargs["stats_head"] = config.stats_head
         model = create_model(config.model, num_classes=num_classes, **kwargs)
     return model
+
+
+def model_args(model: AudioModel, config: TrainConfig) -> dict:
+    """The architecture arguments a bundle records: ``config.model_kwargs`` and the
+    ``stats_head`` :func:`build_model` added."""
+    args = {k: v for k, v in config.model_kwargs.items() if k not in INIT_KWARGS}
+    if getattr(model, "stats_head", 0):
+        args["stats_head"] = int(model.stats_head)
+    return args
 
 
 def fold_bundle(model: AudioModel, config: TrainConfig, labels, multilabel: bool, windowing: Windowing, **training) -> ModelBundle:
@@ -125,7 +144,7 @@ def fold_bundle(model: AudioModel, config: TrainConfig, labels, multilabel: bool
         hop_seconds=windowing.hop_seconds,
         pad_short=True,
         aggregate=windowing.aggregate,
-        model_args={k: v for k, v in config.model_kwargs.items() if k not in INIT_KWARGS},
+        model_args=model_args(model, config),
         training={"config": config.to_dict(), **training},
     )
 
@@ -194,7 +213,10 @@ def fit_fold(
         raise ValueError("training and validation indices overlap")
     L.seed_everything(seed, workers=True, verbose=False)
     classes = tuple(manifest.classes)
-    model = build_model(config, len(classes), classes)
+    model = build_model(config, len(classes), classes, multilabel=bool(manifest.multilabel))
+    if manifest.multilabel and has_stats_head(model):
+        raise ValueError("stats_head (the late-fused MFCC-statistics classifier) is for single-label data; "
+                         "drop --model-arg stats_head for tagging data")
     train_m = manifest.subset(train_idx)
     train_ds = ClipDataset(train_m, cache, clip_seconds, train=True, seed=seed)
     train_dl = _loader(train_ds, config, train=True, targets=train_m.targets(), seed=seed)
@@ -274,9 +296,15 @@ def fit_fold(
     else:
         best_epoch, best_val, selection = (history[-1]["epoch"] if history else config.epochs), {}, "last epoch (no validation split)"
     model.eval()
+    windowing = windowing or Windowing(float(clip_seconds), float(clip_seconds) / 2)
+    head = None
+    if has_stats_head(model):  # the late-fused classifier, on the whole training part (training + validation)
+        part = manifest.subset(np.concatenate([train_idx, val_idx]))
+        head = fit_stats_head(model, [cache.get(it.path) for it in part.items], part.label_indices(), windowing, seed=seed)
     if trainer.is_global_zero:
-        windowing = windowing or Windowing(float(clip_seconds), float(clip_seconds) / 2)
-        bundle = fold_bundle(model, config, classes, bool(manifest.multilabel), windowing, best_epoch=int(best_epoch), **(export_metadata or {}))
+        extra = {"stats_head": head} if head else {}
+        bundle = fold_bundle(model, config, classes, bool(manifest.multilabel), windowing, best_epoch=int(best_epoch),
+                             **extra, **(export_metadata or {}))
         save_checkpoint(model, out_dir / "best.pth", bundle)
         save_pretrained(model, bundle, out_dir / "model")
     return FoldFit(model=model, history=history, best_epoch=int(best_epoch), best_val=best_val, selection=selection)

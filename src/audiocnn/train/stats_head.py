@@ -1,0 +1,146 @@
+"""The late-fused statistics classifier of the compact CNNs (``stats_head``), fitted after training.
+
+A CNN trained from scratch on a few hundred clips and a linear classifier on MFCC statistics make
+different mistakes: averaging their probabilities is better than either (``docs/training.md``).
+:func:`fit_stats_head` fits the second classifier on the windows the evaluation will score, from
+the training part of a fold only, and stores it in the model's buffers, so the saved checkpoint
+carries the fused model and every command that loads it (``tag``, ``evaluate``, ``export``...)
+gives the fused probabilities.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+
+from audiocnn.audio import Windowing
+
+__all__ = ["HEAD_C_GRID", "HEAD_SHARE", "fit_stats_head", "has_stats_head"]
+
+log = logging.getLogger(__name__)
+
+# inverse regularisation strengths tried by the inner cross-validation (grouped by file)
+HEAD_C_GRID = (0.01, 0.1, 1.0, 10.0)
+# the head's share of the fused probabilities: an equal-weight average of the two classifiers
+HEAD_SHARE = 0.5
+_INNER_FOLDS = 3
+
+
+def has_stats_head(model: torch.nn.Module) -> bool:
+    """Whether ``model`` has a ``stats_head`` classifier to fit (:class:`~audiocnn.models.compact.CompactCnn`)."""
+    return bool(getattr(model, "stats_head", 0))
+
+
+def _features(model, waves: list[np.ndarray], windowing: Windowing, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_windows, dim)`` head statistics of every window of ``waves`` and the wave each came from."""
+    windows, owners = [], []
+    for i, x in enumerate(waves):
+        w = [chunk for _, chunk in windowing.split(x, model.sample_rate, model.info.min_samples)]
+        windows.extend(w)
+        owners.extend([i] * len(w))
+    feats = []
+    with torch.no_grad():
+        for s in range(0, len(windows), batch_size):
+            batch = torch.from_numpy(np.stack(windows[s:s + batch_size]).astype(np.float32, copy=False))
+            feats.append(model.head_statistics(batch).double().numpy())
+    return np.concatenate(feats), np.asarray(owners)
+
+
+def _choose_c(Z: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> tuple[float, float | None]:
+    """The C of :data:`HEAD_C_GRID` with the lowest inner log-loss (folds grouped by file) and
+    that log-loss; ``(1.0, None)`` when some class has too few files for the inner folds.
+
+    Log-loss, not accuracy: the head's probabilities are averaged with the CNN's, so they must be
+    calibrated; the most accurate C is often an over-confident one."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    files_per_class = [len(np.unique(groups[y == c])) for c in np.unique(y)]
+    if min(files_per_class) < _INNER_FOLDS:
+        return 1.0, None
+    splits = list(StratifiedGroupKFold(_INNER_FOLDS, shuffle=True, random_state=seed).split(Z, y, groups))
+    losses = []
+    for c in HEAD_C_GRID:
+        total = 0.0
+        for tr, va in splits:
+            clf = LogisticRegression(C=c, max_iter=2000).fit(Z[tr], y[tr])
+            p = clf.predict_proba(Z[va])
+            col = {k: j for j, k in enumerate(clf.classes_)}
+            total -= sum(np.log(max(p[i, col[t]], 1e-12)) if t in col else np.log(1e-12) for i, t in enumerate(y[va]))
+        losses.append(total / len(y))
+    best = int(np.argmin(losses))
+    return HEAD_C_GRID[best], float(losses[best])
+
+
+def fit_stats_head(
+    model: torch.nn.Module,
+    waves: list[np.ndarray],
+    labels: np.ndarray,
+    windowing: Windowing,
+    *,
+    seed: int = 0,
+    share: float = HEAD_SHARE,
+    batch_size: int = 32,
+) -> dict:
+    """Fit ``model``'s ``stats_head`` classifier and turn the fusion on.
+
+    Args:
+        model: a model with ``stats_head > 0`` (:func:`has_stats_head`), in eval mode.
+        waves: the training files' waveforms at ``model.sample_rate`` (1-D float arrays); they
+            are cut into ``windowing``'s windows, as the evaluation cuts the test files.
+        labels: ``(len(waves),)`` class indices.
+        windowing: the model's windowing (its bundle's).
+        seed: the inner cross-validation's shuffling.
+        share: the head's share of the fused probabilities.
+
+    Standardises the statistics (mean and standard deviation over the training windows), fits a
+    multinomial logistic regression with C chosen by the log-loss of a 3-fold inner
+    cross-validation grouped by file (:data:`HEAD_C_GRID`), and writes ``head_mean``, ``head_scale``, ``head_weight``,
+    ``head_bias`` and ``head_share``. Classes absent from ``labels`` get a head probability of
+    about zero.
+
+    Returns ``{"C", "inner_log_loss", "windows", "seconds"}``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if not has_stats_head(model):
+        raise ValueError("the model has no stats_head classifier to fit")
+    if len(waves) != len(labels) or not len(waves):
+        raise ValueError(f"need one label per waveform and at least one waveform, got {len(waves)} and {len(labels)}")
+    t0 = time.perf_counter()
+    labels = np.asarray(labels, dtype=np.int64)
+    X, owners = _features(model, waves, windowing, batch_size)
+    y = labels[owners]
+    mean = X.mean(axis=0)
+    scale = np.maximum(X.std(axis=0), 1e-6)
+    Z = (X - mean) / scale
+    n_classes = int(model.head_weight.shape[0])
+    weight = np.zeros((n_classes, X.shape[1]))
+    bias = np.full(n_classes, -30.0)  # classes the training part does not have
+    present = np.unique(y)
+    if len(present) == 1:  # one class: the head always says it
+        c, inner = None, None
+        bias[present[0]] = 0.0
+    else:
+        c, inner = _choose_c(Z, y, owners, seed)
+        clf = LogisticRegression(C=c, max_iter=2000).fit(Z, y)
+        coef, intercept = clf.coef_, clf.intercept_
+        if len(clf.classes_) == 2:  # sklearn keeps one row for two classes: logits (0, z)
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.array([0.0, intercept[0]])
+        weight[clf.classes_] = coef
+        bias[clf.classes_] = intercept
+    as_buffer = model.head_mean
+    with torch.no_grad():
+        model.head_mean.copy_(torch.as_tensor(mean, dtype=as_buffer.dtype))
+        model.head_scale.copy_(torch.as_tensor(scale, dtype=as_buffer.dtype))
+        model.head_weight.copy_(torch.as_tensor(weight, dtype=as_buffer.dtype))
+        model.head_bias.copy_(torch.as_tensor(bias, dtype=as_buffer.dtype))
+        model.head_share.fill_(float(share))
+    info = {"C": c, "inner_log_loss": inner, "windows": int(len(y)), "seconds": float(time.perf_counter() - t0)}
+    log.info("stats head: %d windows, C = %s, inner log-loss %s (%.1f s)", info["windows"], c,
+             "n/a" if inner is None else f"{inner:.3f}", info["seconds"])
+    return info

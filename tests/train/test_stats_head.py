@@ -1,0 +1,150 @@
+"""The late-fused MFCC-statistics classifier of the compact CNNs (``stats_head``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from audiocnn.audio import Windowing
+from audiocnn.features.mfcc import MFCC, masked_mfcc_stats, mfcc_stats
+from audiocnn.models import create_model
+from audiocnn.testing import tone
+from audiocnn.train.stats_head import fit_stats_head, has_stats_head
+
+SR = 16000
+FREQS = (300.0, 1200.0, 4000.0)  # one class per frequency
+
+
+def _waves(per_class: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    waves, labels = [], []
+    for c, f in enumerate(FREQS):
+        for _ in range(per_class):
+            x = tone(f * rng.uniform(0.9, 1.1), rng.uniform(0.3, 0.5), SR, amplitude=rng.uniform(0.1, 0.8))
+            waves.append((x + 0.01 * rng.standard_normal(len(x))).astype(np.float32))
+            labels.append(c)
+    return waves, np.array(labels)
+
+
+def _model(stats_head: int) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_model("cnn6_lite", num_classes=len(FREQS), stats_head=stats_head).eval()
+
+
+def test_unfitted_head_leaves_the_cnn_probabilities_unchanged():
+    plain = _model(0)
+    fused = _model(8)
+    missing, unexpected = fused.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("head_") for k in missing)
+    x = torch.from_numpy(np.stack([tone(f, 0.5, SR) for f in FREQS]))
+    with torch.no_grad():
+        a = torch.softmax(plain(x)["logits"], -1)
+        b = torch.softmax(fused(x)["logits"], -1)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_makes_the_fused_probabilities_the_average_of_both_classifiers():
+    model = _model(8)
+    waves, y = _waves(6, 0)
+    windowing = Windowing(0.5, 0.25)
+    info = fit_stats_head(model, waves, y, windowing, seed=0)
+    assert info["windows"] == len(waves) and info["C"] is not None
+    assert float(model.head_share) == pytest.approx(0.5)
+
+    test_waves, test_y = _waves(3, 7)
+    x = torch.from_numpy(np.stack([np.pad(w, (0, 8000 - len(w))) for w in test_waves]))
+    with torch.no_grad():
+        fused = torch.softmax(model(x)["logits"], -1).numpy()
+        model.head_share.fill_(0.0)
+        cnn = torch.softmax(model(x)["logits"], -1).numpy()
+        stats = model.head_statistics(x).double().numpy()
+    z = (stats - model.head_mean.double().numpy()) / model.head_scale.double().numpy()
+    logits = z @ model.head_weight.double().numpy().T + model.head_bias.double().numpy()
+    head = np.exp(logits - logits.max(1, keepdims=True))
+    head /= head.sum(1, keepdims=True)
+    np.testing.assert_allclose(fused, 0.5 * cnn + 0.5 * head, rtol=1e-4, atol=1e-5)
+    # the head alone separates the three frequencies of clips it was not fitted on
+    assert (head.argmax(1) == test_y).mean() == 1.0
+
+
+def test_fit_refuses_a_model_without_head():
+    with pytest.raises(ValueError, match="no stats_head"):
+        fit_stats_head(_model(0), [tone(440, 0.5, SR)], np.array([0]), Windowing(0.5))
+
+
+def test_masked_statistics_skip_zero_padding():
+    mfcc = MFCC(SR, n_mfcc=8)
+    x = tone(700.0, 0.4, SR, amplitude=0.3)
+    padded = torch.from_numpy(np.pad(x, (0, int(0.6 * SR))))[None]
+    m, active = mfcc.with_activity(padded)
+    frames = m.shape[-1]
+    # the tone covers the first 40 % of the window: the padding is inactive
+    assert 0.3 * frames < int(active.sum()) < 0.5 * frames
+    stats = masked_mfcc_stats(m, active)
+    static = m[0][:, active[0]]
+    np.testing.assert_allclose(stats[0, :8].numpy(), static.mean(1).numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(stats[0, 24:32].numpy(), static.std(1, unbiased=False).numpy(), rtol=1e-5, atol=1e-4)
+    # every frame active: the plain statistics
+    everywhere = torch.ones_like(active)
+    torch.testing.assert_close(masked_mfcc_stats(m, everywhere), mfcc_stats(m), rtol=1e-5, atol=1e-5)
+
+
+def test_build_model_adds_the_head_for_single_label_data_only():
+    from audiocnn.train import TrainConfig
+    from audiocnn.train.loop import build_model
+
+    config = TrainConfig(model="cnn6_lite", stats_head=12)
+    assert build_model(config, 3, multilabel=False).stats_head == 12
+    # the head draws no random numbers: the CNN starts from the weights it has without one
+    torch.manual_seed(3)
+    with_head = build_model(config, 3, multilabel=False).state_dict()
+    torch.manual_seed(3)
+    without = build_model(TrainConfig(model="cnn6_lite", stats_head=0), 3, multilabel=False).state_dict()
+    assert all(torch.equal(v, with_head[k]) for k, v in without.items())
+    assert not has_stats_head(build_model(config, 3, multilabel=True))
+    assert not has_stats_head(build_model(TrainConfig(model="cnn6_lite", stats_head=0), 3, multilabel=False))
+    assert not has_stats_head(build_model(TrainConfig(model="test_cnn", stats_head=12), 3, multilabel=False))
+
+
+def test_trained_run_carries_the_fused_model_to_every_consumer(tone_data, tmp_path):
+    from audiocnn.evaluate.protocol import run_experiment
+    from audiocnn import Tagger
+    from audiocnn.models import load_model
+    from audiocnn.train import TrainConfig
+
+    config = TrainConfig(model="cnn6_lite", epochs=1, batch_size=8, patience=0, progress=False, clip_seconds=0.5, stats_head=8)
+    out = tmp_path / "run"
+    run_experiment(tone_data, config, out, max_folds=1, baselines=())
+    model, bundle = load_model(out / "fold_1" / "best.pth")
+    assert bundle.model_args["stats_head"] == 8 and float(model.head_share) == pytest.approx(0.5)
+    result = json.loads((out / "fold_1" / "result.json").read_text())
+    assert result["n_test"] > 0 and 0.0 <= result["accuracy_cnn_only"] <= 1.0
+    assert "The CNN alone: accuracy" in (out / "report.md").read_text()
+    # tagging the fold's test files with the checkpoint alone gives the probabilities the run scored
+    rows = list(csv.DictReader(open(out / "fold_1" / "predictions.csv")))
+    tagger = Tagger.from_checkpoint(out / "fold_1" / "best.pth")
+    from audiocnn.audio import load_audio
+
+    for row in rows:
+        p = tagger.predict_proba(load_audio(row["path"], sample_rate=tagger.sample_rate)[0])
+        p = np.asarray(p).reshape(-1)
+        expected = np.array([float(row[f"p_{c}"]) for c in tagger.labels])
+        np.testing.assert_allclose(p, expected, rtol=1e-4, atol=1e-5)
+    # the model folder (safetensors + config) holds the fitted head too
+    folder_model, _ = load_model(out / "fold_1" / "model")
+    torch.testing.assert_close(folder_model.head_weight, model.head_weight)
+
+
+def test_tagging_data_with_an_explicit_head_is_refused(tmp_path):
+    from audiocnn.evaluate.protocol import run_experiment
+    from audiocnn.testing import make_tone_csv
+    from audiocnn.train import TrainConfig
+
+    data = make_tone_csv(tmp_path / "ml", multilabel=True)
+    config = TrainConfig(model="cnn6_lite", model_kwargs={"stats_head": 8}, epochs=1, progress=False, clip_seconds=0.5)
+    with pytest.raises(ValueError, match="single-label"):
+        run_experiment(data, config, tmp_path / "run", max_folds=1, baselines=())
