@@ -23,17 +23,10 @@ from audiocnn.evaluate.predict import (
     predict_manifest,
     write_predictions,
 )
-from audiocnn.metrics import (
-    classification_metrics,
-    metric_names,
-    primary_metric,
-    summarize_folds,
-    tagging_metrics,
-)
+from audiocnn.metrics import classification_metrics, metric_names, primary_metric, summarize_folds, tagging_metrics
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 from audiocnn.train.runlock import RunFolder
-from audiocnn.train.stats_head import has_stats_head
 
 __all__ = ["auto_clip_seconds", "evaluate_checkpoint", "eval_windowing", "is_global_zero", "run_experiment", "score_models", "split_digest"]
 
@@ -313,6 +306,8 @@ def score_models(
         return p, (tagging_metrics(manifest.targets(), p) if multilabel else classification_metrics(manifest.label_indices(), p))
 
     probs, metrics = run(models)
+    from audiocnn.train.stats_head import has_stats_head
+
     fused = [m for m in models if has_stats_head(m)]
     if fused and not multilabel:  # the CNN without its late-fused statistics classifier, for the report
         shares = [float(m.head_share) for m in fused]

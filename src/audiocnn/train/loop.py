@@ -26,13 +26,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from audiocnn.audio import Windowing
-from audiocnn.models import (
-    ModelBundle,
-    create_model,
-    load_model,
-    save_checkpoint,
-    save_pretrained,
-)
+from audiocnn.models import ModelBundle, create_model, load_model, save_checkpoint, save_pretrained
 from audiocnn.models.base import AudioModel
 from audiocnn.models.bundle import INIT_KWARGS, generic_labels
 from audiocnn.train.config import TrainConfig
