@@ -120,8 +120,8 @@ def test_trained_run_carries_the_fused_model_to_every_consumer(tone_data, tmp_pa
     out = tmp_path / "run"
     run_experiment(tone_data, config, out, max_folds=1, baselines=())
     model, bundle = load_model(out / "fold_1" / "best.pth")
-    assert bundle.model_args["stats_head"] == 8 and float(model.head_share) == pytest.approx(0.5)
     result = json.loads((out / "fold_1" / "result.json").read_text())
+    assert bundle.model_args["stats_head"] == 8 and float(model.head_share) == pytest.approx(result["stats_head_share"])
     assert result["n_test"] > 0 and 0.0 <= result["accuracy_cnn_only"] <= 1.0
     assert "The CNN alone: accuracy" in (out / "report.md").read_text()
     # tagging the fold's test files with the checkpoint alone gives the probabilities the run scored
@@ -148,3 +148,39 @@ def test_tagging_data_with_an_explicit_head_is_refused(tmp_path):
     config = TrainConfig(model="cnn6_lite", model_kwargs={"stats_head": 8}, epochs=1, progress=False, clip_seconds=0.5)
     with pytest.raises(ValueError, match="single-label"):
         run_experiment(data, config, tmp_path / "run", max_folds=1, baselines=())
+
+
+def test_choose_share_prefers_accuracy_then_log_loss():
+    from audiocnn.train.stats_head import choose_share
+
+    labels = np.array([0, 1, 1, 0])
+    # the CNN is right everywhere and confident; the head is wrong on half: share 0 wins on log-loss
+    cnn = np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8], [0.8, 0.2]])
+    head = np.array([[0.4, 0.6], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]])
+    share, table = choose_share(cnn, head, labels)
+    assert share == 0.0 and [r["share"] for r in table] == [0.0, 0.25, 0.5]
+    assert table[0]["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.9, 0.8, 0.8])))
+    # the CNN is confidently wrong on one file the head gets right: an average fixes it
+    cnn2 = np.array([[0.9, 0.1], [0.1, 0.9], [0.6, 0.4], [0.8, 0.2]])
+    head2 = np.array([[0.7, 0.3], [0.3, 0.7], [0.1, 0.9], [0.7, 0.3]])
+    share2, table2 = choose_share(cnn2, head2, labels)
+    assert table2[0]["accuracy"] == 0.75 and share2 > 0.0
+    assert max(r["accuracy"] for r in table2) == 1.0
+
+
+def test_fit_fused_head_chooses_the_share_on_validation_files_only():
+    from audiocnn.train.stats_head import fit_fused_head
+
+    model = _model(8)
+    waves, y = _waves(6, 0)
+    val_waves, val_y = _waves(2, 5)
+    windowing = Windowing(0.5, 0.25)
+    info = fit_fused_head(model, waves, y, val_waves, val_y, windowing, seed=0)
+    assert [r["share"] for r in info["validation"]] == [0.0, 0.25, 0.5]
+    assert float(model.head_share) == pytest.approx(info["share"])
+    assert info["windows"] == len(waves) + len(val_waves)  # refitted on training + validation files
+    # an untrained CNN guesses: on tones the head separates, the validation choice is a real share
+    assert info["share"] > 0.0
+    # without validation files: the equal average
+    info0 = fit_fused_head(_model(8), waves, y, [], np.array([], dtype=int), windowing)
+    assert info0["share"] == 0.5 and info0["validation"] == []

@@ -201,6 +201,7 @@ def run_experiment(
                 "best_epoch": fit.best_epoch,
                 "epochs_run": len(fit.history),
                 "selection": fit.selection,
+                **({"stats_head_share": fit.stats_head["share"], "stats_head_C": fit.stats_head["C"]} if fit.stats_head else {}),
                 **{k: v for k, v in fit.best_val.items()},
                 "history": fit.history,
                 "seconds": time.time() - t_fold,

@@ -188,7 +188,9 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
         lines += [
             "The model is the CNN with its **late-fused MFCC-statistics classifier** (`--stats-head`): a "
             "logistic regression on MFCC statistics, fitted on each fold's training part after the CNN, "
-            f"whose probabilities are averaged with the CNN's. The CNN alone: {show(cnn_keys)}.",
+            "whose probabilities are averaged with the CNN's with a share chosen on the validation split "
+            f"(per fold: {', '.join(format_value(f.get('stats_head_share', float('nan'))) for f in folds)}). "
+            f"The CNN alone: {show(cnn_keys)}.",
             "",
         ]
     keys = tuple(keys) + tuple(cnn_keys) + tuple(plain_keys) + tuple(bn_keys)

@@ -63,7 +63,7 @@ class CompactCnn(PannsCnn):
             delta-deltas, mean and standard deviation over the window's active frames, so
             zero padding does not count; ``6 * stats_head`` values;
             :class:`audiocnn.features.mfcc.MFCC`), fitted after the CNN is trained, on the
-            windows of the training files (:func:`audiocnn.train.stats_head.fit_stats_head`),
+            windows of the training files (:mod:`audiocnn.train.stats_head`),
             and held in the buffers ``head_mean``, ``head_scale``, ``head_weight``,
             ``head_bias`` and ``head_share``. In eval mode the logits are
             ``log((1 - s) softmax(cnn) + s softmax(head))`` with ``s = head_share`` (0 until

@@ -60,7 +60,8 @@ class TrainConfig:
         stats_head: MFCCs of the late-fused statistics classifier of the compact CNNs
             (:mod:`audiocnn.train.stats_head`): after training, a logistic regression on MFCC
             statistics of the training part's windows, whose probabilities are averaged with the
-            CNN's in the saved model; 0 = off. Single-label data held in memory, from scratch.
+            CNN's in the saved model, with a share (0, 0.25 or 0.5) chosen on the validation
+            split; 0 = off. Single-label data held in memory, from scratch.
         ensemble: members per fold: each test fold is scored with the probabilities averaged over
             this many models trained on the same split with seeds ``seed + i + 1000 j``.
         seed: seeds everything; fold ``i`` is trained with ``seed + i``.
@@ -132,7 +133,7 @@ class TrainConfig:
     )
     stats_head: int = option(
         0, "late-fused MFCC-statistics classifier of the compact CNNs: N MFCCs, fitted after training on the "
-        "training part and averaged with the CNN (0 = off; single-label data)", metavar="N", low=0,
+        "training part and averaged with the CNN, its share chosen on the validation split (0 = off; single-label data)", metavar="N", low=0,
     )
     ensemble: int = option(1, "train N models per fold (different seeds) and average their probabilities", metavar="N", low=1)
     seed: int = option(0, "random seed (fold i trains with seed + i)")

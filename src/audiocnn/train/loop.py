@@ -33,7 +33,7 @@ from audiocnn.train.config import TrainConfig
 from audiocnn.train.determinism import EpochCrops, EpochSampler
 from audiocnn.train.module import AudioClassifier
 from audiocnn.train.records import training_logger
-from audiocnn.train.stats_head import fit_stats_head, has_stats_head
+from audiocnn.train.stats_head import fit_fused_head, has_stats_head
 
 __all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "fold_bundle", "load_lightning_weights", "model_args"]
 
@@ -90,6 +90,7 @@ class FoldFit:
     best_epoch: int
     best_val: dict = field(default_factory=dict)
     selection: str = "val_score"
+    stats_head: dict | None = None  # fit_fused_head's record when the model has a stats_head
 
 
 def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] | None = None,
@@ -292,13 +293,14 @@ def fit_fold(
     model.eval()
     windowing = windowing or Windowing(float(clip_seconds), float(clip_seconds) / 2)
     head = None
-    if has_stats_head(model):  # the late-fused classifier, on the whole training part (training + validation)
-        part = manifest.subset(np.concatenate([train_idx, val_idx]))
-        head = fit_stats_head(model, [cache.get(it.path) for it in part.items], part.label_indices(), windowing, seed=seed)
+    if has_stats_head(model):  # the late-fused classifier; its share chosen on the validation split
+        tr_m, va_m = manifest.subset(train_idx), manifest.subset(val_idx)
+        head = fit_fused_head(model, [cache.get(it.path) for it in tr_m.items], tr_m.label_indices(),
+                              [cache.get(it.path) for it in va_m.items], va_m.label_indices(), windowing, seed=seed)
     if trainer.is_global_zero:
         extra = {"stats_head": head} if head else {}
         bundle = fold_bundle(model, config, classes, bool(manifest.multilabel), windowing, best_epoch=int(best_epoch),
                              **extra, **(export_metadata or {}))
         save_checkpoint(model, out_dir / "best.pth", bundle)
         save_pretrained(model, bundle, out_dir / "model")
-    return FoldFit(model=model, history=history, best_epoch=int(best_epoch), best_val=best_val, selection=selection)
+    return FoldFit(model=model, history=history, best_epoch=int(best_epoch), best_val=best_val, selection=selection, stats_head=head)

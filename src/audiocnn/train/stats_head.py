@@ -1,11 +1,12 @@
 """The late-fused statistics classifier of the compact CNNs (``stats_head``), fitted after training.
 
-A CNN trained from scratch on a few hundred clips and a linear classifier on MFCC statistics make
-different mistakes: averaging their probabilities is better than either (``docs/training.md``).
-:func:`fit_stats_head` fits the second classifier on the windows the evaluation will score, from
-the training part of a fold only, and stores it in the model's buffers, so the saved checkpoint
-carries the fused model and every command that loads it (``tag``, ``evaluate``, ``export``...)
-gives the fused probabilities.
+A CNN trained from scratch on a few hundred clips and a linear classifier on MFCC statistics often
+make different mistakes, and a weighted average of their probabilities is then better than either
+(``docs/training.md``). :func:`fit_stats_head` fits the second classifier on the windows the
+evaluation will score, from the training part of a fold only, and stores it in the model's
+buffers, so the saved checkpoint carries the fused model and every command that loads it
+(``tag``, ``evaluate``, ``export``...) gives the fused probabilities. :func:`fit_fused_head`
+also chooses the head's share on the validation split (0 when the head does not help).
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import torch
 
 from audiocnn.audio import Windowing
 
-__all__ = ["HEAD_C_GRID", "HEAD_SHARE", "fit_stats_head", "has_stats_head"]
+__all__ = ["HEAD_C_GRID", "HEAD_SHARE", "SHARE_GRID", "choose_share", "fit_fused_head", "fit_stats_head", "has_stats_head"]
 
 log = logging.getLogger(__name__)
 
 # inverse regularisation strengths tried by the inner cross-validation (grouped by file)
 HEAD_C_GRID = (0.01, 0.1, 1.0, 10.0)
-# the head's share of the fused probabilities: an equal-weight average of the two classifiers
+# the head's share of the fused probabilities without a validation split: an equal-weight average
 HEAD_SHARE = 0.5
+# the shares a validation split chooses from (0: the CNN alone)
+SHARE_GRID = (0.0, 0.25, 0.5)
 _INNER_FOLDS = 3
 
 
@@ -144,3 +147,82 @@ def fit_stats_head(
     log.info("stats head: %d windows, C = %s, inner log-loss %s (%.1f s)", info["windows"], c,
              "n/a" if inner is None else f"{inner:.3f}", info["seconds"])
     return info
+
+
+def _file_probabilities(model, waves: list[np.ndarray], windowing: Windowing, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``(cnn, head)`` probabilities ``(len(waves), classes)`` of every wave: each classifier's
+    window probabilities combined per wave by the windowing's aggregation."""
+    share = float(model.head_share)
+    cnn, head = [], []
+    try:
+        model.head_share.fill_(0.0)
+        with torch.no_grad():
+            for x in waves:
+                w = np.stack([chunk for _, chunk in windowing.split(x, model.sample_rate, model.info.min_samples)])
+                batch = torch.from_numpy(w.astype(np.float32, copy=False))
+                pc = torch.softmax(model(batch)["logits"], -1).double().numpy()
+                ph = torch.softmax(model.head_logits(batch), -1).double().numpy()
+                pool = np.max if windowing.aggregate == "max" else np.mean
+                cnn.append(pool(pc, axis=0))
+                head.append(pool(ph, axis=0))
+    finally:
+        model.head_share.fill_(share)
+    return np.array(cnn), np.array(head)
+
+
+def choose_share(cnn: np.ndarray, head: np.ndarray, labels: np.ndarray, grid=SHARE_GRID) -> tuple[float, list[dict]]:
+    """The head's share of the fused probabilities, chosen on a validation split: the share of
+    ``grid`` with the best validation accuracy of ``(1 - s) cnn + s head``, ties broken by the
+    lower log-loss (so a CNN the head cannot improve keeps share 0).
+
+    Args:
+        cnn, head: ``(n, classes)`` validation probabilities of the CNN and of the head (the
+            head fitted without these files).
+        labels: ``(n,)`` class indices.
+
+    Returns ``(share, [{"share", "accuracy", "log_loss"}, ...])``.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    rows = []
+    for s in grid:
+        p = (1.0 - s) * cnn + s * head
+        rows.append({
+            "share": float(s),
+            "accuracy": float(np.mean(p.argmax(1) == labels)),
+            "log_loss": float(-np.mean(np.log(np.maximum(p[np.arange(len(labels)), labels], 1e-12)))),
+        })
+    best = max(rows, key=lambda r: (r["accuracy"], -r["log_loss"]))
+    return best["share"], rows
+
+
+def fit_fused_head(
+    model: torch.nn.Module,
+    train_waves: list[np.ndarray],
+    train_labels: np.ndarray,
+    val_waves: list[np.ndarray],
+    val_labels: np.ndarray,
+    windowing: Windowing,
+    *,
+    seed: int = 0,
+) -> dict:
+    """Fit the ``stats_head`` of a trained ``model`` and choose its share by validation.
+
+    With validation files, the head is first fitted on the training files alone, the share is
+    chosen on the validation files (:func:`choose_share`; the CNN's epoch was chosen on them as
+    well, but neither classifier was fitted on them), then the head is fitted again on training
+    and validation files together, with that share. Without validation files the share is
+    :data:`HEAD_SHARE`.
+
+    Returns :func:`fit_stats_head`'s record plus ``"share"`` and ``"validation"`` (the
+    :func:`choose_share` table, ``[]`` without validation files).
+    """
+    train_labels, val_labels = np.asarray(train_labels, dtype=np.int64), np.asarray(val_labels, dtype=np.int64)
+    share, table = HEAD_SHARE, []
+    if len(val_waves):
+        fit_stats_head(model, train_waves, train_labels, windowing, seed=seed)
+        share, table = choose_share(*_file_probabilities(model, val_waves, windowing), val_labels)
+        log.info("stats head share chosen on %d validation files: %s (validation accuracy %s)", len(val_waves), share,
+                 ", ".join(f"{r['share']:g}: {r['accuracy']:.3f}" for r in table))
+    info = fit_stats_head(model, list(train_waves) + list(val_waves), np.concatenate([train_labels, val_labels]),
+                          windowing, seed=seed, share=share)
+    return {**info, "share": float(share), "validation": table}
