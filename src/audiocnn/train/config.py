@@ -132,7 +132,7 @@ class TrainConfig:
         "assumes the test audio covers the classes roughly evenly; single-label only. BatchNorm-only scores kept as *_adabn",
     )
     stats_head: int = option(
-        0, "late-fused MFCC-statistics classifier of the compact CNNs: N MFCCs, fitted after training on the "
+        20, "late-fused MFCC-statistics classifier of the compact CNNs: N MFCCs, fitted after training on the "
         "training part and averaged with the CNN, its share chosen on the validation split (0 = off; single-label data)", metavar="N", low=0,
     )
     ensemble: int = option(1, "train N models per fold (different seeds) and average their probabilities", metavar="N", low=1)
