@@ -63,7 +63,11 @@ def test_demo_command_smoke(tmp_path, capsys):
     code = main(["demo", "--out", str(out), "--model", "test_cnn", "--epochs", "1", "--clips-per-class", "5",
                  "--max-folds", "1", "--no-progress"])
     assert code == 0
-    assert f"report: {out / 'report.md'}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"report: {out / 'report.md'}" in printed
     m = json.loads((out / "metrics.json").read_text())
     assert len(m["classes"]) == 10 and m["folds"][0]["n_test"] == 10
+    # the baseline is printed beside the model, with the score the run recorded
+    mfcc = m["baselines"]["mfcc_svm"]["summary"]["accuracy"]["mean"]
+    assert f"baseline MFCC + SVM: accuracy {mfcc:.4f}" in printed
     assert (out / "data" / "metadata.csv").exists()

@@ -118,7 +118,12 @@ def test_trained_run_carries_the_fused_model_to_every_consumer(tone_data, tmp_pa
 
     config = TrainConfig(model="cnn6_lite", epochs=1, batch_size=8, patience=0, progress=False, clip_seconds=0.5, stats_head=8)
     out = tmp_path / "run"
-    run_experiment(tone_data, config, out, max_folds=1, baselines=())
+    metrics = run_experiment(tone_data, config, out, max_folds=1, baselines=())
+    from audiocnn.evaluate.runner import training_summary
+
+    alone = metrics["summary"]["accuracy_cnn_only"]["mean"]
+    assert f"(accuracy {alone:.4f} ± 0.0000 for the CNN alone)" in training_summary(
+        {"kind": "folds", "model": "cnn6_lite", "out": str(out), "result": metrics})[0]
     model, bundle = load_model(out / "fold_1" / "best.pth")
     result = json.loads((out / "fold_1" / "result.json").read_text())
     assert bundle.model_args["stats_head"] == 8 and float(model.head_share) == pytest.approx(result["stats_head_share"])

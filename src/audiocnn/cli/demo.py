@@ -59,10 +59,8 @@ def run(args) -> int:
         args.out, model=args.model, epochs=args.epochs, clips_per_class=args.clips_per_class,
         max_folds=args.max_folds, seed=args.seed, resume=args.resume, progress=not args.no_progress,
     )
-    s = metrics["summary"]
-    print(
-        f"demo: {metrics['config']['model']} on the synthetic set: accuracy {s['accuracy']['mean']:.3f} "
-        f"± {s['accuracy']['std']:.3f} over {s['n_folds']} folds ({metrics['wall_seconds']:.0f} s)"
-    )
-    print(f"report: {Path(args.out) / 'report.md'}")
+    from audiocnn.evaluate.runner import training_summary
+
+    for line in training_summary({"kind": "folds", "model": metrics["config"]["model"], "out": str(args.out), "result": metrics}):
+        print(line)
     return 0

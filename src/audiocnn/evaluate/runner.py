@@ -138,6 +138,8 @@ def _folds_lines(model: str, out: str, metrics: dict) -> list[str]:
                  f"with BatchNorm statistics only, {_mean_std(s, k)} without adaptation)")
     elif k in s:
         line += f" with test-time BatchNorm adaptation ({keys[0]} {_mean_std(s, k)} without)"
+    if f"{keys[0]}_cnn_only" in s:
+        line += f" with the late-fused statistics head ({keys[0]} {_mean_std(s, keys[0] + '_cnn_only')} for the CNN alone)"
     lines = [f"{model}: {line} over {s['n_folds']} fold(s) in {metrics['wall_seconds']:.0f} s"]
     for b in (metrics.get("baselines") or {}).values():
         bs = (b.get("summary") or {}).get(keys[0])
