@@ -31,9 +31,9 @@ def spec(weights):
     return JobSpec("tag", model="test_cnn", checkpoint=weights, options={"batch_size": 4, "clip_seconds": 0.5}, top_k=2)
 
 
-def _files(root: Path, n: int, bad: bool = True) -> Path:
+def _files(root: Path, n: int, bad: bool = True, seconds: float = 0.3) -> Path:
     for i in range(n):
-        write_wav(root / f"f{i:03d}.wav", tone(200 + 37 * i, 0.3 + 0.05 * (i % 4), 16000), 16000)
+        write_wav(root / f"f{i:03d}.wav", tone(200 + 37 * i, seconds + 0.05 * (i % 4), 16000), 16000)
     if bad:
         (root / "zz_broken.wav").write_text("not audio")
     return root
@@ -132,11 +132,12 @@ def test_parts_with_the_message_alone_are_read_as_records(tmp_path):
 
 @pytest.mark.slow
 def test_killed_cli_run_resumes_without_redoing_files(tmp_path):
-    src = _files(tmp_path / "audio", 160, bad=False)
+    # 2-s files in 0.5-s windows: enough work per file that the kill lands part-way on a quiet machine
+    src = _files(tmp_path / "audio", 160, bad=False, seconds=2.0)
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-c", "import sys; from audiocnn.inference.distributed import *; "
-           f"run_files([{str(src)!r}], {str(out)!r}, JobSpec('tag', model='cnn6_lite', options={{'clip_seconds': 1.0}}), "
+           f"run_files([{str(src)!r}], {str(out)!r}, JobSpec('tag', model='cnn6_lite', options={{'clip_seconds': 0.5}}), "
            "workers=1, chunk_size=4, rows_per_part=4)"]
     p = subprocess.Popen(cmd, env=env, start_new_session=True)
     t0 = time.time()
@@ -146,7 +147,7 @@ def test_killed_cli_run_resumes_without_redoing_files(tmp_path):
     p.wait()
     before = done_paths(out)
     assert 8 <= len(before) < 160, "the run must be killed part-way"
-    s = run_files([src], out, JobSpec("tag", model="cnn6_lite", options={"clip_seconds": 1.0}), workers=2, chunk_size=8)
+    s = run_files([src], out, JobSpec("tag", model="cnn6_lite", options={"clip_seconds": 0.5}), workers=2, chunk_size=8)
     assert s.skipped == len(before) and s.written == 160 - len(before)
     paths = read_results(out).column("path").to_pylist()
     assert len(paths) == len(set(paths)) == 160
