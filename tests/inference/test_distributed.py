@@ -132,8 +132,8 @@ def test_parts_with_the_message_alone_are_read_as_records(tmp_path):
 
 @pytest.mark.slow
 def test_killed_cli_run_resumes_without_redoing_files(tmp_path):
-    # 2-s files in 0.5-s windows: enough work per file that the kill lands part-way on a quiet machine
-    src = _files(tmp_path / "audio", 160, bad=False, seconds=2.0)
+    # 8-s files in 0.5-s windows: enough work per file that the kill lands part-way on a quiet machine
+    src = _files(tmp_path / "audio", 160, bad=False, seconds=8.0)
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-c", "import sys; from audiocnn.inference.distributed import *; "
