@@ -112,10 +112,11 @@ def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] |
         if labels is not None and same_count and list(bundle.labels) != list(labels) and not generic_labels(bundle.labels):
             model.reset_classifier(num_classes)
     else:
-        with torch.random.fork_rng():  # the probe draws no weights: the CNN starts as it would without a head
-            probe = create_model(config.model, num_classes=num_classes, **kwargs)
-        if multilabel is False and config.stats_head and hasattr(probe, "stats_head") and "stats_head" not in kwargs:
-            kwargs["stats_head"] = config.stats_head
+        if multilabel is False and config.stats_head and "stats_head" not in kwargs:
+            with torch.random.fork_rng():  # the probe draws no weights: the CNN starts as it would without a head
+                takes_head = hasattr(create_model(config.model, num_classes=num_classes, **kwargs), "stats_head")
+            if takes_head:
+                kwargs["stats_head"] = config.stats_head
         model = create_model(config.model, num_classes=num_classes, **kwargs)
     return model
 
@@ -124,7 +125,7 @@ def model_args(model: AudioModel, config: TrainConfig) -> dict:
     """The architecture arguments a bundle records: ``config.model_kwargs`` and the
     ``stats_head`` :func:`build_model` added."""
     args = {k: v for k, v in config.model_kwargs.items() if k not in INIT_KWARGS}
-    if getattr(model, "stats_head", 0):
+    if has_stats_head(model):
         args["stats_head"] = int(model.stats_head)
     return args
 

@@ -107,15 +107,20 @@ def fit_stats_head(
 
     Returns ``{"C", "inner_log_loss", "windows", "seconds"}``.
     """
-    from sklearn.linear_model import LogisticRegression
-
     if not has_stats_head(model):
         raise ValueError("the model has no stats_head classifier to fit")
     if len(waves) != len(labels) or not len(waves):
         raise ValueError(f"need one label per waveform and at least one waveform, got {len(waves)} and {len(labels)}")
     t0 = time.perf_counter()
-    labels = np.asarray(labels, dtype=np.int64)
     X, owners = _features(model, waves, windowing, batch_size)
+    return _fit(model, X, owners, np.asarray(labels, dtype=np.int64), seed=seed, share=share, t0=t0)
+
+
+def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: int, share: float, t0: float) -> dict:
+    """:func:`fit_stats_head` on the window statistics ``X`` (``(n_windows, dim)``) of the waves
+    ``owners`` (``(n_windows,)`` indices into ``labels``)."""
+    from sklearn.linear_model import LogisticRegression
+
     y = labels[owners]
     mean = X.mean(axis=0)
     scale = np.maximum(X.std(axis=0), 1e-6)
@@ -149,25 +154,36 @@ def fit_stats_head(
     return info
 
 
-def _file_probabilities(model, waves: list[np.ndarray], windowing: Windowing, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """``(cnn, head)`` probabilities ``(len(waves), classes)`` of every wave: each classifier's
-    window probabilities combined per wave by the windowing's aggregation."""
+def _cnn_probabilities(model, waves: list[np.ndarray], windowing: Windowing) -> np.ndarray:
+    """The CNN's probabilities ``(len(waves), classes)`` without the head: its window
+    probabilities combined per wave by the windowing's aggregation."""
     share = float(model.head_share)
-    cnn, head = [], []
+    out = []
     try:
         model.head_share.fill_(0.0)
         with torch.no_grad():
             for x in waves:
                 w = np.stack([chunk for _, chunk in windowing.split(x, model.sample_rate, model.info.min_samples)])
-                batch = torch.from_numpy(w.astype(np.float32, copy=False))
-                pc = torch.softmax(model(batch)["logits"], -1).double().numpy()
-                ph = torch.softmax(model.head_logits(batch), -1).double().numpy()
-                pool = np.max if windowing.aggregate == "max" else np.mean
-                cnn.append(pool(pc, axis=0))
-                head.append(pool(ph, axis=0))
+                p = torch.softmax(model(torch.from_numpy(w.astype(np.float32, copy=False)))["logits"], -1).double().numpy()
+                out.append(_pool(p, windowing))
     finally:
         model.head_share.fill_(share)
-    return np.array(cnn), np.array(head)
+    return np.array(out)
+
+
+def _head_probabilities(model, X: np.ndarray, owners: np.ndarray, n: int, windowing: Windowing) -> np.ndarray:
+    """The fitted head's probabilities ``(n, classes)`` from the window statistics ``X`` of the
+    waves ``owners``, combined per wave by the windowing's aggregation (as :meth:`head_logits`)."""
+    z = (X - model.head_mean.double().numpy()) / model.head_scale.double().numpy()
+    logits = z @ model.head_weight.double().numpy().T + model.head_bias.double().numpy()
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return np.array([_pool(p[owners == i], windowing) for i in range(n)])
+
+
+def _pool(p: np.ndarray, windowing: Windowing) -> np.ndarray:
+    """Window probabilities ``(windows, classes)`` -> one row, by the windowing's aggregation."""
+    return p.max(axis=0) if windowing.aggregate == "max" else p.mean(axis=0)
 
 
 def choose_share(cnn: np.ndarray, head: np.ndarray, labels: np.ndarray, grid=SHARE_GRID) -> tuple[float, list[dict]]:
@@ -216,13 +232,20 @@ def fit_fused_head(
     Returns :func:`fit_stats_head`'s record plus ``"share"`` and ``"validation"`` (the
     :func:`choose_share` table, ``[]`` without validation files).
     """
-    train_labels, val_labels = np.asarray(train_labels, dtype=np.int64), np.asarray(val_labels, dtype=np.int64)
+    if not has_stats_head(model):
+        raise ValueError("the model has no stats_head classifier to fit")
+    t0 = time.perf_counter()
+    labels = np.concatenate([np.asarray(train_labels, dtype=np.int64), np.asarray(val_labels, dtype=np.int64)])
+    n_train = len(train_waves)
+    # the statistics of every window, once: the head is fitted twice on them
+    X, owners = _features(model, list(train_waves) + list(val_waves), windowing, 32)
     share, table = HEAD_SHARE, []
     if len(val_waves):
-        fit_stats_head(model, train_waves, train_labels, windowing, seed=seed)
-        share, table = choose_share(*_file_probabilities(model, val_waves, windowing), val_labels)
+        fit = owners < n_train
+        _fit(model, X[fit], owners[fit], labels, seed=seed, share=0.0, t0=t0)
+        head = _head_probabilities(model, X[~fit], owners[~fit] - n_train, len(val_waves), windowing)
+        share, table = choose_share(_cnn_probabilities(model, val_waves, windowing), head, labels[n_train:])
         log.info("stats head share chosen on %d validation files: %s (validation accuracy %s)", len(val_waves), share,
                  ", ".join(f"{r['share']:g}: {r['accuracy']:.3f}" for r in table))
-    info = fit_stats_head(model, list(train_waves) + list(val_waves), np.concatenate([train_labels, val_labels]),
-                          windowing, seed=seed, share=share)
+    info = _fit(model, X, owners, labels, seed=seed, share=share, t0=t0)
     return {**info, "share": float(share), "validation": table}
