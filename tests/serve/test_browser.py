@@ -58,7 +58,8 @@ def test_upload_shows_tags_and_the_sed_plot(browser, served, tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
         page.goto(url + "/")
-        page.wait_for_function("document.getElementById('model-info').textContent.includes('test_cnn_sed')", timeout=15000)
+        # a locator wait, not wait_for_function: polling a string predicate is an eval, which the page's CSP refuses
+        sync_api.expect(page.locator("#model-info")).to_contain_text("test_cnn_sed", timeout=15000)
         assert page.locator("#results").is_hidden()
         page.set_input_files("#file", str(wav))
         page.wait_for_selector("#results[data-state=done]", timeout=30000)
