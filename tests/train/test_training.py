@@ -57,6 +57,31 @@ def test_lr_schedule_warmup_then_cosine_or_step():
     assert g(0) == 1.0 and g(39) == 1.0 and g(40) == pytest.approx(0.1) and g(80) == pytest.approx(0.01)
 
 
+def test_lr_schedule_spans_max_steps_when_set():
+    f = lr_lambda(TrainConfig(epochs=10, max_steps=100, warmup_epochs=0, schedule="cosine"), steps_per_epoch=5)
+    assert f(50) == pytest.approx(0.5) and f(99) < 0.001  # over 100 steps, not 10 epochs x 5 steps
+
+
+def test_step_schedule_validates_every_n_steps_across_epoch_ends(tmp_path, make_tones):
+    # PANNs-style: a step budget whatever --epochs says, validation every N steps; the selected
+    # weights are those of the best validation, wherever it fell within an epoch
+    man, cache = _tone_data(tmp_path, make_tones)
+    idx = np.arange(len(man.items))
+    train, val = idx[::2], idx[1::2]
+    per_epoch = len(train) // 4
+    every, total = per_epoch + 1, 3 * per_epoch + 2  # never at an epoch's end
+    cfg = TrainConfig(model="test_cnn", epochs=1, max_steps=total, val_every=every, batch_size=4, patience=0, progress=False)
+    fit = fit_fold(man, train, val, cfg, cache, 0.5, tmp_path / "fold")
+    assert [h["step"] for h in fit.history] == list(range(every, total + 1, every))
+    assert all(np.isfinite(h["val_score"]) for h in fit.history)
+    assert fit.history[-1]["epoch"] == 3  # --epochs 1 did not stop it
+    last = torch.load(tmp_path / "fold" / "lightning" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == total
+    best = max(fit.history, key=lambda h: h["val_score"])
+    saved = torch.load(tmp_path / "fold" / "lightning" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert saved["global_step"] == best["step"] and fit.best_epoch == best["epoch"]
+
+
 def test_transfer_modes_are_checked():
     with pytest.raises(ValueError, match="needs --checkpoint"):
         TrainConfig(mode="linear")

@@ -199,7 +199,7 @@ def run_experiment(
                 "n_test": int(len(test_idx)),
                 **metrics,
                 "best_epoch": fit.best_epoch,
-                "epochs_run": len(fit.history),
+                "epochs_run": max((int(h["epoch"]) for h in fit.history), default=0),
                 "selection": fit.selection,
                 **({"stats_head_share": fit.stats_head["share"], "stats_head_C": fit.stats_head["C"]} if fit.stats_head else {}),
                 **{k: v for k, v in fit.best_val.items()},

@@ -58,7 +58,8 @@ def plot_confusion_matrix(cm: np.ndarray, classes, path: Path, title: str = "") 
 
 
 def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], path: Path, metric_name: str) -> None:
-    """Left: train and validation loss per epoch; right: the validation metric; one colour per fold."""
+    """Left: train and validation loss per epoch (per validation step with ``--val-every``); right:
+    the validation metric; one colour per fold."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,7 +72,8 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
             continue
         name = fold_label(name)
         c = colours[k % len(colours)]
-        ep = [h["epoch"] for h in hist]
+        by_step = all("step" in h for h in hist)  # --val-every: one record per validation
+        ep = [h["step"] if by_step else h["epoch"] for h in hist]
         a1.plot(ep, [h.get("train_loss", np.nan) for h in hist], color=c, label=f"fold {name} train")
         if any("val_loss" in h for h in hist):
             a1.plot(ep, [h.get("val_loss", np.nan) for h in hist], color=c, ls="--", label=f"fold {name} val")
@@ -80,10 +82,11 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
 
     for a in (a1, a2):
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
-    a1.set_xlabel("epoch")
+    x_name = "step" if any(h and all("step" in r for r in h) for h in histories) else "epoch"
+    a1.set_xlabel(x_name)
     a1.set_ylabel("loss")
     a1.set_title("loss (solid: train, dashed: validation)")
-    a2.set_xlabel("epoch")
+    a2.set_xlabel(x_name)
     a2.set_ylabel(f"validation {metric_name}")
     a2.set_title(f"validation {metric_name}")
     if len(histories) <= 10:

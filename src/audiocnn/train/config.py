@@ -81,6 +81,14 @@ class TrainConfig:
     )
     clip_seconds: float | None = option(None, "clip length (default: 95th percentile of file durations)", low=0, low_open=True)
     epochs: int = option(30, "maximum epochs per fold", low=1)
+    max_steps: int = option(
+        0, "train for this many optimiser steps instead, however many epochs they take; the learning-rate "
+        "schedule spans them (0 = --epochs epochs)", metavar="STEPS", low=0,
+    )
+    val_every: int = option(
+        0, "validate every STEPS optimiser steps, across epoch ends, instead of once per epoch; model selection "
+        "and --patience then count validations (0 = every epoch)", metavar="STEPS", low=0,
+    )
     batch_size: int = option(16, "clips per training step", low=1)
     lr: float | None = option(
         None, "peak learning rate (default 3e-3 from scratch, 1e-4 with --mode finetune, 1e-3 linear)", low=0, low_open=True

@@ -35,7 +35,8 @@ from audiocnn.train.module import AudioClassifier
 from audiocnn.train.records import training_logger
 from audiocnn.train.stats_head import fit_fused_head, has_stats_head
 
-__all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "fold_bundle", "load_lightning_weights", "model_args"]
+__all__ = ["AtomicCheckpointIO", "FoldFit", "build_model", "fit_fold", "fold_bundle", "load_lightning_weights", "model_args",
+           "trainer_schedule"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,20 @@ class _EpochHistory(Callback):
     # Lightning runs checkpoint callbacks after the others, so the record is in the module's
     # history before "last.ckpt" is written (and survives a resume).
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        pl_module.history.append(pl_module.end_of_epoch_record())
+        if not pl_module.config.val_every:  # else one record per validation (AudioClassifier.record_validation)
+            pl_module.history.append(pl_module.end_of_epoch_record())
+
+
+def trainer_schedule(config: TrainConfig, max_steps: int = -1) -> dict:
+    """The ``lightning.Trainer`` arguments of the schedule: ``config.epochs`` epochs, or
+    ``max_steps`` (when > 0) or ``config.max_steps`` optimiser steps whatever the epochs; a
+    validation at every epoch's end, or every ``config.val_every`` steps across epoch ends (as
+    PANNs evaluates every 2,000 iterations)."""
+    steps = max_steps if max_steps > 0 else config.max_steps
+    kw: dict = {"max_epochs": -1, "max_steps": steps} if steps > 0 else {"max_epochs": config.epochs}
+    if config.val_every:
+        kw.update(val_check_interval=config.val_every, check_val_every_n_epoch=None)
+    return kw
 
 
 class _StaysStopped(Callback):
@@ -232,7 +246,7 @@ def fit_fold(
         monitor="val_score" if val_dl is not None else None,
         mode="max",
         save_top_k=1,
-        save_on_train_epoch_end=True,
+        save_on_train_epoch_end=not config.val_every,  # with val_every: after each validation
         enable_version_counter=False,
     )
     # last.ckpt at every epoch end: its own callback, because save_last=True on the one above
@@ -240,10 +254,11 @@ def fit_fold(
     last_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, save_on_train_epoch_end=True, enable_version_counter=False)
     callbacks: list[Callback] = [_EpochHistory(), _StaysStopped(), ckpt_cb, last_cb]
     if val_dl is not None and config.patience > 0:
-        callbacks.append(EarlyStopping(monitor="val_score", mode="max", patience=config.patience, check_on_train_epoch_end=True))
+        callbacks.append(EarlyStopping(monitor="val_score", mode="max", patience=config.patience,
+                                       check_on_train_epoch_end=not config.val_every))
     callbacks += list(extra_callbacks or [])
     trainer = L.Trainer(
-        max_epochs=config.epochs,
+        **trainer_schedule(config),
         accelerator=config.accelerator,
         devices=config.devices,
         strategy=config.strategy,

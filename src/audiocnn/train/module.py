@@ -29,7 +29,7 @@ __all__ = ["AudioClassifier", "WeightAverage", "check_mixup_choice", "lr_lambda"
 def lr_lambda(config: TrainConfig, steps_per_epoch: int):
     """Per-step multiplier of the base learning rate: linear warm-up, then cosine/step/constant."""
     warmup = int(round(config.warmup_epochs * steps_per_epoch))
-    total = max(1, config.epochs * steps_per_epoch)
+    total = max(1, config.max_steps or config.epochs * steps_per_epoch)
 
     def f(step: int) -> float:
         if step < warmup:
@@ -184,8 +184,19 @@ class AudioClassifier(L.LightningModule):
         self.log("val_loss", loss, prog_bar=True, sync_dist=False)
         self.log("val_metric", metric, prog_bar=True)
         self.log("val_score", score)
+        self.record_validation()
 
     # -- bookkeeping -------------------------------------------------------------------------
+    def record_validation(self) -> None:
+        """With ``config.val_every`` the history holds one record per validation (at ``step``,
+        its ``train_loss`` the mean since the previous record); else one per epoch, written by
+        the loop at the epoch's end."""
+        if self.config.val_every and not self.trainer.sanity_checking:
+            rec = self.end_of_epoch_record()
+            rec["step"] = int(self.global_step)
+            self.history.append(rec)
+            self._train_losses = []
+
     def end_of_epoch_record(self) -> dict:
         rec = {
             "epoch": int(self.current_epoch) + 1,

@@ -27,7 +27,8 @@ PRESETS: dict[str, dict] = {
     # Kong et al. 2020, PANNs (arXiv:1912.10211), section III and the released training code:
     # Cnn14 on 32 kHz log-mel (1024-sample window, 320 hop, 64 bins, 50-14,000 Hz), SpecAugment,
     # mixup (alpha 1.0) of the log-mel inside the model, balanced sampling, batch 32, Adam with
-    # lr 1e-3, amsgrad, no weight decay, a constant learning rate, 10-s clips.
+    # lr 1e-3, amsgrad, no weight decay, a constant learning rate, 10-s clips; counted in
+    # iterations: evaluation every 2,000 (main.py), stop at 1,000,000 (runme.sh, --early_stop).
     "panns": {
         "model": "cnn14",
         "model_kwargs": {"sample_rate": 32000, "spec_augment": True},
@@ -43,6 +44,8 @@ PRESETS: dict[str, dict] = {
         "mixup_on": "logmel",
         "balanced": True,
         "patience": 0,
+        "max_steps": 1_000_000,
+        "val_every": 2000,
     },
     # Palanisamy et al. 2020, Rethinking CNN models for audio classification (arXiv:2007.11154)
     # and its released configuration for ESC-50: DenseNet-201 from ImageNet weights on the

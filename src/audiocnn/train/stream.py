@@ -35,7 +35,7 @@ from audiocnn.models import save_checkpoint, save_pretrained
 from audiocnn.models.base import AudioModel
 from audiocnn.train.config import TrainConfig
 from audiocnn.train.records import run_environment, training_logger
-from audiocnn.train.loop import AtomicCheckpointIO, build_model, fold_bundle, load_lightning_weights
+from audiocnn.train.loop import AtomicCheckpointIO, build_model, fold_bundle, load_lightning_weights, trainer_schedule
 from audiocnn.train.module import AudioClassifier
 
 # after audiocnn.train.loop, which names the `train` extra when Lightning is missing
@@ -63,7 +63,8 @@ class StreamOptions:
         checkpoint_every: also write ``last.ckpt`` every this many steps (0: at epoch ends only).
         sync_batchnorm: BatchNorm statistics over the global batch (DDP).
         num_nodes: machines (Lightning ``num_nodes``).
-        max_steps: stop after this many optimiser steps (-1: ``config.epochs`` epochs).
+        max_steps: stop after this many optimiser steps (-1: ``config.max_steps``, or
+            ``config.epochs`` epochs when that is 0).
     """
 
     shuffle_buffer: int = 512
@@ -163,6 +164,7 @@ class StreamingClassifier(AudioClassifier):
         self.log("val_loss", loss, prog_bar=True)
         self.log("val_metric", metric, prog_bar=True)
         self.log("val_score", score)
+        self.record_validation()
 
 
 class _StreamBookkeeping(Callback):
@@ -196,7 +198,8 @@ class _StreamBookkeeping(Callback):
         self.steps.append(float(loss))
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        pl_module.history.append(pl_module.end_of_epoch_record())
+        if not pl_module.config.val_every:  # else one record per validation (AudioClassifier.record_validation)
+            pl_module.history.append(pl_module.end_of_epoch_record())
         if trainer.is_global_zero:
             write_json_atomic(self.out_dir / "train_steps.json", {"loss": self.steps})
 
@@ -335,7 +338,7 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
     book = _StreamBookkeeping(positioned, others, out_dir)
     callbacks: list[Callback] = [book, ModelCheckpoint(
         dirpath=ckpt_dir, filename="best", monitor="val_score" if val_dl is not None else None, mode="max", save_top_k=1,
-        save_on_train_epoch_end=True, enable_version_counter=False)]
+        save_on_train_epoch_end=not config.val_every, enable_version_counter=False)]
     # last.ckpt at every epoch end (save_last=True above writes it only when the best improves)
     callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, save_on_train_epoch_end=True,
                                      enable_version_counter=False))
@@ -344,7 +347,7 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
                                          save_top_k=1, enable_version_counter=False))
     callbacks += list(extra_callbacks or [])
     trainer = L.Trainer(
-        max_epochs=config.epochs, max_steps=opt.max_steps, accelerator=config.accelerator, devices=config.devices,
+        **trainer_schedule(config, opt.max_steps), accelerator=config.accelerator, devices=config.devices,
         num_nodes=opt.num_nodes, strategy=config.strategy, precision=config.precision, sync_batchnorm=opt.sync_batchnorm,
         use_distributed_sampler=False, callbacks=callbacks, plugins=[AtomicCheckpointIO()], logger=training_logger(config.logger, out_dir),
         default_root_dir=str(out_dir), num_sanity_val_steps=0, enable_model_summary=False,
