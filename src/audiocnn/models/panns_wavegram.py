@@ -192,8 +192,11 @@ class Wavegram(PannsClipHead, PannsLogMelModel):
             mel = self.conv_block1(self.frontend(waveform, mixup), pool_size=(2, 2), pool_type="avg")
             # The log-mel branch has as many frames as the Wavegram or one more (1 + n // 320
             # vs (n + 4) // 320 before the pooling); the original fails on the extra frame.
-            # Slicing by the Wavegram's size (not a Python min) keeps exported graphs dynamic.
-            x = torch.cat((mel[:, :, : x.shape[2]], x), dim=1)
+            # The first frames are taken by index (not a slice or a Python min): the result has
+            # the Wavegram's size by construction, so torch.export records no guard relating the
+            # two frame counts and the exported graph holds for every length.
+            first = torch.arange(x.shape[2], device=mel.device)
+            x = torch.cat((mel.index_select(2, first), x), dim=1)
         for i in range(2, self.num_blocks + 1):
             x = F.dropout(x, p=self.conv_dropout, training=self.training)
             pool = (1, 1) if i == self.num_blocks else (2, 2)
