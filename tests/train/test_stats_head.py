@@ -163,7 +163,7 @@ def test_choose_share_prefers_accuracy_then_log_loss():
     cnn = np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8], [0.8, 0.2]])
     head = np.array([[0.4, 0.6], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]])
     share, table = choose_share(cnn, head, labels)
-    assert share == 0.0 and [r["share"] for r in table] == [0.0, 0.25, 0.5]
+    assert share == 0.0 and [r["share"] for r in table] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert table[0]["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.9, 0.8, 0.8])))
     # the CNN is confidently wrong on one file the head gets right: an average fixes it
     cnn2 = np.array([[0.9, 0.1], [0.1, 0.9], [0.6, 0.4], [0.8, 0.2]])
@@ -181,7 +181,7 @@ def test_fit_fused_head_chooses_the_share_on_validation_files_only():
     val_waves, val_y = _waves(2, 5)
     windowing = Windowing(0.5, 0.25)
     info = fit_fused_head(model, waves, y, val_waves, val_y, windowing, seed=0)
-    assert [r["share"] for r in info["validation"]] == [0.0, 0.25, 0.5]
+    assert [r["share"] for r in info["validation"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert float(model.head_share) == pytest.approx(info["share"])
     assert info["windows"] == len(waves) + len(val_waves)  # refitted on training + validation files
     # an untrained CNN guesses: on tones the head separates, the validation choice is a real share

@@ -29,6 +29,8 @@ HEAD_C_GRID = (0.01, 0.1, 1.0, 10.0)
 HEAD_SHARE = 0.5
 # the shares a validation split chooses from (0: the CNN alone)
 SHARE_GRID = (0.0, 0.25, 0.5)
+# the shares the validation table reports (the choice is among SHARE_GRID)
+TABLE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 _INNER_FOLDS = 3
 
 
@@ -196,18 +198,19 @@ def choose_share(cnn: np.ndarray, head: np.ndarray, labels: np.ndarray, grid=SHA
             head fitted without these files).
         labels: ``(n,)`` class indices.
 
-    Returns ``(share, [{"share", "accuracy", "log_loss"}, ...])``.
+    Returns ``(share, [{"share", "accuracy", "log_loss"}, ...])``, the table over ``grid`` and
+    :data:`TABLE_GRID`.
     """
     labels = np.asarray(labels, dtype=np.int64)
     rows = []
-    for s in grid:
+    for s in sorted(set(grid) | set(TABLE_GRID)):
         p = (1.0 - s) * cnn + s * head
         rows.append({
             "share": float(s),
             "accuracy": float(np.mean(p.argmax(1) == labels)),
             "log_loss": float(-np.mean(np.log(np.maximum(p[np.arange(len(labels)), labels], 1e-12)))),
         })
-    best = max(rows, key=lambda r: (r["accuracy"], -r["log_loss"]))
+    best = max((r for r in rows if r["share"] in grid), key=lambda r: (r["accuracy"], -r["log_loss"]))
     return best["share"], rows
 
 
