@@ -66,14 +66,15 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
     import matplotlib.pyplot as plt
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    # --val-every: one record per validation, each with its step
+    x_name = "step" if any(h and all("step" in r for r in h) for h in histories) else "epoch"
     colours = plt.cm.tab10.colors
     for k, (hist, name) in enumerate(zip(histories, fold_names)):
         if not hist:
             continue
         name = fold_label(name)
         c = colours[k % len(colours)]
-        by_step = all("step" in h for h in hist)  # --val-every: one record per validation
-        ep = [h["step"] if by_step else h["epoch"] for h in hist]
+        ep = [h[x_name] for h in hist]
         a1.plot(ep, [h.get("train_loss", np.nan) for h in hist], color=c, label=f"fold {name} train")
         if any("val_loss" in h for h in hist):
             a1.plot(ep, [h.get("val_loss", np.nan) for h in hist], color=c, ls="--", label=f"fold {name} val")
@@ -82,7 +83,6 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
 
     for a in (a1, a2):
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
-    x_name = "step" if any(h and all("step" in r for r in h) for h in histories) else "epoch"
     a1.set_xlabel(x_name)
     a1.set_ylabel("loss")
     a1.set_title("loss (solid: train, dashed: validation)")

@@ -57,8 +57,7 @@ class _EpochHistory(Callback):
     # Lightning runs checkpoint callbacks after the others, so the record is in the module's
     # history before "last.ckpt" is written (and survives a resume).
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if not pl_module.config.val_every:  # else one record per validation (AudioClassifier.record_validation)
-            pl_module.history.append(pl_module.end_of_epoch_record())
+        pl_module.record_epoch_end()
 
 
 def trainer_schedule(config: TrainConfig, max_steps: int = -1) -> dict:

@@ -189,13 +189,20 @@ class AudioClassifier(L.LightningModule):
     # -- bookkeeping -------------------------------------------------------------------------
     def record_validation(self) -> None:
         """With ``config.val_every`` the history holds one record per validation (at ``step``,
-        its ``train_loss`` the mean since the previous record); else one per epoch, written by
-        the loop at the epoch's end."""
+        its ``train_loss`` the mean since the previous record); else one per epoch
+        (:meth:`record_epoch_end`)."""
         if self.config.val_every and not self.trainer.sanity_checking:
             rec = self.end_of_epoch_record()
             rec["step"] = int(self.global_step)
             self.history.append(rec)
             self._train_losses = []
+
+    def record_epoch_end(self) -> None:
+        """Append the epoch's record to the history, unless it is kept per validation
+        (``config.val_every``, :meth:`record_validation`). Called by the loops' callbacks at
+        each training epoch's end."""
+        if not self.config.val_every:
+            self.history.append(self.end_of_epoch_record())
 
     def end_of_epoch_record(self) -> dict:
         rec = {

@@ -198,8 +198,7 @@ class _StreamBookkeeping(Callback):
         self.steps.append(float(loss))
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if not pl_module.config.val_every:  # else one record per validation (AudioClassifier.record_validation)
-            pl_module.history.append(pl_module.end_of_epoch_record())
+        pl_module.record_epoch_end()
         if trainer.is_global_zero:
             write_json_atomic(self.out_dir / "train_steps.json", {"loss": self.steps})
 
