@@ -179,7 +179,12 @@ class CompactCnn(PannsCnn):
 
     def head_logits(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> ``(batch, classes)`` logits of the ``stats_head`` classifier."""
-        z = (self.head_statistics(waveform) - self.head_mean) / self.head_scale
+        return self.head_classify(self.head_statistics(waveform))
+
+    def head_classify(self, statistics: torch.Tensor) -> torch.Tensor:
+        """``(batch, 6 * stats_head)`` statistics (:meth:`head_statistics`) -> ``(batch, classes)``
+        logits of the ``stats_head`` classifier."""
+        z = (statistics - self.head_mean) / self.head_scale
         return z @ self.head_weight.T + self.head_bias
 
     def forward(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> dict[str, torch.Tensor]:

@@ -176,10 +176,8 @@ def _cnn_probabilities(model, waves: list[np.ndarray], windowing: Windowing) -> 
 def _head_probabilities(model, X: np.ndarray, owners: np.ndarray, n: int, windowing: Windowing) -> np.ndarray:
     """The fitted head's probabilities ``(n, classes)`` from the window statistics ``X`` of the
     waves ``owners``, combined per wave by the windowing's aggregation (as :meth:`head_logits`)."""
-    z = (X - model.head_mean.double().numpy()) / model.head_scale.double().numpy()
-    logits = z @ model.head_weight.double().numpy().T + model.head_bias.double().numpy()
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    with torch.no_grad():
+        p = torch.softmax(model.head_classify(torch.as_tensor(X, dtype=model.head_mean.dtype)), -1).double().numpy()
     return np.array([_pool(p[owners == i], windowing) for i in range(n)])
 
 
