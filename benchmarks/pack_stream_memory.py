@@ -101,10 +101,10 @@ def measure(n: int, work: Path, args) -> dict:
     rec.update(epoch_clips=clips, epoch_seconds=time.perf_counter() - t0, epoch_peak_pss_mb=m.peak / 2**20, epoch_peak_rss_sum_mb=m.peak_rss / 2**20,
                epoch_processes_at_peak=m.at_peak_rss)
     cfg = TrainConfig(model="cnn6_lite", epochs=1, batch_size=args.batch_size, clip_seconds=10.0, num_workers=args.workers,
-                      progress=False, patience=0, val_fraction=0.0)
+                      progress=False, patience=0, val_fraction=0.0, max_steps=args.train_steps)
     t0 = time.perf_counter()
     with PeakRSS() as m:
-        fit_stream(out, cfg, work / f"run_{n}", StreamOptions(shuffle_buffer=args.shuffle_buffer, max_steps=args.train_steps))
+        fit_stream(out, cfg, work / f"run_{n}", StreamOptions(shuffle_buffer=args.shuffle_buffer))
     rec.update(train_steps=args.train_steps, train_seconds=time.perf_counter() - t0, train_peak_pss_mb=m.peak / 2**20, train_peak_rss_sum_mb=m.peak_rss / 2**20,
                train_processes_at_peak=m.at_peak_rss)
     shutil.rmtree(out, ignore_errors=True)

@@ -31,8 +31,8 @@ def test_training_readers_share_the_buffer(tmp_path, workers):
                  progress=False)
     seen = _Readers()
     cfg = TrainConfig(model="test_cnn", epochs=1, batch_size=4, progress=False, patience=0, clip_seconds=0.4, num_workers=workers,
-                      val_fraction=0.0)
-    fit_stream(index.root, cfg, tmp_path / "run", StreamOptions(shuffle_buffer=8, max_steps=2), extra_callbacks=[seen])
+                      val_fraction=0.0, max_steps=2)
+    fit_stream(index.root, cfg, tmp_path / "run", StreamOptions(shuffle_buffer=8), extra_callbacks=[seen])
     assert seen.buffer == (8 if workers == 0 else 4)
 
 

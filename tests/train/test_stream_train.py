@@ -59,6 +59,25 @@ def test_fit_stream_writes_a_run(tar_shards, tmp_path):
         fit_stream(tar_shards.root, _config(), tmp_path / "run")
 
 
+class _LearningRates(Callback):
+    def __init__(self):
+        self.lrs = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_fit_stream_follows_the_configs_step_budget(tar_shards, tmp_path):
+    # 12 steps an epoch: a budget of 17 ends inside the second epoch, whatever --epochs says,
+    # and the cosine schedule reaches its end at the budget, not at the end of 5 epochs
+    lrs = _LearningRates()
+    fit = fit_stream(tar_shards.root, _config(epochs=5, max_steps=17, warmup_epochs=0, schedule="cosine"), tmp_path / "run",
+                     StreamOptions(shuffle_buffer=16), extra_callbacks=[lrs])
+    assert len(fit.steps) == 17 and len(lrs.lrs) == 17
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["global_step"] == 17
+    assert lrs.lrs[0] == pytest.approx(3e-3) and lrs.lrs[-1] < 0.01 * 3e-3  # cosine: near zero at the last step
+
+
 @pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_killed_run_resumes_mid_epoch_with_the_same_batches(tar_shards, tmp_path, workers):
     cfg = _config(num_workers=workers)

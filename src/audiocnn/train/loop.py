@@ -60,12 +60,13 @@ class _EpochHistory(Callback):
         pl_module.record_epoch_end()
 
 
-def trainer_schedule(config: TrainConfig, max_steps: int = -1) -> dict:
+def trainer_schedule(config: TrainConfig) -> dict:
     """The ``lightning.Trainer`` arguments of the schedule: ``config.epochs`` epochs, or
-    ``max_steps`` (when > 0) or ``config.max_steps`` optimiser steps whatever the epochs; a
-    validation at every epoch's end, or every ``config.val_every`` steps across epoch ends (as
-    PANNs evaluates every 2,000 iterations)."""
-    steps = max_steps if max_steps > 0 else config.max_steps
+    ``config.max_steps`` optimiser steps whatever the epochs (the learning-rate schedule spans
+    the same steps, :func:`~audiocnn.train.module.lr_lambda`); a validation at every epoch's
+    end, or every ``config.val_every`` steps across epoch ends (as PANNs evaluates every 2,000
+    iterations)."""
+    steps = config.max_steps
     kw: dict = {"max_epochs": -1, "max_steps": steps} if steps > 0 else {"max_epochs": config.epochs}
     if config.val_every:
         kw.update(val_check_interval=config.val_every, check_val_every_n_epoch=None)

@@ -63,8 +63,9 @@ class StreamOptions:
         checkpoint_every: also write ``last.ckpt`` every this many steps (0: at epoch ends only).
         sync_batchnorm: BatchNorm statistics over the global batch (DDP).
         num_nodes: machines (Lightning ``num_nodes``).
-        max_steps: stop after this many optimiser steps (-1: ``config.max_steps``, or
-            ``config.epochs`` epochs when that is 0).
+
+    The schedule (``config.epochs``, or ``config.max_steps`` optimiser steps) is the
+    :class:`~audiocnn.train.config.TrainConfig`'s, as for in-memory training.
     """
 
     shuffle_buffer: int = 512
@@ -73,7 +74,6 @@ class StreamOptions:
     checkpoint_every: int = 0
     sync_batchnorm: bool = False
     num_nodes: int = 1
-    max_steps: int = -1
 
 
 @dataclass
@@ -346,7 +346,7 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
                                          save_top_k=1, enable_version_counter=False))
     callbacks += list(extra_callbacks or [])
     trainer = L.Trainer(
-        **trainer_schedule(config, opt.max_steps), accelerator=config.accelerator, devices=config.devices,
+        **trainer_schedule(config), accelerator=config.accelerator, devices=config.devices,
         num_nodes=opt.num_nodes, strategy=config.strategy, precision=config.precision, sync_batchnorm=opt.sync_batchnorm,
         use_distributed_sampler=False, callbacks=callbacks, plugins=[AtomicCheckpointIO()], logger=training_logger(config.logger, out_dir),
         default_root_dir=str(out_dir), num_sanity_val_steps=0, enable_model_summary=False,
