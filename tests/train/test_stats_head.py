@@ -127,6 +127,8 @@ def test_trained_run_carries_the_fused_model_to_every_consumer(tone_data, tmp_pa
     model, bundle = load_model(out / "fold_1" / "best.pth")
     result = json.loads((out / "fold_1" / "result.json").read_text())
     assert bundle.model_args["stats_head"] == 8 and float(model.head_share) == pytest.approx(result["stats_head_share"])
+    assert bundle.model_args["head_features"] == config.stats_head_features > 0  # the default head is non-linear
+    assert model.head_projection.abs().sum() > 0 and model.head_weight.shape[1] == config.stats_head_features
     assert result["n_test"] > 0 and 0.0 <= result["accuracy_cnn_only"] <= 1.0
     assert "The CNN alone: accuracy" in (out / "report.md").read_text()
     # tagging the fold's test files with the checkpoint alone gives the probabilities the run scored
@@ -142,6 +144,7 @@ def test_trained_run_carries_the_fused_model_to_every_consumer(tone_data, tmp_pa
     # the model folder (safetensors + config) holds the fitted head too
     folder_model, _ = load_model(out / "fold_1" / "model")
     torch.testing.assert_close(folder_model.head_weight, model.head_weight)
+    torch.testing.assert_close(folder_model.head_projection, model.head_projection)
 
 
 def test_tagging_data_with_an_explicit_head_is_refused(tmp_path):
@@ -189,3 +192,38 @@ def test_fit_fused_head_chooses_the_share_on_validation_files_only():
     # without validation files: the equal average
     info0 = fit_fused_head(_model(8), waves, y, [], np.array([], dtype=int), windowing)
     assert info0["share"] == 0.5 and info0["validation"] == []
+
+
+def _ring_statistics(n_files: int, windows: int, dim: int, seed: int):
+    """Window statistics whose class is the radius of their first two values (inside or
+    outside a ring): no straight line separates the classes."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_files * windows, dim))
+    owners = np.repeat(np.arange(n_files), windows)
+    labels = (np.hypot(X[::windows, 0], X[::windows, 1]) > 1.18).astype(np.int64)  # about half each
+    centre = X[::windows, :2].copy()
+    X[:, :2] = centre[owners] + 0.05 * rng.standard_normal((len(owners), 2))  # a file's windows agree
+    return X, owners, labels
+
+
+@pytest.mark.parametrize("features", [0, 256])
+def test_fourier_head_draws_the_curved_boundary_a_linear_head_cannot(features):
+    from audiocnn.train.stats_head import _fit
+
+    torch.manual_seed(0)
+    model = create_model("cnn6_lite", num_classes=2, stats_head=1, head_features=features).eval()
+    X, owners, labels = _ring_statistics(300, 2, 6, seed=0)
+    info = _fit(model, X, owners, labels, seed=0, share=0.5, t0=0.0)
+    Xt, ot, lt = _ring_statistics(200, 2, 6, seed=1)
+    with torch.no_grad():
+        pred = model.head_classify(torch.as_tensor(Xt, dtype=torch.float32)).argmax(-1).numpy()
+    accuracy = float(np.mean(pred == lt[ot]))
+    if features:
+        assert info["gamma"] in (0.25, 1.0) and accuracy > 0.9
+    else:
+        assert info["gamma"] is None and accuracy < 0.75
+
+
+def test_head_features_must_not_be_negative():
+    with pytest.raises(ValueError, match="head_features"):
+        create_model("cnn6_lite", num_classes=2, stats_head=4, head_features=-1)

@@ -69,6 +69,12 @@ class CompactCnn(PannsCnn):
             ``log((1 - s) softmax(cnn) + s softmax(head))`` with ``s = head_share`` (0 until
             the head is fitted: the CNN alone), so a softmax of them gives the fused
             probabilities. Single-label models; 0 = off.
+        head_features: with ``stats_head``, the head's input: 0 = the standardised statistics
+            (a linear classifier), N > 0 = N random Fourier features of them,
+            ``sqrt(2 / N) cos(z @ head_projection + head_phase)`` (an approximation of an RBF
+            kernel, so the logistic regression draws curved class boundaries; the projection is
+            drawn when the head is fitted, scaled by the chosen kernel width, and kept in the
+            buffers ``head_projection`` and ``head_phase``).
         other arguments: as :class:`~audiocnn.models.panns.PannsCnn` (``sample_rate`` 8000,
             16000 or 32000 picks the PANNs window and mel range of that rate).
     """
@@ -88,6 +94,7 @@ class CompactCnn(PannsCnn):
         lifter: int = 0,
         clip_stats: int = 0,
         stats_head: int = 0,
+        head_features: int = 0,
         hop_size: int | None = None,
         **kwargs,
     ):
@@ -121,12 +128,18 @@ class CompactCnn(PannsCnn):
         if not 0 <= stats_head <= n_mels:
             raise ValueError(f"stats_head must be in [0, n_mels={n_mels}], got {stats_head}")
         self.stats_head = stats_head
+        if head_features < 0:
+            raise ValueError(f"head_features must be >= 0, got {head_features}")
+        self.head_features = head_features if stats_head else 0
         if stats_head:
             dim = 6 * stats_head
             self.head_mfcc = MFCC(sr, n_mfcc=stats_head)
             self.register_buffer("head_mean", torch.zeros(dim))
             self.register_buffer("head_scale", torch.ones(dim))
-            self.register_buffer("head_weight", torch.zeros(self.num_classes, dim))
+            if self.head_features:
+                self.register_buffer("head_projection", torch.zeros(dim, self.head_features))
+                self.register_buffer("head_phase", torch.zeros(self.head_features))
+            self.register_buffer("head_weight", torch.zeros(self.num_classes, self.head_features or dim))
             self.register_buffer("head_bias", torch.zeros(self.num_classes))
             self.register_buffer("head_share", torch.zeros(()))
         self.info = ModelInfo(
@@ -185,6 +198,8 @@ class CompactCnn(PannsCnn):
         """``(batch, 6 * stats_head)`` statistics (:meth:`head_statistics`) -> ``(batch, classes)``
         logits of the ``stats_head`` classifier."""
         z = (statistics - self.head_mean) / self.head_scale
+        if self.head_features:
+            z = torch.cos(z @ self.head_projection + self.head_phase) * (2.0 / self.head_features) ** 0.5
         return z @ self.head_weight.T + self.head_bias
 
     def forward(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> dict[str, torch.Tensor]:

@@ -62,6 +62,10 @@ class TrainConfig:
             statistics of the training part's windows, whose probabilities are averaged with the
             CNN's in the saved model, with a share (0, 0.25 or 0.5) chosen on the validation
             split; 0 = off. Single-label data held in memory, from scratch.
+        stats_head_features: the statistics head's input: N random Fourier features of the
+            standardised statistics (``head_features`` of
+            :class:`~audiocnn.models.compact.CompactCnn`), 0 = the statistics themselves (a
+            linear head).
         ensemble: members per fold: each test fold is scored with the probabilities averaged over
             this many models trained on the same split with seeds ``seed + i + 1000 j``.
         seed: seeds everything; fold ``i`` is trained with ``seed + i``.
@@ -142,6 +146,10 @@ class TrainConfig:
     stats_head: int = option(
         20, "late-fused MFCC-statistics classifier of the compact CNNs: N MFCCs, fitted after training on the "
         "training part and averaged with the CNN, its share chosen on the validation split (0 = off; single-label data)", metavar="N", low=0,
+    )
+    stats_head_features: int = option(
+        1024, "the statistics head reads N random Fourier features of the MFCC statistics (an RBF kernel's "
+        "approximation, its width chosen by the head's inner cross-validation); 0 = a linear head", metavar="N", low=0,
     )
     ensemble: int = option(1, "train N models per fold (different seeds) and average their probabilities", metavar="N", low=1)
     seed: int = option(0, "random seed (fold i trains with seed + i)")

@@ -116,8 +116,8 @@ def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] |
     other labels also gets a new head (its rows would mean other classes). When
     ``multilabel is False`` (single-label data that :func:`fit_fold` holds in memory) and the model
     trains from scratch, a model that has one gets ``config.stats_head`` as its ``stats_head``
-    (a late-fused MFCC-statistics classifier, :mod:`audiocnn.train.stats_head`) unless
-    ``--model-arg stats_head=N`` says otherwise.
+    (a late-fused MFCC-statistics classifier, :mod:`audiocnn.train.stats_head`) and
+    ``config.stats_head_features`` as its ``head_features``, unless ``--model-arg`` says otherwise.
     """
     kwargs = dict(config.model_kwargs)
     if config.checkpoint and config.mode != "scratch":
@@ -131,16 +131,19 @@ def build_model(config: TrainConfig, num_classes: int, labels: tuple[str, ...] |
                 takes_head = hasattr(create_model(config.model, num_classes=num_classes, **kwargs), "stats_head")
             if takes_head:
                 kwargs["stats_head"] = config.stats_head
+        if kwargs.get("stats_head"):  # also when --model-arg stats_head=N asks for it
+            kwargs.setdefault("head_features", config.stats_head_features)
         model = create_model(config.model, num_classes=num_classes, **kwargs)
     return model
 
 
 def model_args(model: AudioModel, config: TrainConfig) -> dict:
     """The architecture arguments a bundle records: ``config.model_kwargs`` and the
-    ``stats_head`` :func:`build_model` added."""
+    ``stats_head`` and ``head_features`` :func:`build_model` added."""
     args = {k: v for k, v in config.model_kwargs.items() if k not in INIT_KWARGS}
     if has_stats_head(model):
         args["stats_head"] = int(model.stats_head)
+        args["head_features"] = int(model.head_features)
     return args
 
 

@@ -19,12 +19,17 @@ import torch
 
 from audiocnn.audio import Windowing
 
-__all__ = ["HEAD_C_GRID", "HEAD_SHARE", "SHARE_GRID", "choose_share", "fit_fused_head", "fit_stats_head", "has_stats_head"]
+__all__ = ["HEAD_C_GRID", "HEAD_FOURIER_C_GRID", "HEAD_GAMMA_GRID", "HEAD_SHARE", "SHARE_GRID", "choose_share", "fit_fused_head", "fit_stats_head", "has_stats_head"]
 
 log = logging.getLogger(__name__)
 
 # inverse regularisation strengths tried by the inner cross-validation (grouped by file)
 HEAD_C_GRID = (0.01, 0.1, 1.0, 10.0)
+# with random Fourier features (``head_features``): their strengths, and the RBF kernel's
+# widths gamma in units of 1 / dim
+HEAD_FOURIER_C_GRID = (0.1, 1.0, 10.0, 100.0)
+HEAD_GAMMA_GRID = (0.25, 1.0)
+_MAX_ITER = 3000
 # the head's share of the fused probabilities without a validation split: an equal-weight average
 HEAD_SHARE = 0.5
 # the shares a validation split chooses from (0: the CNN alone)
@@ -54,9 +59,21 @@ def _features(model, waves: list[np.ndarray], windowing: Windowing, batch_size: 
     return np.concatenate(feats), np.asarray(owners)
 
 
-def _choose_c(Z: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> tuple[float, float | None]:
-    """The C of :data:`HEAD_C_GRID` with the lowest inner log-loss (folds grouped by file) and
-    that log-loss; ``(1.0, None)`` when some class has too few files for the inner folds.
+def _fourier_basis(dim: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A standard-normal ``(dim, n)`` projection and ``(n,)`` phases uniform in [0, 2 pi)."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((dim, n)), rng.uniform(0.0, 2.0 * np.pi, n)
+
+
+def _fourier(Z: np.ndarray, projection: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Random Fourier features of ``Z`` (as :meth:`CompactCnn.head_classify`)."""
+    return np.cos(Z @ projection + phase) * np.sqrt(2.0 / projection.shape[1])
+
+
+def _choose(candidates: list[tuple], default: tuple, features, y: np.ndarray, groups: np.ndarray, seed: int):
+    """The ``(gamma, C)`` of ``candidates`` with the lowest inner log-loss (3 folds grouped by
+    file) and that log-loss; ``features(gamma)`` gives the classifier's input. Returns
+    ``(default, None)`` when some class has too few files for the inner folds.
 
     Log-loss, not accuracy: the head's probabilities are averaged with the CNN's, so they must be
     calibrated; the most accurate C is often an over-confident one."""
@@ -65,19 +82,20 @@ def _choose_c(Z: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> tu
 
     files_per_class = [len(np.unique(groups[y == c])) for c in np.unique(y)]
     if min(files_per_class) < _INNER_FOLDS:
-        return 1.0, None
-    splits = list(StratifiedGroupKFold(_INNER_FOLDS, shuffle=True, random_state=seed).split(Z, y, groups))
+        return default, None
+    splits = list(StratifiedGroupKFold(_INNER_FOLDS, shuffle=True, random_state=seed).split(y, y, groups))
     losses = []
-    for c in HEAD_C_GRID:
+    for gamma, c in candidates:
+        F = features(gamma)
         total = 0.0
         for tr, va in splits:
-            clf = LogisticRegression(C=c, max_iter=2000).fit(Z[tr], y[tr])
-            p = clf.predict_proba(Z[va])
+            clf = LogisticRegression(C=c, max_iter=_MAX_ITER).fit(F[tr], y[tr])
+            p = clf.predict_proba(F[va])
             col = {k: j for j, k in enumerate(clf.classes_)}
             total -= sum(np.log(max(p[i, col[t]], 1e-12)) if t in col else np.log(1e-12) for i, t in enumerate(y[va]))
         losses.append(total / len(y))
     best = int(np.argmin(losses))
-    return HEAD_C_GRID[best], float(losses[best])
+    return candidates[best], float(losses[best])
 
 
 def fit_stats_head(
@@ -107,7 +125,13 @@ def fit_stats_head(
     ``head_bias`` and ``head_share``. Classes absent from ``labels`` get a head probability of
     about zero.
 
-    Returns ``{"C", "inner_log_loss", "windows", "seconds"}``.
+    With ``model.head_features`` > 0 the regression reads that many random Fourier features of
+    the standardised statistics (``head_projection``, ``head_phase``; an RBF kernel's
+    approximation), the kernel width chosen with C (:data:`HEAD_GAMMA_GRID`,
+    :data:`HEAD_FOURIER_C_GRID`) by the same inner log-loss.
+
+    Returns ``{"C", "gamma", "inner_log_loss", "windows", "seconds"}`` (``gamma`` None for a
+    linear head).
     """
     if not has_stats_head(model):
         raise ValueError("the model has no stats_head classifier to fit")
@@ -127,16 +151,29 @@ def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: 
     mean = X.mean(axis=0)
     scale = np.maximum(X.std(axis=0), 1e-6)
     Z = (X - mean) / scale
+    n_features = int(getattr(model, "head_features", 0))
+    if n_features:  # gamma: the RBF kernel's width, in units of 1 / dim (sklearn's "scale")
+        base, phase = _fourier_basis(Z.shape[1], n_features, seed)
+        candidates, default = [(g, c) for g in HEAD_GAMMA_GRID for c in HEAD_FOURIER_C_GRID], (1.0, 10.0)
+
+        def features(gamma):
+            return _fourier(Z, base * np.sqrt(2.0 * gamma / Z.shape[1]), phase)
+    else:
+        candidates, default = [(None, c) for c in HEAD_C_GRID], (None, 1.0)
+
+        def features(gamma):
+            return Z
     n_classes = int(model.head_weight.shape[0])
-    weight = np.zeros((n_classes, X.shape[1]))
+    weight = np.zeros((n_classes, n_features or X.shape[1]))
     bias = np.full(n_classes, -30.0)  # classes the training part does not have
     present = np.unique(y)
+    (gamma, c), inner = default, None
     if len(present) == 1:  # one class: the head always says it
-        c, inner = None, None
+        c = None
         bias[present[0]] = 0.0
     else:
-        c, inner = _choose_c(Z, y, owners, seed)
-        clf = LogisticRegression(C=c, max_iter=2000).fit(Z, y)
+        (gamma, c), inner = _choose(candidates, default, features, y, owners, seed)
+        clf = LogisticRegression(C=c, max_iter=_MAX_ITER).fit(features(gamma), y)
         coef, intercept = clf.coef_, clf.intercept_
         if len(clf.classes_) == 2:  # sklearn keeps one row for two classes: logits (0, z)
             coef = np.vstack([np.zeros_like(coef), coef])
@@ -150,8 +187,12 @@ def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: 
         model.head_weight.copy_(torch.as_tensor(weight, dtype=as_buffer.dtype))
         model.head_bias.copy_(torch.as_tensor(bias, dtype=as_buffer.dtype))
         model.head_share.fill_(float(share))
-    info = {"C": c, "inner_log_loss": inner, "windows": int(len(y)), "seconds": float(time.perf_counter() - t0)}
-    log.info("stats head: %d windows, C = %s, inner log-loss %s (%.1f s)", info["windows"], c,
+        if n_features:
+            model.head_projection.copy_(torch.as_tensor(base * np.sqrt(2.0 * gamma / Z.shape[1]), dtype=as_buffer.dtype))
+            model.head_phase.copy_(torch.as_tensor(phase, dtype=as_buffer.dtype))
+    info = {"C": c, "gamma": gamma, "inner_log_loss": inner, "windows": int(len(y)), "seconds": float(time.perf_counter() - t0)}
+    log.info("stats head: %d windows, %sC = %s, inner log-loss %s (%.1f s)", info["windows"],
+             f"{n_features} Fourier features of width {gamma:g}/dim, " if n_features else "", c,
              "n/a" if inner is None else f"{inner:.3f}", info["seconds"])
     return info
 
