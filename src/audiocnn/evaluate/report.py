@@ -190,7 +190,8 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
     if cnn_keys:
         lines += [
             "The model is the CNN with its **late-fused MFCC-statistics classifier** (`--stats-head`): a "
-            "logistic regression on MFCC statistics, fitted on each fold's training part after the CNN, "
+            "logistic regression on MFCC statistics (on random Fourier features of them unless `--stats-head-features 0`), "
+            "fitted on each fold's training part after the CNN, "
             "whose probabilities are averaged with the CNN's with a share chosen on the validation split "
             f"(per fold: {', '.join(format_value(f.get('stats_head_share', float('nan'))) for f in folds)}). "
             f"The CNN alone: {show(cnn_keys)}.",

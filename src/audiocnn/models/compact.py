@@ -59,7 +59,8 @@ class CompactCnn(PannsCnn):
             gives a model trained on a few hundred clips the clip-level timbre summary a CNN
             needs many examples to learn; 0 = off (the PANNs layout).
         stats_head: if > 0, a second classifier fused late with the CNN: a multinomial
-            logistic regression on MFCC statistics (``stats_head`` MFCCs with deltas and
+            logistic regression on MFCC statistics (or on ``head_features`` random Fourier features of
+            them, below; ``stats_head`` MFCCs with deltas and
             delta-deltas, mean and standard deviation over the window's active frames, so
             zero padding does not count; ``6 * stats_head`` values;
             :class:`audiocnn.features.mfcc.MFCC`), fitted after the CNN is trained, on the

@@ -58,7 +58,7 @@ class TrainConfig:
             assumes the test audio covers the classes roughly evenly; single-label only). The
             scores after BatchNorm adaptation alone are kept as ``*_adabn``.
         stats_head: MFCCs of the late-fused statistics classifier of the compact CNNs
-            (:mod:`audiocnn.train.stats_head`): after training, a logistic regression on MFCC
+            (:mod:`audiocnn.train.stats_head`): after training, a logistic regression on (random Fourier features of) MFCC
             statistics of the training part's windows, whose probabilities are averaged with the
             CNN's in the saved model, with a share (0, 0.25 or 0.5) chosen on the validation
             split; 0 = off. Single-label data held in memory, from scratch.
