@@ -194,6 +194,28 @@ def test_fit_fused_head_chooses_the_share_on_validation_files_only():
     assert info0["share"] == 0.5 and info0["validation"] == []
 
 
+def test_fit_fused_head_runs_one_inner_cross_validation_and_keeps_its_choice(monkeypatch):
+    from audiocnn.train import stats_head
+
+    chosen = []
+    real = stats_head._choose
+
+    def spy(*args, **kwargs):
+        chosen.append(real(*args, **kwargs))
+        return chosen[-1]
+
+    monkeypatch.setattr(stats_head, "_choose", spy)
+    torch.manual_seed(0)
+    model = create_model("cnn6_lite", num_classes=len(FREQS), stats_head=8, head_features=64).eval()
+    waves, y = _waves(6, 0)
+    val_waves, val_y = _waves(2, 5)
+    info = stats_head.fit_fused_head(model, waves, y, val_waves, val_y, Windowing(0.5, 0.25), seed=0)
+    assert len(chosen) == 1  # on the training part; the final fit on training + validation files reuses it
+    (gamma, c), inner = chosen[0]
+    assert (info["gamma"], info["C"], info["inner_log_loss"]) == (gamma, c, inner) and inner is not None
+    assert info["windows"] == len(waves) + len(val_waves)
+
+
 def _ring_statistics(n_files: int, windows: int, dim: int, seed: int):
     """Window statistics whose class is the radius of their first two values (inside or
     outside a ring): no straight line separates the classes."""

@@ -142,9 +142,11 @@ def fit_stats_head(
     return _fit(model, X, owners, np.asarray(labels, dtype=np.int64), seed=seed, share=share, t0=t0)
 
 
-def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: int, share: float, t0: float) -> dict:
+def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: int, share: float, t0: float,
+         params: tuple | None = None) -> dict:
     """:func:`fit_stats_head` on the window statistics ``X`` (``(n_windows, dim)``) of the waves
-    ``owners`` (``(n_windows,)`` indices into ``labels``)."""
+    ``owners`` (``(n_windows,)`` indices into ``labels``); with ``params`` (an earlier fit's
+    ``(gamma, C)``) the inner cross-validation is skipped and they are used."""
     from sklearn.linear_model import LogisticRegression
 
     y = labels[owners]
@@ -172,7 +174,10 @@ def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: 
         c = None
         bias[present[0]] = 0.0
     else:
-        (gamma, c), inner = _choose(candidates, default, features, y, owners, seed)
+        if params is None:
+            (gamma, c), inner = _choose(candidates, default, features, y, owners, seed)
+        else:
+            gamma, c = params
         clf = LogisticRegression(C=c, max_iter=_MAX_ITER).fit(features(gamma), y)
         coef, intercept = clf.coef_, clf.intercept_
         if len(clf.classes_) == 2:  # sklearn keeps one row for two classes: logits (0, z)
@@ -268,8 +273,9 @@ def fit_fused_head(
     With validation files, the head is first fitted on the training files alone, the share is
     chosen on the validation files (:func:`choose_share`; the CNN's epoch was chosen on them as
     well, but neither classifier was fitted on them), then the head is fitted again on training
-    and validation files together, with that share. Without validation files the share is
-    :data:`HEAD_SHARE`.
+    and validation files together, with that share and the kernel width and C the training
+    part's inner cross-validation chose (one inner cross-validation per fold, not two). Without
+    validation files the share is :data:`HEAD_SHARE`.
 
     Returns :func:`fit_stats_head`'s record plus ``"share"`` and ``"validation"`` (the
     :func:`choose_share` table, ``[]`` without validation files).
@@ -284,10 +290,14 @@ def fit_fused_head(
     share, table = HEAD_SHARE, []
     if len(val_waves):
         fit = owners < n_train
-        _fit(model, X[fit], owners[fit], labels, seed=seed, share=0.0, t0=t0)
+        first = _fit(model, X[fit], owners[fit], labels, seed=seed, share=0.0, t0=t0)
         head = _head_probabilities(model, X[~fit], owners[~fit] - n_train, len(val_waves), windowing)
         share, table = choose_share(_cnn_probabilities(model, val_waves, windowing), head, labels[n_train:])
         log.info("stats head share chosen on %d validation files: %s (validation accuracy %s)", len(val_waves), share,
                  ", ".join(f"{r['share']:g}: {r['accuracy']:.3f}" for r in table))
-    info = _fit(model, X, owners, labels, seed=seed, share=share, t0=t0)
+    if len(val_waves) and first["inner_log_loss"] is not None:  # the width and C the training part chose, kept
+        info = _fit(model, X, owners, labels, seed=seed, share=share, t0=t0, params=(first["gamma"], first["C"]))
+        info["inner_log_loss"] = first["inner_log_loss"]
+    else:
+        info = _fit(model, X, owners, labels, seed=seed, share=share, t0=t0)
     return {**info, "share": float(share), "validation": table}
