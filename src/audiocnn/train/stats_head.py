@@ -158,8 +158,11 @@ def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: 
         base, phase = _fourier_basis(Z.shape[1], n_features, seed)
         candidates, default = [(g, c) for g in HEAD_GAMMA_GRID for c in HEAD_FOURIER_C_GRID], (1.0, 10.0)
 
+        def projection(gamma):
+            return base * np.sqrt(2.0 * gamma / Z.shape[1])
+
         def features(gamma):
-            return _fourier(Z, base * np.sqrt(2.0 * gamma / Z.shape[1]), phase)
+            return _fourier(Z, projection(gamma), phase)
     else:
         candidates, default = [(None, c) for c in HEAD_C_GRID], (None, 1.0)
 
@@ -193,7 +196,7 @@ def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: 
         model.head_bias.copy_(torch.as_tensor(bias, dtype=as_buffer.dtype))
         model.head_share.fill_(float(share))
         if n_features:
-            model.head_projection.copy_(torch.as_tensor(base * np.sqrt(2.0 * gamma / Z.shape[1]), dtype=as_buffer.dtype))
+            model.head_projection.copy_(torch.as_tensor(projection(gamma), dtype=as_buffer.dtype))
             model.head_phase.copy_(torch.as_tensor(phase, dtype=as_buffer.dtype))
     info = {"C": c, "gamma": gamma, "inner_log_loss": inner, "windows": int(len(y)), "seconds": float(time.perf_counter() - t0)}
     log.info("stats head: %d windows, %sC = %s, inner log-loss %s (%.1f s)", info["windows"],
