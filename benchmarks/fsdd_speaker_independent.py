@@ -4,7 +4,7 @@
 
 The CNN rows come from exactly the one-command recipe of docs/training.md:
 
-    audiocnn train --data FSDD --dataset fsdd --folds logo --model cnn6_lite_speech --model-arg lifter=20 --lr 3e-3 --epochs 60 --speed-perturb 0.15 --val-split random --adapt-im --out OUT/cnn
+    audiocnn train --data FSDD --dataset fsdd --folds logo --model cnn6_lite_speech --model-arg lifter=20 --lr 3e-3 --epochs 60 --speed-perturb 0.15 --val-fraction 0.1 --val-split random --adapt-im --out OUT/cnn
 
 which reports three scores per fold: the plain (inductive) one; after test-time BatchNorm
 adaptation to the test speaker's unlabelled recordings; and after that plus information
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 RECIPE = ["--dataset", "fsdd", "--folds", "logo", "--model", "cnn6_lite_speech", "--model-arg", "lifter=20", "--lr", "3e-3",
-          "--epochs", "60", "--speed-perturb", "0.15", "--val-split", "random", "--adapt-im"]
+          "--epochs", "60", "--speed-perturb", "0.15", "--val-fraction", "0.1", "--val-split", "random", "--adapt-im"]
 
 
 def mfcc_features(paths, sr=8000):

@@ -28,7 +28,7 @@ TOTAL_STEPS = STEPS_PER_EPOCH * EPOCHS * FOLDS
 
 def _train_args(csv, out):
     return ["train", "--data", str(csv), "--out", str(out), "--model", "test_cnn", "--epochs", str(EPOCHS), "--batch-size", "2",
-            "--clip-seconds", "0.25", "--mixup", "0.2", "--speed-perturb", "0.1", "--patience", "2", "--threads", "1", "--no-progress"]
+            "--clip-seconds", "0.25", "--mixup", "0.2", "--speed-perturb", "0.1", "--patience", "2", "--val-fraction", "0.1", "--threads", "1", "--no-progress"]
 
 
 

@@ -51,7 +51,7 @@ def test_init_comparison_end_to_end(tone_csv, tmp_path, monkeypatch, capsys):
 
     out = tmp_path / "cmp"
     code = main(["train", "--data", str(tone_csv), "--model", MODEL, "--init", "imagenet,random", "--imagenet-weights", str(weights),
-                 "--epochs", "1", "--batch-size", "8", "--clip-seconds", "0.5", "--out", str(out), "--no-progress"])
+                 "--epochs", "1", "--batch-size", "8", "--clip-seconds", "0.5", "--val-fraction", "0.1", "--out", str(out), "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
     assert f"{out}/comparison.md" in printed

@@ -18,7 +18,7 @@ from audiocnn.models import create_model
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = ["--model-arg", "conv_dropout=0.0", "--model-arg", "fc_dropout=0.0", "--model-arg", "spec_augment=False",
-        "--epochs", "2", "--clip-seconds", "0.4", "--lr", "3e-3", "--shard-split", "samples", "--threads", "1"]
+        "--epochs", "2", "--clip-seconds", "0.4", "--lr", "3e-3", "--shard-split", "samples", "--val-fraction", "0.1", "--threads", "1"]
 
 
 def _port() -> int:

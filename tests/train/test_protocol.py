@@ -1,5 +1,6 @@
 """End-to-end training runs on tiny tone data with the test-size model."""
 
+import dataclasses
 import json
 import shutil
 
@@ -12,6 +13,7 @@ import audiocnn.data
 from audiocnn.audio import Windowing, windows_of
 from audiocnn.evaluate import protocol
 from audiocnn.evaluate.protocol import evaluate_checkpoint, run_experiment
+from audiocnn.train import TrainConfig
 
 
 def test_end_to_end_report_and_checkpoint(tiny_run, tone_data, tmp_path):
@@ -90,7 +92,7 @@ def test_model_selection_never_sees_the_test_fold(tone_csv, tiny_config, tmp_pat
 
     monkeypatch.setattr(audiocnn.data, "make_folds", spy_make_folds)
     monkeypatch.setattr(audiocnn.data, "ClipDataset", SpyDataset)
-    m = run_experiment(tone_csv, tiny_config, tmp_path / "run")
+    m = run_experiment(tone_csv, dataclasses.replace(tiny_config, val_fraction=0.2), tmp_path / "run")
     from audiocnn.data import load_manifest
 
     man = load_manifest(tone_csv)
@@ -101,6 +103,42 @@ def test_model_selection_never_sees_the_test_fold(tone_csv, tiny_config, tmp_pat
         assert va_paths and not (va_paths & test_paths), f"fold {name}: validation uses test files"
         assert not (tr_paths & test_paths) and not (tr_paths & va_paths)
     assert [f["n_test"] for f in m["folds"]] == [6, 6, 6]
+
+
+def test_default_trains_on_all_training_folds_and_keeps_the_last_epoch(tone_csv, tiny_config, tmp_path):
+    """The default (--val-fraction 0): no validation split, the whole schedule, the last epoch kept,
+    and the report says so; --val-fraction brings the validation split and its choice back."""
+    assert TrainConfig().val_fraction == 0.0
+    from audiocnn.data import load_manifest
+
+    n = len(load_manifest(tone_csv).items)
+    m = run_experiment(tone_csv, dataclasses.replace(tiny_config, epochs=3), tmp_path / "run", max_folds=1)
+    fold = m["folds"][0]
+    assert fold["n_val"] == 0 and fold["n_train"] + fold["n_test"] == n
+    assert fold["best_epoch"] == fold["epochs_run"] == 3 and fold["selection"].startswith("last epoch")
+    history = json.loads((tmp_path / "run" / "fold_1" / "result.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3] and not any("val_score" in h for h in history)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "no validation split" in report and "kept the last epoch" in report
+
+    v = run_experiment(tone_csv, dataclasses.replace(tiny_config, epochs=3, val_fraction=0.2), tmp_path / "val", max_folds=1)
+    fold = v["folds"][0]
+    assert fold["n_val"] > 0 and fold["n_train"] + fold["n_val"] + fold["n_test"] == n
+    history = json.loads((tmp_path / "val" / "fold_1" / "result.json").read_text())["history"]
+    assert fold["selection"] == "val_score" and all("val_score" in h for h in history)
+    assert "a validation split taken from the training folds chose the epoch" in (tmp_path / "val" / "report.md").read_text()
+
+
+def test_selection_sentence_says_what_each_fold_did():
+    from audiocnn.evaluate.report import selection_sentence
+
+    none = selection_sentence([{"n_val": 0}, {"n_val": 0}])
+    every = selection_sentence([{"n_val": 4}, {"n_val": 5}])
+    mixed = selection_sentence([{"n_val": 0}, {"n_val": 5}])
+    assert "kept the last epoch" in none and "chose the epoch" not in none
+    assert "chose the epoch" in every and "last epoch" not in every
+    assert "folds without one kept the last epoch" in mixed
+    assert selection_sentence([{"fold": "1"}]) == every  # a record from before n_val was optional
 
 
 def _fold_fingerprint(m):

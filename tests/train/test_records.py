@@ -19,7 +19,7 @@ import audiocnn
 from audiocnn.cli import main
 
 TINY = ["--model", "test_cnn", "--epochs", "2", "--batch-size", "8", "--max-folds", "1", "--clip-seconds", "0.5",
-        "--no-baselines", "--no-progress"]
+        "--val-fraction", "0.1", "--no-baselines", "--no-progress"]
 
 
 def test_csv_curves_and_the_environment_in_run_json(tone_csv, tmp_path, capsys):

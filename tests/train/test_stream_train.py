@@ -28,7 +28,7 @@ def tar_shards(tmp_path_factory, rate):
 
 
 def _config(**kw):
-    base = dict(model="test_cnn", model_kwargs=NO_NOISE, epochs=2, batch_size=8, lr=3e-3, patience=0, progress=False, clip_seconds=0.4)
+    base = dict(model="test_cnn", model_kwargs=NO_NOISE, epochs=2, batch_size=8, lr=3e-3, patience=0, progress=False, clip_seconds=0.4, val_fraction=0.1)
     return TrainConfig(**{**base, **kw})
 
 

@@ -17,7 +17,7 @@ TRAIN_EPILOG = """examples:
   audiocnn train --data meta.csv --folds 5 --out runs/x  # CSV (filename,label[,fold,split,...])
   audiocnn train --data /data/fsdd --dataset fsdd --folds logo --out runs/fsdd   # leave one speaker out
   audiocnn train --data /data/fsdd --dataset fsdd --folds logo --model cnn6_lite_speech --model-arg lifter=20 \\
-      --lr 3e-3 --epochs 60 --speed-perturb 0.15 --val-split random --adapt-im   # FSDD recipe (docs/training.md)
+      --lr 3e-3 --epochs 60 --speed-perturb 0.15 --val-fraction 0.1 --val-split random --adapt-im   # FSDD recipe (docs/training.md)
   audiocnn train --data ESC-50/ --dataset esc50 --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --mode finetune
   audiocnn train --data meta.csv --max-folds 1 --epochs 5  # a quick look at one fold
   audiocnn train --data my_clips/ --baselines random-cnn  # random-weight CNN + SVM beside MFCC + SVM
@@ -43,8 +43,9 @@ resolutions are the study's). `--model-arg x=1` with an unknown x lists what a m
 
 Writes OUT/metrics.json, OUT/report.md, OUT/confusion_matrix.png, OUT/learning_curves.png,
 OUT/fold_<k>/best.pth and OUT/fold_<k>/predictions.csv (each test file: label, prediction, class
-scores). The epoch kept for each fold is chosen on a validation split of its
-training folds, never on the test fold. The baselines (MFCC + SVM unless --no-baselines) are
+scores). Each fold trains on all of its training folds for the whole schedule and keeps the
+last epoch; with --val-fraction F (e.g. 0.1) the epoch is chosen on that share of its
+training folds instead (with early stopping, --patience), never on the test fold. The baselines (MFCC + SVM unless --no-baselines) are
 scored on the same test folds, tuned on the training folds only; a model that does not beat
 one gets a warning. With --init imagenet,random each arm is a full run in
 OUT/init_imagenet and OUT/init_random (same folds, validation splits and seeds), and

@@ -177,7 +177,7 @@ def compare_runs(runs: dict) -> dict:
                 raise ValueError(f"fold {fold}: {n} differs ({fa[fold][n]} vs {fb[fold][n]}); not a paired comparison")
     folds = []
     for fold in fa:
-        row = {"fold": fold, "n_test": fa[fold]["n_test"]}
+        row = {"fold": fold, "n_val": fa[fold]["n_val"], "n_test": fa[fold]["n_test"]}
         for k in keys:
             va, vb = float(fa[fold][k]), float(fb[fold][k])
             row[k] = {names[0]: va, names[1]: vb, "difference": va - vb}
@@ -286,11 +286,15 @@ def write_comparison(out_dir, comparison: dict) -> None:
             f"Wilcoxon signed-rank p = {_p(t.get('wilcoxon_p'))} (with {t['n_nonzero']} non-zero differences "
             f"it cannot go below {_p(t.get('wilcoxon_min_p'))}). The folds share training data, so these p-values are optimistic."
         )
+    from audiocnn.evaluate.report import selection_sentence
+
+    selection = selection_sentence(comparison["folds"])
+
     same = "identical in both arms (same `split_sha1` of the training, validation and test file lists per fold)"
     lines += [
         "",
         f"Folds and validation splits: {same if comparison['splits_verified'] else 'paired by fold name and sizes only (runs without split_sha1)'}. "
-        "Per fold, the epoch was chosen on the validation split, never on the test fold.",
+        f"{selection[:1].upper()}{selection[1:]}",
         "",
         "## Per fold",
         "",

@@ -106,9 +106,10 @@ def run_experiment(
     The run folder is locked while the run lasts (a second run on it refuses; a lock left by a
     dead process is taken over); Ctrl-C raises ``KeyboardInterrupt`` saying what was kept.
 
-    Per fold, a validation split is taken from the training indices only
-    (``split_train_val``); it alone drives early stopping and the choice of epoch. The test
-    fold is scored once, with the selected weights.
+    With ``config.val_fraction > 0`` a validation split is taken from each fold's training
+    indices only (``split_train_val``); it alone drives early stopping and the choice of epoch.
+    With 0 (the default) the fold trains on all its training indices and keeps the last epoch.
+    The test fold is scored once, with the selected weights.
 
     Returns the ``metrics.json`` dict (also written to ``out_dir`` with the report).
     """

@@ -26,6 +26,20 @@ def format_value(v, digits=4) -> str:
     return str(v)
 
 
+def selection_sentence(folds: list[dict]) -> str:
+    """How each fold's weights were chosen, from the folds' validation sizes (``n_val``; a fold
+    recorded without one counts as validated, as every run was before ``--val-fraction 0``)."""
+    with_val = [f for f in folds if f.get("n_val", 1) > 0]
+    if not with_val:
+        return ("no validation split (`--val-fraction 0`, the default): each fold trained on all of its training "
+                "folds for the whole schedule and kept the last epoch; each test fold was scored once, with those weights.")
+    if len(with_val) < len(folds):
+        return ("per fold, a validation split taken from the training folds chose the epoch where there was one "
+                "(folds without one kept the last epoch); each test fold was scored once, with those weights.")
+    return ("per fold, a validation split taken from the training folds chose the epoch (and drove early stopping, "
+            "`--patience`); each test fold was scored once, with those weights.")
+
+
 def save_figure(fig, path: Path) -> None:
     """Save a matplotlib figure atomically (110 dpi, tight bounding box)."""
     write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight"))
@@ -192,15 +206,14 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
             "The model is the CNN with its **late-fused MFCC-statistics classifier** (`--stats-head`): a "
             "logistic regression on MFCC statistics (on random Fourier features of them unless `--stats-head-features 0`), "
             "fitted on each fold's training part after the CNN, "
-            "whose probabilities are averaged with the CNN's with a share chosen on the validation split "
+            "whose probabilities are averaged with the CNN's with a share chosen on the validation split, or 0.5 without one "
             f"(per fold: {', '.join(format_value(f.get('stats_head_share', float('nan'))) for f in folds)}). "
             f"The CNN alone: {show(cnn_keys)}.",
             "",
         ]
     keys = tuple(keys) + tuple(cnn_keys) + tuple(plain_keys) + tuple(bn_keys)
     lines += [
-        "Model selection: per fold, a validation split taken from the training folds chose the epoch "
-        "(and drove early stopping); each test fold was scored once, with those weights.",
+        f"Model selection: {selection_sentence(folds)}",
         "",
         "## Per fold",
         "",

@@ -38,11 +38,16 @@ class TrainConfig:
             ``n``); validation, model selection, the saved model and the test use the average.
             0 disables it. It smooths the epoch-to-epoch swings of small-data runs.
         balanced: PANNs balanced sampler (each class equally often) instead of shuffling.
-        val_fraction: part of the training folds held out for early stopping and model selection.
+        val_fraction: part of the training folds held out to choose the epoch, stop early
+            (``patience``) and choose the statistics head's share. 0 (the default): no
+            validation split; each fold trains on all of its training folds for the whole
+            schedule and keeps the last epoch, which measured better on small data than
+            choosing on a small validation split (docs/results.md).
         val_groups: when the data has groups (speakers...), hold out whole groups for
             validation (a group-independent choice of epoch, at the price of training on one
             group fewer); ``False`` takes a stratified random part of every training group.
-        patience: early-stopping patience in epochs on the validation score; 0 disables it.
+        patience: early-stopping patience in epochs on the validation score (with a validation
+            split, ``val_fraction > 0``); 0 disables it.
         checkpoint, mode: transfer learning; ``mode`` ``"scratch"``, ``"finetune"`` or ``"linear"``
             (frozen backbone, trained head); ``None`` = ``finetune`` with a checkpoint, else ``scratch``.
         eval_windows: evaluate test files with sliding windows (hop = half a clip) averaged per
@@ -61,7 +66,7 @@ class TrainConfig:
             (:mod:`audiocnn.train.stats_head`): after training, a logistic regression on (random Fourier features of) MFCC
             statistics of the training part's windows, whose probabilities are averaged with the
             CNN's in the saved model, with a share (0, 0.25 or 0.5) chosen on the validation
-            split; 0 = off. Single-label data held in memory, from scratch.
+            split (0.5 without one); 0 = off. Single-label data held in memory, from scratch.
         stats_head_features: the statistics head's input: N random Fourier features of the
             standardised statistics (``head_features`` of
             :class:`~audiocnn.models.compact.CompactCnn`), 0 = the statistics themselves (a
@@ -119,12 +124,15 @@ class TrainConfig:
         "and the test use the average", metavar="DECAY", low=0, high=1, high_open=True,
     )
     balanced: bool = option(False, "PANNs balanced sampler (each class equally often)")
-    val_fraction: float = option(0.1, "validation share of the training folds", low=0, high=1, high_open=True)
+    val_fraction: float = option(
+        0.0, "validation share of the training folds, held out to choose the epoch, stop early (--patience) and "
+        "weigh the statistics head (0 = none: train on all of them and keep the last epoch)", low=0, high=1, high_open=True,
+    )
     val_groups: bool = option(
         True, "with groups (speakers...): hold out whole training groups for validation, or a random part of "
         "every training group (trains on all training groups)", flag="--val-split", values={"groups": True, "random": False},
     )
-    patience: int = option(8, "early-stopping patience in epochs (0 = off)", low=0)
+    patience: int = option(8, "early-stopping patience in epochs, with a validation split (--val-fraction) (0 = off)", low=0)
     checkpoint: str | None = option(None, "start from these weights (official PANNs file or ours)")
     mode: str | None = option(
         None, "transfer mode; linear = frozen backbone (default: finetune with --checkpoint, else scratch)",
@@ -145,7 +153,7 @@ class TrainConfig:
     )
     stats_head: int = option(
         20, "late-fused MFCC-statistics classifier of the compact CNNs: N MFCCs, fitted after training on the "
-        "training part and averaged with the CNN, its share chosen on the validation split (0 = off; single-label data)", metavar="N", low=0,
+        "training part and averaged with the CNN, its share chosen on the validation split, or 0.5 without one (0 = off; single-label data)", metavar="N", low=0,
     )
     stats_head_features: int = option(
         1024, "the statistics head reads N random Fourier features of the MFCC statistics (an RBF kernel's "

@@ -205,14 +205,15 @@ def fit_fold(
     windowing: Windowing | None = None,
 ) -> FoldFit:
     """Train ``config.model`` on ``manifest`` items ``train_idx``, selecting the epoch with the
-    best validation score on ``val_idx`` (which must come from the training folds).
+    best validation score on ``val_idx`` (which must come from the training folds; may be empty).
 
     Writes ``out_dir/lightning/{last,best}.ckpt`` (atomic; ``resume`` continues from ``last``),
     ``out_dir/best.pth`` and the model folder ``out_dir/model/`` (safetensors + ``config.json``),
     both with the model's :class:`~audiocnn.models.ModelBundle` (labels, task, sample rate, the
     ``windowing`` used to score it: default windows of ``clip_seconds`` every half clip), so
     that ``--checkpoint`` alone is enough for every other command.
-    Without a validation split (too little data) the last epoch is kept. The order, crops and
+    Without a validation split (``--val-fraction 0``, the default, or too little data) the
+    last epoch is kept. The order, crops and
     random draws of each epoch depend on ``(seed, epoch)`` only (:mod:`audiocnn.train.determinism`),
     so a fit killed at any point and resumed ends with the weights of an uninterrupted one; an
     unreadable ``last.ckpt`` is moved aside and the fold starts again.

@@ -44,6 +44,7 @@ PRESETS: dict[str, dict] = {
         "mixup_on": "logmel",
         "balanced": True,
         "patience": 0,
+        "val_fraction": 0.1,  # the best of the evaluations on a validation split is kept
         "max_steps": 1_000_000,
         "val_every": 2000,
     },
@@ -67,6 +68,7 @@ PRESETS: dict[str, dict] = {
         "warmup_epochs": 0.0,
         "mixup": 0.0,
         "patience": 0,
+        "val_fraction": 0.1,  # the best epoch on a validation split is kept
     },
 }
 

@@ -6,7 +6,8 @@ make different mistakes, and a weighted average of their probabilities is then b
 evaluation will score, from the training part of a fold only, and stores it in the model's
 buffers, so the saved checkpoint carries the fused model and every command that loads it
 (``tag``, ``evaluate``, ``export``...) gives the fused probabilities. :func:`fit_fused_head`
-also chooses the head's share on the validation split (0 when the head does not help).
+also chooses the head's share on the validation split when there is one (0 when the head does
+not help), else uses an equal share.
 """
 
 from __future__ import annotations
