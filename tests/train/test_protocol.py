@@ -141,6 +141,23 @@ def test_selection_sentence_says_what_each_fold_did():
     assert selection_sentence([{"fold": "1"}]) == every  # a record from before n_val was optional
 
 
+def test_learning_curves_without_validation_draw_the_training_loss_alone(tmp_path):
+    import warnings
+
+    import matplotlib.image
+
+    from audiocnn.evaluate.report import plot_learning_curves
+
+    train_only = [[{"epoch": e, "train_loss": 1.0 / e} for e in (1, 2, 3)] for _ in range(2)]
+    validated = [[{**h, "val_loss": 1.5 * h["train_loss"], "val_metric": 0.5} for h in hist] for hist in train_only]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. matplotlib's "no artists with labels" for an empty panel
+        plot_learning_curves(train_only, ["1", "2"], tmp_path / "train.png", "accuracy")
+        plot_learning_curves(validated, ["1", "2"], tmp_path / "val.png", "accuracy")
+    one, two = (matplotlib.image.imread(tmp_path / n) for n in ("train.png", "val.png"))
+    assert one.shape[1] < 0.7 * two.shape[1]  # one panel instead of two
+
+
 def _fold_fingerprint(m):
     return [(f["fold"], f["accuracy"], f["best_epoch"], f.get("val_loss")) for f in m["folds"]]
 

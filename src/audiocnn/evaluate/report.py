@@ -73,13 +73,19 @@ def plot_confusion_matrix(cm: np.ndarray, classes, path: Path, title: str = "") 
 
 def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], path: Path, metric_name: str) -> None:
     """Left: train and validation loss per epoch (per validation step with ``--val-every``); right:
-    the validation metric; one colour per fold."""
+    the validation metric; one colour per fold. Without a validation split in any fold
+    (``--val-fraction 0``), the training loss alone."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    validated = any(any("val_loss" in h for h in hist) for hist in histories)
+    if validated:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    else:
+        fig, a1 = plt.subplots(figsize=(6.5, 4))
+        a2 = None
     # --val-every: one record per validation, each with its step
     x_name = "step" if any(h and all("step" in r for r in h) for h in histories) else "epoch"
     colours = plt.cm.tab10.colors
@@ -90,22 +96,24 @@ def plot_learning_curves(histories: list[list[dict]], fold_names: list[str], pat
         c = colours[k % len(colours)]
         ep = [h[x_name] for h in hist]
         a1.plot(ep, [h.get("train_loss", np.nan) for h in hist], color=c, label=f"fold {name} train")
-        if any("val_loss" in h for h in hist):
+        if a2 is not None and any("val_loss" in h for h in hist):
             a1.plot(ep, [h.get("val_loss", np.nan) for h in hist], color=c, ls="--", label=f"fold {name} val")
             a2.plot(ep, [h.get("val_metric", np.nan) for h in hist], color=c, label=f"fold {name}")
     from matplotlib.ticker import MaxNLocator
 
-    for a in (a1, a2):
-        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    a1.xaxis.set_major_locator(MaxNLocator(integer=True))
     a1.set_xlabel(x_name)
     a1.set_ylabel("loss")
-    a1.set_title("loss (solid: train, dashed: validation)")
-    a2.set_xlabel(x_name)
-    a2.set_ylabel(f"validation {metric_name}")
-    a2.set_title(f"validation {metric_name}")
-    if len(histories) <= 10:
+    a1.set_title("loss (solid: train, dashed: validation)" if validated else "training loss (no validation split)")
+    if a2 is not None:
+        a2.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a2.set_xlabel(x_name)
+        a2.set_ylabel(f"validation {metric_name}")
+        a2.set_title(f"validation {metric_name}")
+    if len(histories) <= 10 and any(histories):
         a1.legend(fontsize=7, ncol=2)
-        a2.legend(fontsize=7)
+        if a2 is not None:
+            a2.legend(fontsize=7)
     save_figure(fig, path)
     plt.close(fig)
 
@@ -244,7 +252,7 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
         "## Files",
         "",
         "- `metrics.json`: summary, per-fold metrics, configuration",
-        "- `learning_curves.png`: train/validation loss and validation metric per epoch",
+        "- `learning_curves.png`: training loss per epoch, with the validation loss and metric when there is a validation split",
     ]
     if not tagging:
         lines.append("- `confusion_matrix.png`: test predictions summed over folds")

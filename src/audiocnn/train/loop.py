@@ -286,6 +286,8 @@ def fit_fold(
         # small datasets: the loader has few batches; Lightning warns about it every fold
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        # no validation split (the default): Lightning warns that validation_step goes unused
+        warnings.filterwarnings("ignore", message=".*validation_step.* but have no `val_dataloader`.*")
         warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")  # resume  # Lightning vs new torch
         # the validation metric is computed from all ranks' gathered outputs, so it is already global
         warnings.filterwarnings("ignore", message=".*recommended to use `self.log\\('val_.*")
