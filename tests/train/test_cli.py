@@ -32,6 +32,24 @@ def test_init_flags_reach_model_kwargs_only_when_given():
         p.parse_args(["train", "--data", "x.csv", "--folds", "1"])
 
 
+def test_validation_flags_without_a_validation_split_are_warned_about():
+    from audiocnn.cli.train import config_from_args, validation_warnings
+
+    p = build_parser()
+
+    def warned(argv):
+        args = p.parse_args(["train", "--data", "x.csv", *argv])
+        return validation_warnings(args, config_from_args(args))
+
+    assert warned([]) == []
+    [line] = warned(["--patience", "3"])
+    assert "--patience" in line and "--val-fraction 0.1" in line
+    [line] = warned(["--patience", "3", "--val-split", "random"])
+    assert "--patience and --val-split" in line
+    assert warned(["--patience", "3", "--val-fraction", "0.1"]) == []
+    assert warned(["--preset", "rethinking", "--patience", "5"]) == []  # the preset holds out 10 %
+
+
 def test_train_then_evaluate_commands(tone_csv, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--data", str(tone_csv), "--model", "test_cnn", "--epochs", "1", "--batch-size", "8",

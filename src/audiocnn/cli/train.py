@@ -217,6 +217,8 @@ def run_train(args) -> int:
         raise UsageError("--data is required (or a --config run.json that names its data)")
     if args.no_baselines and args.baselines:
         raise UsageError("--no-baselines and --baselines contradict each other; give one")
+    for line in validation_warnings(args, config):
+        print(f"warning: {line}", file=sys.stderr)
     run = run_training(
         data, config, args.out, inits=args.init, stream_options=stream_options(args), threads=args.threads,
         dataset=_run_setting(args, "dataset"), folds=_run_setting(args, "folds"),
@@ -227,6 +229,22 @@ def run_train(args) -> int:
     for line in training_summary(run):
         print(line)
     return 0
+
+
+def validation_warnings(args, config) -> list[str]:
+    """Flags given on the command line that act on a validation split the run does not hold out."""
+    from audiocnn.cli.config_flags import given_values
+    from audiocnn.train.config import TrainConfig
+
+    if config.val_fraction > 0 or getattr(args, "val_data", None):
+        return []
+    given = given_values(args, TrainConfig, exclude=("model_kwargs",))
+    flags = [flag for name, flag in (("patience", "--patience"), ("val_groups", "--val-split")) if name in given]
+    if not flags:
+        return []
+    return [f"{' and '.join(flags)} act on a validation split, and --val-fraction is 0 (the default: each fold trains "
+            "on all of its training folds and keeps the last epoch); they only apply to data with `val` rows in a split "
+            "column. Add --val-fraction 0.1 to hold out 10 % of the training folds."]
 
 
 def set_threads(n: int | None) -> None:
