@@ -3,7 +3,7 @@
 Layers, lowest first: a module may import its own layer's package and any lower layer, never a
 higher one, and the packages of one layer (``train`` and ``backends``) do not import each other::
 
-    base (atomic, errors, metrics, testing) -> audio -> data -> features -> models -> train | backends
+    base (atomic, cpu, errors, metrics, testing) -> audio -> data -> features -> models -> train | backends
     -> evaluate -> inference -> serve | hear | compat -> cli
 
 No module imports a ``_private`` name from another module, nor a ``_private`` module of another
@@ -18,7 +18,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "audiocnn"
 
 LAYERS = [
-    {"atomic", "errors", "metrics", "streaming_metrics", "testing"},
+    {"atomic", "cpu", "errors", "metrics", "streaming_metrics", "testing"},
     {"audio"},
     {"data"},
     {"features"},

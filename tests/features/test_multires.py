@@ -130,3 +130,12 @@ def test_exported_front_end_follows_the_input_length():
             ref, got = m(x), program(x)
         assert got.shape == ref.shape == (3, 3, 128, num_multires_frames(n, 16000))
         torch.testing.assert_close(got, ref, atol=1e-4, rtol=0)
+
+
+def test_resize_of_bfloat16_spectrograms_equals_the_float32_resize():
+    """bf16 autocast training hands the resize bfloat16 spectrograms: the antialiased kernel has no
+    bfloat16 form, so the resize runs in float32 and returns bfloat16."""
+    spec = torch.randn(2, 8, 100).to(torch.bfloat16)
+    out = resize_frames(spec, 37)
+    assert out.dtype == torch.bfloat16 and out.shape == (2, 8, 37)
+    torch.testing.assert_close(out, resize_frames(spec.float(), 37).to(torch.bfloat16))

@@ -85,6 +85,22 @@ def test_forward_backward_shapes_and_batch_consistency(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_trains_under_bf16_autocast(name):
+    """What ``audiocnn train --precision auto`` does on a CPU with native bfloat16: a training
+    step in bfloat16 autocast runs, stays finite and reaches float32 gradients."""
+    torch.manual_seed(0)
+    model = audiocnn.create_model(name, num_classes=5).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(_input(model, 2))
+        loss = torch.nn.functional.cross_entropy(out["logits"].float(), torch.tensor([0, 3]))
+    loss.backward()
+    assert out["logits"].dtype == torch.bfloat16, "the forward pass did not run in bfloat16"
+    assert torch.isfinite(loss)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_reset_classifier_and_freeze_backbone(name):
     model = audiocnn.create_model(name, num_classes=4)
     model.reset_classifier(7)

@@ -111,8 +111,10 @@ def resize_frames(spec: torch.Tensor, frames) -> torch.Tensor:
         return torch.matmul(spec, linear_resize_matrix(spec.shape[-1], frames, spec.dtype).to(spec.device))
     if spec.shape[-1] == frames:
         return spec
-    x = F.interpolate(spec[:, None], size=(spec.shape[-2], frames), mode="bilinear", align_corners=False, antialias=True)
-    return x[:, 0]
+    # the antialiased kernel has no half-precision form: resize those in float32 (bf16 autocast training)
+    x = spec if spec.dtype in (torch.float32, torch.float64) else spec.float()
+    x = F.interpolate(x[:, None], size=(spec.shape[-2], frames), mode="bilinear", align_corners=False, antialias=True)
+    return x[:, 0].to(spec.dtype)
 
 
 def _padded_window(win_length: int, n_fft: int, dtype=torch.float32) -> torch.Tensor:

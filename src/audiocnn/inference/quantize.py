@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from audiocnn.errors import require_extra
-from audiocnn.inference.cpu import cpu_has_vnni  # re-exported
+from audiocnn.cpu import cpu_has_vnni  # re-exported
 from audiocnn.models.layers import ConvBlock, pool2d
 
 __all__ = [

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from audiocnn.inference.cpu import cpu_has_native_bf16
+from audiocnn.cpu import cpu_has_native_bf16
 from audiocnn.models.base import AudioModel
 
 __all__ = ["BACKENDS", "PRECISIONS", "Runner"]
