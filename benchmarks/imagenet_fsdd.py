@@ -58,7 +58,7 @@ def main() -> None:
 
         write_comparison(args.out, compare_runs({m: Path(args.out) / m for m in models}))
         print(f"paired comparison: {args.out}/comparison.md")
-    print(f"| model | init | accuracy (mean ± std) | folds | epochs | wall time (s) |")
+    print("| model | init | accuracy (mean ± std) | folds | epochs | wall time (s) |")
     print("|---|---|---|---|---|---|")
     for model, mean, std, folds, wall in rows:
         init = "random" if model.startswith("imagenet_") else "PANNs init"

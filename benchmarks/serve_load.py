@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import gc
 import io
-import os
 import re
 import subprocess
 import sys

@@ -13,7 +13,7 @@ import torch
 import audiocnn
 from audiocnn.cli import main
 from audiocnn.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE
-from audiocnn.testing import make_tone_csv, tone, write_wav
+from audiocnn.testing import tone, write_wav
 
 from faults import SR, good
 
