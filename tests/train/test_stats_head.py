@@ -249,3 +249,31 @@ def test_fourier_head_draws_the_curved_boundary_a_linear_head_cannot(features):
 def test_head_features_must_not_be_negative():
     with pytest.raises(ValueError, match="head_features"):
         create_model("cnn6_lite", num_classes=2, stats_head=4, head_features=-1)
+
+
+def test_inner_choice_equals_independent_fits():
+    """The inner cross-validation fits each split along increasing C from the previous solution;
+    its log-losses and its choice are those of fitting every candidate from scratch."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from audiocnn.train.stats_head import _choose
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(30), 3)  # 30 files of 3 windows
+    y = np.repeat(np.arange(30) % 3, 3)
+    Z = rng.normal(size=(90, 12)) + y[:, None] * 0.4
+    widths = {0.5: Z * 0.5, 2.0: np.tanh(Z)}
+    candidates = [(g, c) for g in widths for c in (0.1, 1.0, 10.0)]
+    choice, loss = _choose(candidates, (2.0, 1.0), widths.__getitem__, y, groups, seed=0)
+
+    splits = list(StratifiedGroupKFold(3, shuffle=True, random_state=0).split(y, y, groups))
+    cold = []
+    for g, c in candidates:
+        total = 0.0
+        for tr, va in splits:
+            p = LogisticRegression(C=c, max_iter=3000).fit(widths[g][tr], y[tr]).predict_proba(widths[g][va])
+            total -= np.log(np.maximum(p[np.arange(len(va)), y[va]], 1e-12)).sum()
+        cold.append(total / len(y))
+    assert choice == candidates[int(np.argmin(cold))]
+    assert loss == pytest.approx(min(cold), abs=1e-3)

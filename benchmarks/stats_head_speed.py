@@ -1,0 +1,67 @@
+"""Time of one fit of the statistics head (its inner cross-validation and final fit) on a trained run's fold.
+
+    python benchmarks/stats_head_speed.py runs/instruments10 --fold 1 --threads 2 --repeats 3
+
+Reads fold k's saved model of a run without a validation split (the default) and its training
+files (the test files of the run's other folds, with their labels from ``predictions.csv``), cuts
+them into the model's windows, computes the MFCC statistics once, and then times
+``fit_stats_head``'s fit on them ``--repeats`` times (the fastest is reported). Prints the time
+and what the fit chose (kernel width, C, inner log-loss), so two versions of the code can be
+compared on the same windows: the same choice, less time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="the --out folder of an `audiocnn train` run with every fold")
+    ap.add_argument("--fold", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from audiocnn.data import AudioCache
+    from audiocnn.models import load_model
+    from audiocnn.train import stats_head as sh
+
+    fold = args.run / f"fold_{args.fold}"
+    if json.loads((fold / "result.json").read_text()).get("n_val"):
+        raise SystemExit(f"{fold}: trained with a validation split; its training files are not the other folds' test files")
+    model, bundle = load_model(str(fold / "model"))
+    model.eval()
+    classes = list(bundle.labels)
+    files, labels = [], []
+    for other in sorted(args.run.glob("fold_*")):
+        if other != fold:
+            with (other / "predictions.csv").open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            files += [r["path"] for r in rows]
+            labels += [r["label"] for r in rows]
+    cache = AudioCache(model.sample_rate)
+    waves = [cache.get(p) for p in files]
+    y = np.array([classes.index(label) for label in labels])
+    X, owners = sh._features(model, waves, bundle.windowing, 32)
+    times, info = [], {}
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        info = sh._fit(model, X, owners, y, seed=0, share=sh.HEAD_SHARE, t0=t0)
+        times.append(time.perf_counter() - t0)
+    print("| windows | features | fit (fastest of %d) | width (1/dim) | C | inner log-loss |" % args.repeats)
+    print("|---|---|---|---|---|---|")
+    print(f"| {len(X)} | {int(getattr(model, 'head_features', 0)) or X.shape[1]} | {min(times):.2f} s "
+          f"| {info['gamma']} | {info['C']} | {info['inner_log_loss']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
