@@ -43,7 +43,7 @@ def test_an_explicit_precision_or_another_accelerator_is_kept(cpu_with):
     assert TrainConfig(accelerator="gpu").precision == "32-true"
     # a saved configuration is reloaded as it was trained, whatever the CPU that reads it
     cpu_with()
-    assert TrainConfig(**{**dataclasses.asdict(TrainConfig(precision="bf16-mixed"))}).precision == "bf16-mixed"
+    assert TrainConfig(**dataclasses.asdict(TrainConfig(precision="bf16-mixed"))).precision == "bf16-mixed"
 
 
 def test_bf16_mixed_trains_in_bfloat16_keeps_float32_weights_and_records_it(tone_csv, tiny_config, tmp_path):
