@@ -7,7 +7,8 @@ files (the test files of the run's other folds, with their labels from ``predict
 them into the model's windows, computes the MFCC statistics once, and then times
 ``fit_stats_head``'s fit on them ``--repeats`` times (the fastest is reported). Prints the time
 and what the fit chose (kernel width, C, inner log-loss), so two versions of the code can be
-compared on the same windows: the same choice, less time.
+compared on the same windows: the same choice, less time. ``--blas-threads N`` runs the fit with
+N BLAS/OpenMP threads instead of the one the head uses (the comparison of the one-thread limit).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 
 def main(argv=None) -> None:
@@ -28,6 +30,8 @@ def main(argv=None) -> None:
     ap.add_argument("--fold", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="fit with this many BLAS/OpenMP threads (default: the head's own limit, one)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -55,11 +59,15 @@ def main(argv=None) -> None:
     times, info = [], {}
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        info = sh._fit(model, X, owners, y, seed=0, share=sh.HEAD_SHARE, t0=t0)
+        if args.blas_threads is None:
+            info = sh._fit(model, X, owners, y, seed=0, share=sh.HEAD_SHARE, t0=t0)
+        else:
+            with threadpool_limits(limits=args.blas_threads):
+                info = sh._fit_one_thread(model, X, owners, y, seed=0, share=sh.HEAD_SHARE, t0=t0, params=None)
         times.append(time.perf_counter() - t0)
-    print("| windows | features | fit (fastest of %d) | width (1/dim) | C | inner log-loss |" % args.repeats)
-    print("|---|---|---|---|---|---|")
-    print(f"| {len(X)} | {int(getattr(model, 'head_features', 0)) or X.shape[1]} | {min(times):.2f} s "
+    print("| windows | features | BLAS threads | fit (fastest of %d) | width (1/dim) | C | inner log-loss |" % args.repeats)
+    print("|---|---|---|---|---|---|---|")
+    print(f"| {len(X)} | {int(getattr(model, 'head_features', 0)) or X.shape[1]} | {args.blas_threads or 1} | {min(times):.2f} s "
           f"| {info['gamma']} | {info['C']} | {info['inner_log_loss']:.4f} |")
 
 

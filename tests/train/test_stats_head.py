@@ -277,3 +277,23 @@ def test_inner_choice_equals_independent_fits():
         cold.append(total / len(y))
     assert choice == candidates[int(np.argmin(cold))]
     assert loss == pytest.approx(min(cold), abs=1e-3)
+
+
+def test_head_fits_run_on_one_blas_thread(monkeypatch):
+    """The head's regressions are small; they run with every BLAS/OpenMP pool limited to one
+    thread (several threads made the whole fit up to ten times slower beside PyTorch's)."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    fit = LogisticRegression.fit
+
+    def recording_fit(self, X, y, *args, **kwargs):
+        seen.append(max(pool["num_threads"] for pool in threadpool_info()))
+        return fit(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", recording_fit)
+    waves, labels = _waves(per_class=4, seed=0)
+    fit_stats_head(_model(8), waves, labels, Windowing(0.5, 0.25))
+    assert len(seen) > 1  # the inner cross-validation's fits and the final one
+    assert set(seen) == {1}

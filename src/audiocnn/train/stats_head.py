@@ -153,7 +153,20 @@ def _fit(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: 
          params: tuple | None = None) -> dict:
     """:func:`fit_stats_head` on the window statistics ``X`` (``(n_windows, dim)``) of the waves
     ``owners`` (``(n_windows,)`` indices into ``labels``); with ``params`` (an earlier fit's
-    ``(gamma, C)``) the inner cross-validation is skipped and they are used."""
+    ``(gamma, C)``) the inner cross-validation is skipped and they are used.
+
+    The fits run on one BLAS/OpenMP thread: their problems are small (hundreds to a few thousand
+    windows), and threads cost more than they give beside PyTorch's (the whole fit took 14.4 s
+    with two threads and 1.3 s with one on instruments10's fold, 20.7 s and 5.6 s on FSDD's, the
+    same choice; ``benchmarks/stats_head_speed.py``)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit_one_thread(model, X, owners, labels, seed=seed, share=share, t0=t0, params=params)
+
+
+def _fit_one_thread(model, X: np.ndarray, owners: np.ndarray, labels: np.ndarray, *, seed: int, share: float,
+                    t0: float, params: tuple | None) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     y = labels[owners]
