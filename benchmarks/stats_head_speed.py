@@ -1,6 +1,7 @@
 """Time of one fit of the statistics head (its inner cross-validation and final fit) on a trained run's fold.
 
     python benchmarks/stats_head_speed.py runs/instruments10 --fold 1 --threads 2 --repeats 3
+    python benchmarks/stats_head_speed.py runs/fsdd --fold george --threads 2 --blas-threads 2
 
 Reads fold k's saved model of a run without a validation split (the default) and its training
 files (the test files of the run's other folds, with their labels from ``predictions.csv``), cuts
@@ -27,7 +28,7 @@ from threadpoolctl import threadpool_limits
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="the --out folder of an `audiocnn train` run with every fold")
-    ap.add_argument("--fold", type=int, default=1)
+    ap.add_argument("--fold", default="1", help="the fold's name: 1 for fold_1, george for fold_george")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--blas-threads", type=int, default=None,
