@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import audiocnn
-from audiocnn.models import ModelBundle, save_checkpoint
+from audiocnn.models import ModelBundle, load_model, save_checkpoint
 
 
 def test_checkpoint_brings_its_model_args(tmp_path):
@@ -25,3 +25,16 @@ def test_checkpoint_brings_its_model_args(tmp_path):
     # another model name does not inherit them
     with pytest.raises(Exception):
         audiocnn.create_model("cnn_small", checkpoint=path)
+
+
+def test_bundle_without_model_args_rebuilds_at_its_sample_rate(tmp_path):
+    """A bundle made by ModelBundle.for_model without model_args still records the model's rate:
+    the model is rebuilt at it (the front-end of another rate would not fit the weights)."""
+    trained = audiocnn.create_model("cnn_tiny", num_classes=3, sample_rate=8000).eval()
+    path = save_checkpoint(trained, tmp_path / "best.pth", bundle=ModelBundle.for_model(trained, labels=list("abc")))
+    model, bundle = load_model(path)
+    assert model.sample_rate == bundle.sample_rate == 8000
+    x = torch.randn(1, 8000)
+    torch.testing.assert_close(model(x)["logits"], trained(x)["logits"])
+    # with a new head for transfer as well
+    assert audiocnn.create_model("cnn_tiny", checkpoint=path, num_classes=5).sample_rate == 8000

@@ -366,3 +366,18 @@ def test_ensemble_averages_its_members(tone_csv, tiny_config, tmp_path):
     assert fold["accuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == test.label_indices())))
     with pytest.raises(ValueError, match="ensemble"):
         dataclasses.replace(tiny_config, ensemble=0)
+
+
+def test_transfer_trains_at_the_checkpoint_sample_rate(tone_csv, tiny_config, tmp_path):
+    """With --checkpoint the folds train and score at the pretrained model's sample rate (the
+    16-kHz data resampled to it), whatever the data's rate; the saved models keep that rate."""
+    from audiocnn.models import ModelBundle, load_model, save_checkpoint
+
+    pretrained = audiocnn.create_model("test_cnn", num_classes=5, sample_rate=8000)
+    ckpt = save_checkpoint(pretrained, tmp_path / "pre.pth", ModelBundle.for_model(pretrained, labels=[f"c{i}" for i in range(5)]))
+    for mode in ("linear", "finetune"):
+        config = dataclasses.replace(tiny_config, checkpoint=str(ckpt), mode=mode, lr=None)
+        m = run_experiment(tone_csv, config, tmp_path / mode, max_folds=1, baselines=())
+        model, bundle = load_model(str(tmp_path / mode / "fold_1" / "model"))
+        assert model.sample_rate == bundle.sample_rate == 8000
+        assert model.num_classes == len(m["classes"]) == 3

@@ -37,8 +37,8 @@ def build_from_state_dict(
 ) -> AudioModel:
     """Build ``name`` and load ``sd`` into it (keys and shapes checked, every mismatch listed).
 
-    The bundle's architecture arguments apply when it describes the same model; ``overrides``
-    win. The head takes the state dict's class count; a different ``num_classes`` then gets a
+    The bundle's architecture arguments apply when it describes the same model, and so does its
+    sample rate when the arguments do not give one; ``overrides`` win. The head takes the state dict's class count; a different ``num_classes`` then gets a
     fresh head (transfer learning).
     """
     builder = get_model_builder(name)
@@ -46,6 +46,12 @@ def build_from_state_dict(
     kwargs = {**{k: v for k, v in stored.items() if k not in INIT_KWARGS}, **overrides}
     probe_classes = bundle.num_classes if bundle is not None else None
     model = _build(name, builder, num_classes=probe_classes or 527, **kwargs)
+    rate = int(bundle.sample_rate) if bundle is not None and bundle.model == name else 0
+    if rate > 1 and "sample_rate" not in kwargs and rate != int(model.sample_rate):
+        # a bundle that records the model's rate but not as an argument (ModelBundle.for_model
+        # without model_args): build the model at that rate, or its front-end will not fit
+        kwargs["sample_rate"] = rate
+        model = _build(name, builder, num_classes=probe_classes or 527, **kwargs)
     key = model.info.classifier + ".weight"
     sd_classes = int(sd[key].shape[0]) if key in sd else probe_classes
     if sd_classes and sd_classes != model.num_classes:
