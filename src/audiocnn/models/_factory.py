@@ -38,8 +38,8 @@ def build_from_state_dict(
     """Build ``name`` and load ``sd`` into it (keys and shapes checked, every mismatch listed).
 
     The bundle's architecture arguments apply when it describes the same model, and so does its
-    sample rate when the arguments do not give one; ``overrides`` win. The head takes the state dict's class count; a different ``num_classes`` then gets a
-    fresh head (transfer learning).
+    sample rate when the arguments do not give one; ``overrides`` win. The head takes the state
+    dict's class count; a different ``num_classes`` then gets a fresh head (transfer learning).
     """
     builder = get_model_builder(name)
     stored = dict(bundle.model_args) if bundle is not None and bundle.model == name else {}
