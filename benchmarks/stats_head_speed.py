@@ -15,13 +15,12 @@ N BLAS/OpenMP threads instead of the one the head uses (the comparison of the on
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _run_folds import fold_rows, training_rows
 from threadpoolctl import threadpool_limits
 
 
@@ -40,22 +39,17 @@ def main(argv=None) -> None:
     from audiocnn.models import load_model
     from audiocnn.train import stats_head as sh
 
+    rows = fold_rows(args.run)
     fold = args.run / f"fold_{args.fold}"
-    if json.loads((fold / "result.json").read_text()).get("n_val"):
-        raise SystemExit(f"{fold}: trained with a validation split; its training files are not the other folds' test files")
+    if fold not in rows:
+        raise SystemExit(f"{fold}: no such fold in {args.run}")
     model, bundle = load_model(str(fold / "model"))
     model.eval()
     classes = list(bundle.labels)
-    files, labels = [], []
-    for other in sorted(args.run.glob("fold_*")):
-        if other != fold:
-            with (other / "predictions.csv").open(newline="") as f:
-                rows = list(csv.DictReader(f))
-            files += [r["path"] for r in rows]
-            labels += [r["label"] for r in rows]
+    train = training_rows(rows, fold)
     cache = AudioCache(model.sample_rate)
-    waves = [cache.get(p) for p in files]
-    y = np.array([classes.index(label) for label in labels])
+    waves = [cache.get(r["path"]) for r in train]
+    y = np.array([classes.index(r["label"]) for r in train])
     X, owners = sh._features(model, waves, bundle.windowing, 32)
     times, info = [], {}
     for _ in range(args.repeats):
@@ -66,7 +60,7 @@ def main(argv=None) -> None:
             with threadpool_limits(limits=args.blas_threads):
                 info = sh._fit_one_thread(model, X, owners, y, seed=0, share=sh.HEAD_SHARE, t0=t0, params=None)
         times.append(time.perf_counter() - t0)
-    print("| windows | features | BLAS threads | fit (fastest of %d) | width (1/dim) | C | inner log-loss |" % args.repeats)
+    print(f"| windows | features | BLAS threads | fit (fastest of {args.repeats}) | width (1/dim) | C | inner log-loss |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {len(X)} | {int(getattr(model, 'head_features', 0)) or X.shape[1]} | {args.blas_threads or 1} | {min(times):.2f} s "
           f"| {info['gamma']} | {info['C']} | {info['inner_log_loss']:.4f} |")

@@ -19,12 +19,11 @@ test fold by the toolkit: it compares candidates for a default.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from _run_folds import fold_rows, training_rows
 
 
 def main(argv=None) -> None:
@@ -42,20 +41,14 @@ def main(argv=None) -> None:
     from audiocnn.train import stats_head as sh
 
     variants = [tuple(int(x) for x in v.split(":")) for v in args.variants.split(",")]
-    folds = sorted(args.run.glob("fold_*"))
-    rows = {}
-    for fold in folds:
-        if json.loads((fold / "result.json").read_text()).get("n_val"):
-            raise SystemExit(f"{fold}: trained with a validation split; its training files are not the other folds' test files")
-        with (fold / "predictions.csv").open(newline="") as f:
-            rows[fold] = list(csv.DictReader(f))
+    rows = fold_rows(args.run)
     cache, cnn_acc, scores = None, [], {v: [] for v in variants}
-    for fold in folds:
+    for fold in rows:
         model, bundle = load_model(str(fold / "model"))
         model.eval()
         classes = list(bundle.labels)
         cache = cache or AudioCache(model.sample_rate)
-        train = [r for other in folds if other != fold for r in rows[other]]
+        train = training_rows(rows, fold)
         train_waves = [cache.get(r["path"]) for r in train]
         train_y = np.array([classes.index(r["label"]) for r in train])
         test_waves = [cache.get(r["path"]) for r in rows[fold]]
