@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiocnn.models.layers import avg_pool_2x2
+
 __all__ = ["BasicBlock", "Bottleneck", "DenseNet", "ImageBackbone", "Inception3", "ResNet"]
 
 
@@ -193,7 +195,7 @@ class _Transition(nn.Module):
         self.conv = nn.Conv2d(in_features, out_features, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(self.conv(F.relu(self.norm(x))), 2, stride=2)
+        return avg_pool_2x2(self.conv(F.relu(self.norm(x))))
 
 
 class _ReLU(nn.Module):

@@ -26,6 +26,7 @@ __all__ = [
     "PannsClipHead",
     "PannsLogMelModel",
     "panns_clip_head",
+    "avg_pool_2x2",
     "pool2d",
     "repeat_frames",
     "residual_out",
@@ -93,13 +94,61 @@ def panns_frontend_settings(
     return int(n_fft), int(hop), int(mels), float(lo), float(hi)
 
 
+def _mean_2x2(x: torch.Tensor) -> torch.Tensor:
+    """The four values of each 2x2 cell summed in ``F.avg_pool2d``'s order, over 4-D input of even
+    height and width. bfloat16 and float16 are summed in float32 and rounded once, as
+    ``F.avg_pool2d`` does: both give the same bits."""
+    if x.dtype in (torch.bfloat16, torch.float16):
+        rows = x[:, :, 0::2].float() + x[:, :, 1::2]
+        return ((rows[..., 0::2] + rows[..., 1::2]) * 0.25).to(x.dtype)
+    return (x[:, :, 0::2, 0::2] + x[:, :, 0::2, 1::2] + x[:, :, 1::2, 0::2] + x[:, :, 1::2, 1::2]) * 0.25
+
+
+class _AvgPool2x2(torch.autograd.Function):
+    """``F.avg_pool2d(x, 2)`` with a backward pass that writes each input gradient once (a
+    broadcast of a quarter of the output gradient) instead of scattering into zeros: the same
+    values, about twice as fast on the CPU for the large early feature maps of training."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.in_shape = x.shape
+        h, w = x.shape[2] // 2, x.shape[3] // 2
+        return _mean_2x2(x[:, :, : 2 * h, : 2 * w])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        b, c, height, width = ctx.in_shape
+        h, w = height // 2, width // 2
+        g = (grad * 0.25)[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+        if (height, width) != (2 * h, 2 * w):  # rows and columns the pooling dropped get no gradient
+            g = F.pad(g, (0, width - 2 * w, 0, height - 2 * h))
+        return g
+
+
+def avg_pool_2x2(x: torch.Tensor) -> torch.Tensor:
+    """``F.avg_pool2d(x, 2)`` of a ``(batch, channels, height, width)`` map (an odd last row or
+    column is dropped), with a faster backward pass when ``x`` needs a gradient. Without one
+    (inference, export) this is ``F.avg_pool2d`` itself, so exported graphs are unchanged."""
+    if x.dim() == 4 and x.requires_grad and torch.is_grad_enabled() and not torch.compiler.is_exporting() \
+            and min(x.shape[2], x.shape[3]) >= 2:
+        return _AvgPool2x2.apply(x)
+    return F.avg_pool2d(x, kernel_size=2)
+
+
+def _avg_pool(x: torch.Tensor, pool_size: tuple[int, int]) -> torch.Tensor:
+    size = (pool_size, pool_size) if isinstance(pool_size, int) else tuple(pool_size)
+    if size == (2, 2):
+        return avg_pool_2x2(x)
+    return F.avg_pool2d(x, kernel_size=pool_size)
+
+
 def pool2d(x: torch.Tensor, pool_size: tuple[int, int], pool_type: str) -> torch.Tensor:
     if pool_type == "avg":
-        return F.avg_pool2d(x, kernel_size=pool_size)
+        return _avg_pool(x, pool_size)
     if pool_type == "max":
         return F.max_pool2d(x, kernel_size=pool_size)
     if pool_type == "avg+max":
-        return F.avg_pool2d(x, kernel_size=pool_size) + F.max_pool2d(x, kernel_size=pool_size)
+        return _avg_pool(x, pool_size) + F.max_pool2d(x, kernel_size=pool_size)
     raise ValueError(f"pool_type must be 'avg', 'max' or 'avg+max', got {pool_type!r}")
 
 

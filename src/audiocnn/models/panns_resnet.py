@@ -21,7 +21,7 @@ from torch import nn
 from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import ConvBlock, PannsClipHead, PannsLogMelModel, logmel_clip_info, panns_clip_head, residual_out
+from audiocnn.models.layers import ConvBlock, avg_pool_2x2, PannsClipHead, PannsLogMelModel, logmel_clip_info, panns_clip_head, residual_out
 
 __all__ = ["BasicBlock", "Bottleneck", "PannsResNet", "ResNetStages"]
 
@@ -66,7 +66,7 @@ class BasicBlock(nn.Module):
         nn.init.zeros_(self.bn2.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.avg_pool2d(x, kernel_size=2) if self.stride == 2 else x
+        out = avg_pool_2x2(x) if self.stride == 2 else x
         out = F.relu(self.bn1(self.conv1(out)))
         return residual_out(out, x, self.conv2, self.bn2, self.downsample, self.dropout, self.training)
 
@@ -92,7 +92,7 @@ class Bottleneck(nn.Module):
         nn.init.zeros_(self.bn3.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.avg_pool2d(x, kernel_size=2) if self.stride == 2 else x
+        out = avg_pool_2x2(x) if self.stride == 2 else x
         out = F.relu(self.bn1(self.conv1(out)))
         out = F.relu(self.bn2(self.conv2(out)))
         return residual_out(out, x, self.conv3, self.bn3, self.downsample, self.dropout, self.training)
@@ -173,7 +173,7 @@ class PannsResNet(PannsClipHead, PannsLogMelModel):
         x = self.conv_block1(x, pool_size=(2, 2), pool_type="avg")
         x = F.dropout(x, p=self.conv_dropout, training=self.training)
         x = self.resnet(x)
-        x = F.avg_pool2d(x, kernel_size=2)
+        x = avg_pool_2x2(x)
         x = F.dropout(x, p=self.conv_dropout, training=self.training)
         x = self.conv_block_after1(x, pool_size=(1, 1), pool_type="avg")
         return F.dropout(x, p=self.conv_dropout, training=self.training)
