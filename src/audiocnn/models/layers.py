@@ -106,8 +106,9 @@ def _mean_2x2(x: torch.Tensor) -> torch.Tensor:
 
 class _AvgPool2x2(torch.autograd.Function):
     """``F.avg_pool2d(x, 2)`` with a backward pass that writes each input gradient once (a
-    broadcast of a quarter of the output gradient) instead of scattering into zeros: the same
-    values, about twice as fast on the CPU for the large early feature maps of training."""
+    quarter of the output gradient, repeated 2x2 by nearest-neighbour upsampling) instead of
+    scattering into zeros: the same values, two to three times as fast on the CPU for the large
+    early feature maps of training."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -119,7 +120,7 @@ class _AvgPool2x2(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         b, c, height, width = ctx.in_shape
         h, w = height // 2, width // 2
-        g = (grad * 0.25)[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+        g = F.interpolate(grad * 0.25, scale_factor=2, mode="nearest")
         if (height, width) != (2 * h, 2 * w):  # rows and columns the pooling dropped get no gradient
             g = F.pad(g, (0, width - 2 * w, 0, height - 2 * h))
         return g
