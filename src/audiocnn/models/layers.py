@@ -95,9 +95,10 @@ def panns_frontend_settings(
 
 
 def _mean_2x2(x: torch.Tensor) -> torch.Tensor:
-    """The four values of each 2x2 cell summed in ``F.avg_pool2d``'s order, over 4-D input of even
-    height and width. bfloat16 and float16 are summed in float32 and rounded once, as
-    ``F.avg_pool2d`` does: both give the same bits."""
+    """The mean of each 2x2 cell of a 4-D map of even height and width, as ``F.avg_pool2d``
+    computes it: float32 and float64 summed in its order; bfloat16 and float16 summed in
+    float32 and rounded once. The float32 sum of four bfloat16 (float16) values is exact unless
+    they differ in magnitude by more than 2**16 (2**13), so the order does not change the bits."""
     if x.dtype in (torch.bfloat16, torch.float16):
         rows = x[:, :, 0::2].float() + x[:, :, 1::2]
         return ((rows[..., 0::2] + rows[..., 1::2]) * 0.25).to(x.dtype)
