@@ -52,9 +52,11 @@ def run_demo(out_dir, *, model: str = DEMO_MODEL, epochs: int = DEMO_EPOCHS, cli
 
 
 def run(args) -> int:
-    from audiocnn.cli.train import prepare_training_process
+    from audiocnn.cli.train import set_threads
+    from audiocnn.cpu import keep_freed_memory
 
-    prepare_training_process(args.threads)
+    set_threads(args.threads)
+    keep_freed_memory()
     metrics = run_demo(
         args.out, model=args.model, epochs=args.epochs, clips_per_class=args.clips_per_class,
         max_folds=args.max_folds, seed=args.seed, resume=args.resume, progress=not args.no_progress,

@@ -219,7 +219,9 @@ def run_train(args) -> int:
         raise UsageError("--no-baselines and --baselines contradict each other; give one")
     for line in validation_warnings(args, config):
         print(f"warning: {line}", file=sys.stderr)
-    prepare_training_process(args.threads)
+    from audiocnn.cpu import keep_freed_memory
+
+    keep_freed_memory()  # run_training sets --threads
     run = run_training(
         data, config, args.out, inits=args.init, stream_options=stream_options(args), threads=args.threads,
         dataset=_run_setting(args, "dataset"), folds=_run_setting(args, "folds"),
@@ -253,15 +255,6 @@ def set_threads(n: int | None) -> None:
         import torch
 
         torch.set_num_threads(n)
-
-
-def prepare_training_process(threads: int | None) -> None:
-    """Torch's CPU threads (``--threads``) and an allocator that reuses freed training buffers
-    (:func:`audiocnn.cpu.keep_freed_memory`) for a process that trains."""
-    from audiocnn.cpu import keep_freed_memory
-
-    set_threads(threads)
-    keep_freed_memory()
 
 
 def _is_audioset(args) -> bool:
