@@ -23,14 +23,14 @@ import time
 from pathlib import Path
 
 
-def run_once(data: str, out: Path, keep: bool, args, extra: list[str]) -> dict:
+def run_once(out: Path, keep: bool, args) -> dict:
     env = dict(os.environ)
     env.pop("GLIBC_TUNABLES", None)
     if not keep:
         env["GLIBC_TUNABLES"] = ""
-    cmd = [sys.executable, "-m", "audiocnn.cli", "train", "--data", data, "--out", str(out), "--no-baselines",
+    cmd = [sys.executable, "-m", "audiocnn.cli", "train", "--data", args.data, "--out", str(out), "--no-baselines",
            "--no-progress", "-q", "--threads", str(args.threads), "--max-folds", str(args.max_folds),
-           "--epochs", str(args.epochs), *extra]
+           "--epochs", str(args.epochs), *args.extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, env=env, check=True)
@@ -62,7 +62,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for keep in (True, False):
-                rows.append(run_once(args.data, Path(tmp) / f"{r}_{int(keep)}", keep, args, args.extra))
+                rows.append(run_once(Path(tmp) / f"{r}_{int(keep)}", keep, args))
     print("| allocator | wall time | fold times | minor page faults | system CPU time | accuracy per fold |")
     print("|---|---|---|---|---|---|")
     for row in rows:

@@ -119,7 +119,7 @@ class _AvgPool2x2(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        b, c, height, width = ctx.in_shape
+        height, width = ctx.in_shape[2:]
         h, w = height // 2, width // 2
         g = F.interpolate(grad * 0.25, scale_factor=2, mode="nearest")
         if (height, width) != (2 * h, 2 * w):  # rows and columns the pooling dropped get no gradient

@@ -21,7 +21,15 @@ from torch import nn
 from audiocnn.features.augment import MixPlan
 from audiocnn.models._registry import register_model
 from audiocnn.models.base import ModelInfo, init_bn, init_layer
-from audiocnn.models.layers import ConvBlock, avg_pool_2x2, PannsClipHead, PannsLogMelModel, logmel_clip_info, panns_clip_head, residual_out
+from audiocnn.models.layers import (
+    ConvBlock,
+    PannsClipHead,
+    PannsLogMelModel,
+    avg_pool_2x2,
+    logmel_clip_info,
+    panns_clip_head,
+    residual_out,
+)
 
 __all__ = ["BasicBlock", "Bottleneck", "PannsResNet", "ResNetStages"]
 
