@@ -17,14 +17,17 @@ from audiocnn.models import load_model
 from audiocnn.testing import make_tone_csv
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+@pytest.fixture(scope="module", params=["padded", "by-length"])
+def trained(tmp_path_factory, request):
+    """A run of ``audiocnn train``; "by-length" trains with ``--batch-by-length``, so its model
+    scores the many files shorter than a clip unpadded in every command."""
     root = tmp_path_factory.mktemp("round_trip")
     data = make_tone_csv(root / "data", per_class=6, folds=3, seconds=0.6)
     out = root / "run"
     code = main([
         "train", "--data", str(data), "--model", "test_cnn", "--epochs", "3", "--batch-size", "6",
         "--max-folds", "1", "--patience", "0", "--out", str(out), "--no-progress",
+        *(["--batch-by-length"] if request.param == "by-length" else []),
     ])
     assert code == 0
     return root, data, out
@@ -69,12 +72,14 @@ def test_python_api_reads_the_bundle(trained):
     x = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (3000, 16000, 40000)]
     p = tagger.predict_proba(x)
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-4)
-    # the same numbers by hand: windows of the clip every half clip, padded when short, mean of softmax
+    # the same numbers by hand: windows of the clip every half clip, padded when short (unless
+    # trained by length), mean of softmax
     window, hop = bundle.windowing.sizes(model.sample_rate, model.info.min_samples)
+    assert bundle.windowing.pad_short is not json.loads((out / "run.json").read_text())["config"]["batch_by_length"]
     with torch.no_grad():
         for xi, pi in zip(x, p):
             if len(xi) <= window:
-                w = [np.pad(xi, (0, window - len(xi)))]
+                w = [np.pad(xi, (0, window - len(xi)))] if bundle.windowing.pad_short else [xi]
             else:
                 starts = list(range(0, len(xi) - window + 1, hop))
                 starts += [len(xi) - window] if starts[-1] + window < len(xi) else []

@@ -87,15 +87,19 @@ def window_starts(n: int, window: int, hop: int, last: str = "end") -> list[int]
 
 
 def windows_of(
-    x: np.ndarray, window: int, hop: int | None = None, *, pad_short: bool = False, last: str = "end"
+    x: np.ndarray, window: int, hop: int | None = None, *, pad_short: bool = False, last: str = "end",
+    min_length: int = 0,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """``(start_sample, samples)`` for each window of the 1-D waveform ``x``."""
+    """``(start_sample, samples)`` for each window of the 1-D waveform ``x``; a window left
+    shorter than ``min_length`` (an unpadded short input) is zero-padded to it."""
     hop = window if hop is None else hop
     n = x.shape[0]
     for s in window_starts(n, window, hop, last):
         w = x[s : s + window]
         if w.shape[0] < window and (pad_short if n <= window else last != "short"):
             w = np.pad(w, (0, window - w.shape[0]))
+        elif w.shape[0] < min_length:
+            w = np.pad(w, (0, min_length - w.shape[0]))
         yield s, w
 
 
@@ -168,7 +172,7 @@ class Windowing:
     def split(self, x: np.ndarray, sample_rate: int, min_samples: int = 0) -> list[tuple[int, np.ndarray]]:
         """The ``(start_sample, samples)`` windows of the 1-D waveform ``x``."""
         window, hop = self.sizes(sample_rate, min_samples)
-        return list(windows_of(x, window, hop, pad_short=self.pad_short))
+        return list(windows_of(x, window, hop, pad_short=self.pad_short, min_length=min_samples))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -216,13 +220,15 @@ def apply_windowed(
     pad_short: bool = True,
     how: str = "mean",
     batch_size: int = 32,
+    min_length: int = 0,
 ) -> np.ndarray:
     """Run ``fn`` over the windows of every waveform and combine them per waveform.
 
     ``fn`` maps a ``(batch, samples)`` float32 array of equal-length windows to ``(batch, ...)``
     outputs (a model's probabilities, embeddings, ...). Windows are batched in input order, at most
     ``batch_size`` at a time, and a batch only holds windows of one length (inputs shorter than a
-    window keep their own length unless ``pad_short``). Returns ``(len(waveforms), ...)`` float32.
+    window keep their own length unless ``pad_short``, zero-padded to ``min_length`` at least).
+    Returns ``(len(waveforms), ...)`` float32.
     """
     owners: list[int] = []
     outputs: list[np.ndarray] = []
@@ -234,7 +240,7 @@ def apply_windowed(
             pending.clear()
 
     for i, x in enumerate(waveforms):
-        for _, w in windows_of(np.asarray(x), window, hop, pad_short=pad_short):
+        for _, w in windows_of(np.asarray(x), window, hop, pad_short=pad_short, min_length=min_length):
             if pending and (len(pending) >= batch_size or pending[0].shape[0] != w.shape[0]):
                 flush()
             pending.append(w)

@@ -23,7 +23,8 @@ __all__ = [
 
 def windowed_inputs(manifest, cache, sample_rate: int, windowing: Windowing, min_samples: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Every window the evaluation scores, ``(n, window samples)``, and the item each came from
-    (the windows of :meth:`Windowing.split`, short files zero-padded as in training)."""
+    (the windows of :meth:`Windowing.split`; files shorter than a window are zero-padded to it,
+    also under ``pad_short=False``, to stack them in one array)."""
     window, hop = windowing.sizes(sample_rate, min_samples)
     chunks, owners = [], []
     for i, item in enumerate(manifest.items):
@@ -165,7 +166,8 @@ def predict_manifest(
         return apply_activation(model(torch.from_numpy(batch))["logits"], activation).numpy()
 
     waves = [cache.get(item.path) for item in manifest.items]
-    return apply_windowed(probs, waves, window, hop, pad_short=True, how=windowing.aggregate, batch_size=batch_size)
+    return apply_windowed(probs, waves, window, hop, pad_short=windowing.pad_short, how=windowing.aggregate,
+                          batch_size=batch_size, min_length=model.info.min_samples)
 
 
 def write_predictions(path, manifest, probs: np.ndarray, *, multilabel: bool = False, threshold: float = 0.5):

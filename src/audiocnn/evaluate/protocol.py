@@ -61,12 +61,13 @@ def split_digest(manifest, train_idx, val_idx, test_idx) -> str:
     return h.hexdigest()
 
 
-def eval_windowing(clip_seconds: float, windows: bool | None = True) -> Windowing:
+def eval_windowing(clip_seconds: float, windows: bool | None = True, pad_short: bool = True) -> Windowing:
     """How a trained model scores a file: windows of ``clip_seconds`` every half clip (``windows``
     true or ``None``), or without overlap (``windows=False``); the last window aligned with the
-    end of the file, files shorter than a clip zero-padded as in training, probabilities
+    end of the file, files shorter than a clip zero-padded as in training (``pad_short``; a
+    model trained with ``--batch-by-length`` scores them at their own length), probabilities
     averaged per file. Saved in the model's bundle, so ``tag`` scores files the same way."""
-    return Windowing(float(clip_seconds), float(clip_seconds) / 2 if windows is not False else None)
+    return Windowing(float(clip_seconds), float(clip_seconds) / 2 if windows is not False else None, pad_short=pad_short)
 
 
 def is_global_zero() -> bool:
@@ -152,7 +153,7 @@ def run_experiment(
         clip_seconds = float(config.clip_seconds) if config.clip_seconds else auto_clip_seconds(durations)
         if clip_seconds * sample_rate < min_samples:
             raise ValueError(f"--clip-seconds {clip_seconds} is shorter than {config.model}'s minimum input ({min_samples / sample_rate:.3f} s)")
-        windowing = eval_windowing(clip_seconds, config.eval_windows)
+        windowing = eval_windowing(clip_seconds, config.eval_windows, pad_short=not config.batch_by_length)
 
         grouped = True if (group_column or folds == "logo") else None
         fold_list = make_folds(manifest, folds, seed=config.seed, grouped=grouped)

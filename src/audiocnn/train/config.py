@@ -58,6 +58,12 @@ class TrainConfig:
             ``n``); validation, model selection, the saved model and the test use the average.
             0 disables it. It smooths the epoch-to-epoch swings of small-data runs.
         balanced: PANNs balanced sampler (each class equally often) instead of shuffling.
+        batch_by_length: training batches of files of similar length
+            (:class:`~audiocnn.train.determinism.LengthBatchSampler`), each cut to its shortest
+            file (:func:`~audiocnn.train.determinism.crop_to_shortest`), instead of every file
+            shorter than a clip zero-padded to the clip length: no time is spent on padding. The
+            saved model's windowing then has ``pad_short=False``, so evaluation, tagging and
+            the other commands score a short file at its own length, as it was trained.
         val_fraction: part of the training folds held out to choose the epoch, stop early
             (``patience``) and choose the statistics head's share. 0 (the default): no
             validation split; each fold trains on all of its training folds for the whole
@@ -148,6 +154,11 @@ class TrainConfig:
         "and the test use the average", metavar="DECAY", low=0, high=1, high_open=True,
     )
     balanced: bool = option(False, "PANNs balanced sampler (each class equally often)")
+    batch_by_length: bool = option(
+        False, "batch training files of similar length and cut each batch to its shortest file instead of "
+        "zero-padding short files to the clip length; files shorter than a clip are then scored at their own "
+        "length in every command",
+    )
     val_fraction: float = option(
         0.0, "validation share of the training folds, held out to choose the epoch, stop early (--patience) and "
         "weigh the statistics head (0 = none: train on all of them and keep the last epoch)", low=0, high=1, high_open=True,

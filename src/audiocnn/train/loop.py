@@ -8,6 +8,7 @@ import os
 import signal
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +26,12 @@ except ImportError:  # the `train` extra: say so
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from audiocnn.audio import Windowing
+from audiocnn.audio import Windowing, crop_or_pad
 from audiocnn.models import ModelBundle, create_model, load_model, save_checkpoint, save_pretrained
 from audiocnn.models.base import AudioModel
 from audiocnn.models.bundle import INIT_KWARGS, generic_labels
 from audiocnn.train.config import TrainConfig
-from audiocnn.train.determinism import EpochCrops, EpochSampler
+from audiocnn.train.determinism import EpochCrops, EpochSampler, LengthBatchSampler, crop_to_shortest
 from audiocnn.train.module import AudioClassifier
 from audiocnn.train.records import training_logger
 from audiocnn.train.stats_head import fit_fused_head, has_stats_head
@@ -155,7 +156,7 @@ def fold_bundle(model: AudioModel, config: TrainConfig, labels, multilabel: bool
         task="multi-label" if multilabel else "single-label",
         clip_seconds=windowing.clip_seconds,
         hop_seconds=windowing.hop_seconds,
-        pad_short=True,
+        pad_short=windowing.pad_short,
         aggregate=windowing.aggregate,
         model_args=model_args(model, config),
         training={"config": config.to_dict(), **training},
@@ -172,21 +173,66 @@ def load_lightning_weights(model: AudioModel, path: str | os.PathLike) -> None:
     model.load_state_dict(sd)
 
 
-def _loader(dataset, config: TrainConfig, *, train: bool, targets: np.ndarray | None = None, seed: int = 0) -> DataLoader:
-    kw = dict(batch_size=config.batch_size, num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
+def _loader(dataset, config: TrainConfig, *, train: bool, targets: np.ndarray | None = None, seed: int = 0,
+            min_samples: int = 1) -> DataLoader:
+    kw = dict(num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
+    if config.batch_by_length:
+        return _length_loader(dataset, config, train=train, targets=targets, seed=seed, min_samples=min_samples, **kw)
+    kw["batch_size"] = config.batch_size
     if not train:
         return DataLoader(dataset, shuffle=False, **kw)
     g = torch.Generator()  # only for the loader's own draws (worker base seeds)
     g.manual_seed(seed)
-    base = None
-    if config.balanced:
-        from audiocnn.data import BalancedSampler
-
-        base = BalancedSampler(targets, num_samples=len(dataset), seed=seed)
     # order, crops and the epoch's global seeds from (seed, epoch): a resumed fit repeats the uninterrupted one
-    sampler = EpochSampler(len(dataset), seed, base)
+    sampler = EpochSampler(len(dataset), seed, _balanced(config, targets, len(dataset), seed))
     # drop the last incomplete batch (BatchNorm on a batch of 1 fails in training mode)
     return DataLoader(EpochCrops(dataset, seed), sampler=sampler, generator=g, drop_last=len(dataset) > config.batch_size, **kw)
+
+
+def _balanced(config: TrainConfig, targets, n: int, seed: int):
+    if not config.balanced:
+        return None
+    from audiocnn.data import BalancedSampler
+
+    return BalancedSampler(targets, num_samples=n, seed=seed)
+
+
+class _CentreClips(torch.utils.data.Dataset):
+    """Validation items of ``--batch-by-length``: the centre crop of at most a clip, a shorter
+    file whole (``(waveform, target, 0.5)`` for :func:`crop_to_shortest`)."""
+
+    def __init__(self, clips):
+        self.clips = clips
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int):
+        x = self.clips.waveform(i)
+        if x.shape[0] > self.clips.clip_samples:
+            x = crop_or_pad(x, self.clips.clip_samples, mode="center")
+        return torch.tensor(x, dtype=torch.float32), self.clips.target(i), 0.5
+
+
+def _length_loader(dataset, config: TrainConfig, *, train: bool, targets, seed: int, min_samples: int, **kw) -> DataLoader:
+    """``--batch-by-length``: training batches of similar lengths cut to their shortest file;
+    validation batches of files of one length each (so every file is scored whole, unpadded)."""
+    lengths = np.minimum([dataset.waveform(i).shape[0] for i in range(len(dataset))], dataset.clip_samples)
+    collate = partial(crop_to_shortest, min_samples=min_samples)
+    if not train:
+        order = np.argsort(lengths, kind="stable")
+        batches: list[list[int]] = []
+        for i in order.tolist():
+            if batches and len(batches[-1]) < config.batch_size and lengths[batches[-1][0]] == lengths[i]:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        return DataLoader(_CentreClips(dataset), batch_sampler=batches, collate_fn=collate, **kw)
+    g = torch.Generator()  # only for the loader's own draws (worker base seeds)
+    g.manual_seed(seed)
+    sampler = LengthBatchSampler(lengths, config.batch_size, seed, _balanced(config, targets, len(dataset), seed),
+                                 drop_last=len(dataset) > config.batch_size)
+    return DataLoader(EpochCrops(dataset, seed, pad=False), batch_sampler=sampler, collate_fn=collate, generator=g, **kw)
 
 
 def fit_fold(
@@ -233,11 +279,12 @@ def fit_fold(
                          "drop --model-arg stats_head for tagging data")
     train_m = manifest.subset(train_idx)
     train_ds = ClipDataset(train_m, cache, clip_seconds, train=True, seed=seed)
-    train_dl = _loader(train_ds, config, train=True, targets=train_m.targets(), seed=seed)
+    min_samples = int(model.info.min_samples)
+    train_dl = _loader(train_ds, config, train=True, targets=train_m.targets(), seed=seed, min_samples=min_samples)
     val_dl = None
     if len(val_idx):
         val_ds = ClipDataset(manifest.subset(val_idx), cache, clip_seconds, train=False, seed=seed)
-        val_dl = _loader(val_ds, config, train=False)
+        val_dl = _loader(val_ds, config, train=False, min_samples=min_samples)
     model.train()  # create_model returns eval mode; Lightning keeps the modes it finds
     module = AudioClassifier(model, config, manifest.multilabel, steps_per_epoch=len(train_dl))
 
@@ -276,12 +323,15 @@ def fit_fold(
         enable_progress_bar=config.progress,
         log_every_n_steps=1,
     )
+    if config.batch_by_length and trainer.world_size > 1:
+        raise ValueError(f"--batch-by-length batches on one process; drop it to train on {trainer.world_size} "
+                         "(its batches of similar lengths are not split across processes)")
     last = ckpt_dir / "last.ckpt"
     start = _resume_epoch(last) if resume and last.exists() else None
     ckpt_path = str(last) if start is not None else None
     if ckpt_path:
         log.info("resuming %s from %s (epoch %d)", out_dir.name, last, start + 1)
-        train_dl.sampler.start_at(start)
+        (train_dl.batch_sampler if config.batch_by_length else train_dl.sampler).start_at(start)
     with warnings.catch_warnings():
         # small datasets: the loader has few batches; Lightning warns about it every fold
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -313,7 +363,7 @@ def fit_fold(
     else:
         best_epoch, best_val, selection = (history[-1]["epoch"] if history else config.epochs), {}, "last epoch (no validation split)"
     model.eval()
-    windowing = windowing or Windowing(float(clip_seconds), float(clip_seconds) / 2)
+    windowing = windowing or Windowing(float(clip_seconds), float(clip_seconds) / 2, pad_short=not config.batch_by_length)
     head = None
     if has_stats_head(model):  # the late-fused classifier; its share chosen on the validation split
         tr_m, va_m = manifest.subset(train_idx), manifest.subset(val_idx)

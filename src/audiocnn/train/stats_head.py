@@ -54,9 +54,14 @@ def _features(model, waves: list[np.ndarray], windowing: Windowing, batch_size: 
         owners.extend([i] * len(w))
     feats = []
     with torch.no_grad():
-        for s in range(0, len(windows), batch_size):
-            batch = torch.from_numpy(np.stack(windows[s:s + batch_size]).astype(np.float32, copy=False))
+        s = 0
+        while s < len(windows):  # a batch holds windows of one length (unpadded short files differ)
+            e = s + 1
+            while e < min(len(windows), s + batch_size) and windows[e].shape[0] == windows[s].shape[0]:
+                e += 1
+            batch = torch.from_numpy(np.stack(windows[s:e]).astype(np.float32, copy=False))
             feats.append(model.head_statistics(batch).double().numpy())
+            s = e
     return np.concatenate(feats), np.asarray(owners)
 
 

@@ -303,10 +303,12 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
     the epoch with the best validation score, else the last epoch.
 
     Raises:
-        ValueError: the sample rates differ, too few clips for one global batch, or ``out_dir``
-            holds another run and ``resume`` is not set.
+        ValueError: the sample rates differ, too few clips for one global batch, ``out_dir``
+            holds another run and ``resume`` is not set, or ``config.batch_by_length``.
     """
     opt = options or StreamOptions()
+    if config.batch_by_length:
+        raise ValueError("--batch-by-length batches files held in memory; packed clips stream at one length (drop the flag)")
     out_dir = Path(out_dir)
     index = load_index(data)
     classes = tuple(index.classes)
