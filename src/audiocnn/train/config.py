@@ -43,7 +43,7 @@ class TrainConfig:
         epochs, batch_size, lr, weight_decay: the usual; ``optimizer`` ``"adamw"`` (decoupled
             weight decay) or ``"adam"`` (weight decay as an L2 term of the gradient, as
             ``torch.optim.Adam``); ``amsgrad`` their AMSGrad variant.
-            ``lr=None``: 3e-3 from scratch, 1e-4 fine-tuning, 1e-3 linear probing.
+            ``lr=None``: 1e-3 from scratch (the PANNs rate), 1e-4 fine-tuning, 1e-3 linear probing.
         schedule: ``"cosine"`` (to 0 after warm-up), ``"step"`` (x ``gamma`` every
             ``step_epochs``) or ``"constant"``; ``warmup_epochs`` of linear warm-up first.
         mixup: Beta(alpha, alpha) mixup of the inputs and targets; 0 disables it.
@@ -130,7 +130,7 @@ class TrainConfig:
     )
     batch_size: int = option(16, "clips per training step", low=1)
     lr: float | None = option(
-        None, "peak learning rate (default 3e-3 from scratch, 1e-4 with --mode finetune, 1e-3 linear)", low=0, low_open=True
+        None, "peak learning rate (default 1e-3 from scratch, 1e-4 with --mode finetune, 1e-3 linear)", low=0, low_open=True
     )
     weight_decay: float = option(1e-2, "weight decay (decoupled with adamw, an L2 term of the gradient with adam)", low=0)
     optimizer: str = option("adamw", "optimiser", choices=("adamw", "adam"))
@@ -224,7 +224,7 @@ class TrainConfig:
         if self.mode is None:
             self.mode = "finetune" if self.checkpoint else "scratch"
         if self.lr is None:  # fine-tuning pretrained weights needs a much smaller step
-            self.lr = {"scratch": 3e-3, "finetune": 1e-4, "linear": 1e-3}.get(self.mode, 3e-3)
+            self.lr = {"scratch": 1e-3, "finetune": 1e-4, "linear": 1e-3}.get(self.mode, 1e-3)
         if self.mode not in ("scratch", "finetune", "linear"):
             raise ValueError(f"mode must be 'scratch', 'finetune' or 'linear', got {self.mode!r}")
         if self.mode in ("finetune", "linear") and not self.checkpoint:
