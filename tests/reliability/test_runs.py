@@ -92,7 +92,7 @@ def test_resume_refuses_changed_data_or_recipe_with_the_differences(tmp_path, ti
     run_experiment(data, tiny, out, max_folds=1)
     with pytest.raises(RunMismatchError) as e:
         run_experiment(data, replace(tiny, lr=0.1, mixup=0.3), out, resume=True)
-    assert "recipe lr: 0.003 -> 0.1" in str(e.value) and "recipe mixup: 0.0 -> 0.3" in str(e.value)
+    assert f"recipe lr: {tiny.lr} -> 0.1" in str(e.value) and "recipe mixup: 0.0 -> 0.3" in str(e.value)
     rows = list(csv.DictReader(open(data)))
     rows[0]["label"] = "high" if rows[0]["label"] != "high" else "low"  # one relabelled file
     with open(data, "w", newline="") as f:

@@ -26,6 +26,7 @@ Files written to ``out_dir``:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -150,6 +151,7 @@ def evaluate_audioset(
     manifest = validate_manifest(manifest, skip_bad=skip_bad, progress=False)
     bad = list(manifest.bad[blacklisted:])
     cache = AudioCache(net.sample_rate, cache_dir)
+    windowing = dataclasses.replace(bundle.windowing, pad_short=True)  # short clips padded to a window, as PANNs pads them
     scores, targets = [], []
     index = {n: j for j, n in enumerate(names)}
     for start in range(0, len(manifest.items), chunk_clips):
@@ -160,7 +162,7 @@ def evaluate_audioset(
         gone = {str(b.path) for b in failed}
         bad += failed
         part = part.subset([i for i, it in enumerate(part.items) if str(it.path) not in gone])
-        probs = predict_manifest(net, part, cache, bundle.windowing, activation="sigmoid", batch_size=batch_size)
+        probs = predict_manifest(net, part, cache, windowing, activation="sigmoid", batch_size=batch_size)
         scores.append(probs[:, columns])
         t = np.zeros((len(part.items), len(names)), np.float32)
         for i, it in enumerate(part.items):

@@ -201,7 +201,6 @@ class Tagger:
         return apply_windowed(
             fn, rows, self.window, self.hop,
             pad_short=self.windowing.pad_short, how=self.aggregate, batch_size=self.batch_size,
-            min_length=self.runner.info.min_samples,
         )
 
     # -- files -------------------------------------------------------------------------------
