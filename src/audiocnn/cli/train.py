@@ -21,6 +21,7 @@ TRAIN_EPILOG = """examples:
   audiocnn train --data ESC-50/ --dataset esc50 --model cnn14 --checkpoint Cnn14_mAP=0.431.pth --mode finetune
   audiocnn train --data meta.csv --max-folds 1 --epochs 5  # a quick look at one fold
   audiocnn train --data my_clips/ --baselines random-cnn  # random-weight CNN + SVM beside MFCC + SVM
+  audiocnn train --data my_clips/ --recipe auto   # per fold: CNN, MFCC + SVM or random CNN + SVM, chosen on the training folds
   audiocnn train --data ESC-50/ --dataset esc50 --model imagenet_densenet201 --init imagenet,random \\
       --imagenet-weights densenet201-c1103571.pth --out runs/dn201   # both initialisations, same folds
   audiocnn train --data clips/ --config recipe.toml --epochs 5     # a recipe file; explicit flags win
@@ -156,6 +157,10 @@ def register(subparsers) -> None:
                    help="baselines scored on the same folds and shown beside the model: MFCC + SVM always (cheap); "
                         "random-cnn adds a random-weight CNN + SVM (one embedding pass over the data)")
     p.add_argument("--no-baselines", action="store_true", help="score no baseline")
+    p.add_argument("--recipe", choices=("cnn", "auto"), default=None,
+                   help="cnn (default): the trained model; auto: per fold, choose the trained CNN, MFCC + SVM or the "
+                        "random CNN + SVM on an inner validation split of the training folds and score the choice on the "
+                        "test fold (trains the CNN twice per fold; single-label data; docs/training.md)")
     add_config_flags(p.add_argument_group("training recipe (TrainConfig; defaults shown, --preset and --config change them)"), TrainConfig)
     from audiocnn.cli.stream_train import add_arguments as add_stream_arguments
 
@@ -217,6 +222,9 @@ def run_train(args) -> int:
         raise UsageError("--data is required (or a --config run.json that names its data)")
     if args.no_baselines and args.baselines:
         raise UsageError("--no-baselines and --baselines contradict each other; give one")
+    recipe = _run_setting(args, "recipe") or "cnn"
+    if recipe == "auto" and args.no_baselines:
+        raise UsageError("--recipe auto chooses between the model and the baselines; drop --no-baselines")
     for line in validation_warnings(args, config):
         print(f"warning: {line}", file=sys.stderr)
     from audiocnn.cpu import keep_freed_memory
@@ -227,7 +235,7 @@ def run_train(args) -> int:
         dataset=_run_setting(args, "dataset"), folds=_run_setting(args, "folds"),
         group_column=_run_setting(args, "group_column"), skip_bad=bool(_run_setting(args, "skip_bad")),
         max_folds=_run_setting(args, "max_folds"), resume=args.resume, cache_dir=args.cache_dir,
-        baselines=() if args.no_baselines else (args.baselines or ("mfcc_svm",)),
+        baselines=() if args.no_baselines else (args.baselines or ("mfcc_svm",)), recipe=recipe,
     )
     for line in training_summary(run):
         print(line)

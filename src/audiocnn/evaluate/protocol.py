@@ -88,6 +88,7 @@ def run_experiment(
     cache_dir=None,
     manifest=None,
     baselines=("mfcc_svm",),
+    recipe: str = "cnn",
 ) -> dict:
     """Train and evaluate ``config.model`` on ``data`` with k-fold cross-validation.
 
@@ -103,6 +104,10 @@ def run_experiment(
             run's (:class:`~audiocnn.train.runlock.RunFolder`: refused with the differences).
         baselines: keys of ``audiocnn.evaluate.baselines.BASELINES`` scored on the same folds
             (``metrics["baselines"]``, warned about when the model does not beat them); ``()``: none.
+        recipe: ``"cnn"`` (the trained model) or ``"auto"``: per fold, choose between the trained
+            CNN, MFCC + SVM and the random CNN + SVM on an inner validation split of the training
+            part and score the choice on the test fold (:mod:`audiocnn.evaluate.auto_recipe`;
+            ``metrics["recipe"]``; single-label data; both baselines are scored).
 
     The run folder is locked while the run lasts (a second run on it refuses; a lock left by a
     dead process is taken over); Ctrl-C raises ``KeyboardInterrupt`` saying what was kept.
@@ -114,9 +119,17 @@ def run_experiment(
 
     Returns the ``metrics.json`` dict (also written to ``out_dir`` with the report).
     """
-    recipe = {"config": {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RUNTIME_FIELDS},
-              "dataset": dataset, "folds": folds, "group_column": group_column, "skip_bad": skip_bad}
-    with RunFolder(out_dir, resume=resume, recipe=recipe, enabled=is_global_zero()) as run:
+    if recipe not in ("cnn", "auto"):
+        raise ValueError(f"recipe must be 'cnn' or 'auto', got {recipe!r}")
+    auto = recipe == "auto"
+    if auto:
+        from audiocnn.evaluate.baselines import BASELINES
+
+        baselines = BASELINES
+    run_recipe = {"config": {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RUNTIME_FIELDS},
+                  "dataset": dataset, "folds": folds, "group_column": group_column, "skip_bad": skip_bad,
+                  **({"recipe": recipe} if auto else {})}
+    with RunFolder(out_dir, resume=resume, recipe=run_recipe, enabled=is_global_zero()) as run:
         from audiocnn.data import (
             AudioCache,
             BadDataError,
@@ -134,6 +147,8 @@ def run_experiment(
         manifest = validate_manifest(manifest, skip_bad=skip_bad)
         if not manifest.multilabel:
             require_classes(manifest)  # one class: nothing to learn
+        elif auto:
+            raise ValueError("--recipe auto chooses among single-label classifiers; it is not for tagging data")
         run.check_data(manifest)
         if config.adapt_im and manifest.multilabel:  # say so before training, not after the first fold
             raise ValueError("--adapt-im (information-maximisation adaptation) is for single-label classification, not tagging")
@@ -161,7 +176,7 @@ def run_experiment(
         if max_folds:
             fold_list = fold_list[:max_folds]
         run.write_record({"config": config.to_dict(), "data": str(data), "dataset": dataset, "folds": folds, "group_column": group_column,
-                          "max_folds": max_folds, "skip_bad": skip_bad})
+                          "max_folds": max_folds, "skip_bad": skip_bad, "recipe": recipe})
 
         results = []
         for i, (name, train_idx, test_idx) in enumerate(fold_list):
@@ -189,6 +204,7 @@ def run_experiment(
             ]
             fit = fits[0]
             test_m = manifest.subset(test_idx)
+            inner = _auto_inner_cnn(manifest, tr, config, cache, clip_seconds, fdir / "auto_inner", seed, windowing, resume) if auto else None
 
             probs, metrics = score_models(
                 [f.model for f in fits], test_m, cache, windowing, multilabel=manifest.multilabel,
@@ -214,6 +230,7 @@ def run_experiment(
                 "split_sha1": split_digest(manifest, tr, va, test_idx),
                 "test_files": [str(it.path) for it in test_m.items],
                 "test_predictions": probs.argmax(1).tolist() if not manifest.multilabel else None,
+                **({"auto_inner": inner} if inner else {}),
             }
             if is_global_zero():
                 write_predictions(fdir / "predictions.csv", test_m, probs, multilabel=manifest.multilabel)
@@ -238,7 +255,7 @@ def run_experiment(
             scored = score_baselines(manifest, cache, fold_list, baselines, seed=config.seed, clip_seconds=clip_seconds)
         metrics = {
             "summary": summary,
-            "folds": [{k: v for k, v in r.items() if k not in ("history", "test_files", "test_predictions")} for r in results],
+            "folds": [{k: v for k, v in r.items() if k not in ("history", "test_files", "test_predictions", "auto_inner")} for r in results],
             "baselines": scored,
             "config": {
                 **config.to_dict(),
@@ -259,6 +276,8 @@ def run_experiment(
             "wall_seconds": time.time() - t0,
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         }
+        if auto and is_global_zero():
+            metrics["recipe"] = _auto_record(manifest, cache, results, scored, config.seed, clip_seconds)
         if manifest.multilabel is False:
             cm = np.sum([np.asarray(r["confusion_matrix"]) for r in results], axis=0) if results else None
             metrics["confusion_matrix"] = cm.tolist() if cm is not None else None
@@ -270,6 +289,44 @@ def run_experiment(
                 log.warning(line)
             write_report(out_dir, metrics, [r.get("history", []) for r in results])
         return metrics
+
+
+def _auto_inner_cnn(manifest, tr, config, cache, clip_seconds, fdir, seed, windowing, resume) -> dict:
+    """The CNN of ``--recipe auto`` trained on a fold's inner training part and scored on its
+    inner validation part (the indices are kept for the baselines' inner scores)."""
+    from audiocnn.data import split_train_val
+    from audiocnn.evaluate.auto_recipe import INNER_FRACTION
+    from audiocnn.train.loop import fit_fold
+
+    itr, iva = split_train_val(manifest if config.val_groups else _without_groups(manifest), tr, INNER_FRACTION, seed=seed)
+    if len(itr) == 0 or len(iva) == 0:
+        raise ValueError(f"--recipe auto: the {len(tr)} training files cannot be split into inner training and validation parts")
+    log.info("recipe auto: inner split %d train, %d val", len(itr), len(iva))
+    fit = fit_fold(manifest, itr, np.zeros(0, np.int64), config, cache, clip_seconds, fdir, resume=resume, seed=seed,
+                   export_metadata={"fold": "auto_inner"}, windowing=windowing)
+    _, m = score_models([fit.model], manifest.subset(iva), cache, windowing, multilabel=False)
+    return {"train": np.asarray(itr).tolist(), "val": np.asarray(iva).tolist(), "cnn": float(m["accuracy"])}
+
+
+def _auto_record(manifest, cache, results, scored, seed, clip_seconds) -> dict:
+    """``metrics["recipe"]`` of ``--recipe auto``: the baselines scored on the inner splits, the
+    choice per fold and the chosen methods' test accuracy."""
+    from audiocnn.evaluate.auto_recipe import report_lines, summarize_choices
+    from audiocnn.evaluate.baselines import score_baselines
+
+    inner_folds = [(r["fold"], np.asarray(r["auto_inner"]["train"]), np.asarray(r["auto_inner"]["val"])) for r in results]
+    inner_scored = score_baselines(manifest, cache, inner_folds, tuple(scored), seed=seed, clip_seconds=clip_seconds)
+
+    def fold_scores(table: dict, i: int) -> dict:
+        return {b: v["folds"][i]["accuracy"] for b, v in table.items() if "folds" in v}
+
+    inner = [{"cnn": r["auto_inner"]["cnn"], **fold_scores(inner_scored, i)} for i, r in enumerate(results)]
+    outer = [{"cnn": r["accuracy"], **fold_scores(scored, i)} for i, r in enumerate(results)]
+    sizes = [(len(r["auto_inner"]["train"]), len(r["auto_inner"]["val"])) for r in results]
+    record = summarize_choices([r["fold"] for r in results], inner, outer, sizes)
+    for line in report_lines(record)[2:3]:
+        log.info(line.replace("**", ""))
+    return record
 
 
 def _without_groups(manifest):

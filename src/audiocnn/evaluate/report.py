@@ -234,6 +234,10 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
             f"| {fold_label(f['fold'])} | {f['n_train']} | {f['n_val']} | {f['n_test']} | {vals} | {f['best_epoch']} | "
             f"{f['epochs_run']} | {format_value(f.get('val_metric', float('nan')))} | {f['seconds']:.0f} |"
         )
+    if metrics.get("recipe"):
+        from audiocnn.evaluate.auto_recipe import report_lines
+
+        lines += ["", *report_lines(metrics["recipe"])[:-1]]
     lines += ["", *baseline_section(metrics), "## Configuration", "", "| setting | value |", "|---|---|"]
     for k, v in cfg.items():
         lines.append(f"| {k} | {v if v not in (None, '', {}) else '-'} |")

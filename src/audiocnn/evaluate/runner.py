@@ -79,7 +79,7 @@ def run_training(
         stream_options: :class:`audiocnn.train.stream.StreamOptions` for packed data.
         threads: torch CPU threads (None: torch's default).
         run_kwargs: ``dataset``, ``folds``, ``group_column``, ``skip_bad``, ``max_folds``,
-            ``resume``, ``cache_dir``, ``baselines`` of :func:`~audiocnn.evaluate.protocol.run_experiment`
+            ``resume``, ``cache_dir``, ``baselines``, ``recipe`` of :func:`~audiocnn.evaluate.protocol.run_experiment`
             (``resume`` also for packed data).
 
     Returns ``{"kind": "folds" | "comparison" | "stream", "model", "out", "result"}``; ``result``
@@ -96,6 +96,8 @@ def run_training(
     from audiocnn.data.shards import is_packed
 
     base = {"model": config.model, "out": str(out_dir)}
+    if run_kwargs.get("recipe", "cnn") != "cnn" and (is_packed(data) or (inits is not None and len(inits) > 1)):
+        raise ValueError("--recipe auto runs on k folds of a manifest; not with packed data or --init a,b")
     if is_packed(data):
         return {**base, "kind": "stream", "result": _stream(data, config, out_dir, stream_options, run_kwargs.get("resume", False))}
     if inits is not None and len(inits) > 1:
@@ -145,6 +147,12 @@ def _folds_lines(model: str, out: str, metrics: dict) -> list[str]:
         bs = (b.get("summary") or {}).get(keys[0])
         lines.append(f"  baseline {b['title']}: "
                      + (f"{keys[0]} {bs['mean']:.4f} ± {bs['std']:.4f} on the same folds" if bs else f"failed ({b.get('error')})"))
+    auto = metrics.get("recipe") or {}
+    if (a := (auto.get("summary") or {}).get("accuracy")):
+        from audiocnn.evaluate.auto_recipe import TITLES
+
+        chosen = ", ".join(f"{TITLES[m]} {n}" for m, n in auto["chosen"].items() if n)
+        lines.append(f"  recipe auto (chosen per fold on an inner validation split; {chosen}): accuracy {a['mean']:.4f} ± {a['std']:.4f}")
     lines += [f"warning: {w}" for w in baseline_shortfalls(metrics)]
     return lines + [f"report: {out}/report.md"]
 

@@ -11,7 +11,7 @@ A recipe is a TOML, YAML or JSON file of :class:`~audiocnn.train.TrainConfig` fi
     spec_augment = false
 
 It may also name the data it was made for (``data``, ``dataset``, ``folds``, ``group_column``,
-``max_folds``, ``skip_bad``). A ``run.json`` written by ``audiocnn train`` is a recipe too: its
+``max_folds``, ``skip_bad``, ``recipe``: ``cnn`` or ``auto``). A ``run.json`` written by ``audiocnn train`` is a recipe too: its
 ``config`` section is the configuration of the run and its top level names the data, so
 ``audiocnn train --config RUN/run.json`` replays the run.
 
@@ -37,7 +37,7 @@ __all__ = ["RECIPE_SUFFIXES", "RUN_KEYS", "Recipe", "read_recipe", "resolve_conf
 
 RECIPE_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 # what a recipe may say about the data and the fold protocol besides the configuration
-RUN_KEYS = ("data", "dataset", "folds", "group_column", "max_folds", "skip_bad")
+RUN_KEYS = ("data", "dataset", "folds", "group_column", "max_folds", "skip_bad", "recipe")
 
 
 @dataclass(frozen=True)
