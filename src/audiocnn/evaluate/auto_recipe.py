@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
+from audiocnn.metrics import summarize_folds
 
-__all__ = ["INNER_FRACTION", "METHODS", "choose", "report_lines", "summarize_choices"]
+__all__ = ["INNER_FRACTION", "METHODS", "choose", "chosen_text", "report_lines", "summarize_choices"]
 
 # share of a fold's training indices held out for the choice
 INNER_FRACTION = 0.2
@@ -64,10 +64,14 @@ def summarize_choices(
             raise ValueError(f"fold {name}: the chosen {TITLES[c]} has no test score")
         folds.append({"fold": str(name), "choice": c, "inner": dict(i), "outer": dict(o), "accuracy": float(o[c]),
                       "n_inner_train": int(n_tr), "n_inner_val": int(n_va)})
-    acc = np.array([f["accuracy"] for f in folds], dtype=np.float64)
-    summary = {"accuracy": {"mean": float(acc.mean()), "std": float(acc.std()), "min": float(acc.min()), "max": float(acc.max())}} if len(acc) else {}
+    summary = summarize_folds(folds, ("accuracy",))
     chosen = {m: sum(f["choice"] == m for f in folds) for m in METHODS}
     return {"recipe": "auto", "inner_fraction": INNER_FRACTION, "folds": folds, "summary": summary, "chosen": chosen}
+
+
+def chosen_text(record: dict) -> str:
+    """How often each method was chosen, e.g. ``"trained CNN 4, MFCC + SVM 1"``."""
+    return ", ".join(f"{TITLES[m]} {n}" for m, n in record["chosen"].items() if n)
 
 
 def report_lines(record: dict) -> list[str]:
@@ -76,11 +80,10 @@ def report_lines(record: dict) -> list[str]:
     lines = ["## Recipe auto", ""]
     if not s:
         return lines + ["No fold was scored.", ""]
-    counts = ", ".join(f"{TITLES[m]} {n}" for m, n in record["chosen"].items() if n)
     lines += [
         f"Per fold, the method with the best accuracy on an inner validation split "
         f"({record['inner_fraction']:.0%} of the training part) was chosen, then scored on the test fold: "
-        f"accuracy **{s['mean']:.4f} ± {s['std']:.4f}**. Chosen: {counts}.",
+        f"accuracy **{s['mean']:.4f} ± {s['std']:.4f}**. Chosen: {chosen_text(record)}.",
         "",
         "| fold | chosen | inner: " + " | inner: ".join(TITLES[m] for m in METHODS) + " | test accuracy of the choice |",
         "|---|---|" + "---|" * len(METHODS) + "---|",

@@ -311,7 +311,7 @@ def _auto_inner_cnn(manifest, tr, config, cache, clip_seconds, fdir, seed, windo
 def _auto_record(manifest, cache, results, scored, seed, clip_seconds) -> dict:
     """``metrics["recipe"]`` of ``--recipe auto``: the baselines scored on the inner splits, the
     choice per fold and the chosen methods' test accuracy."""
-    from audiocnn.evaluate.auto_recipe import report_lines, summarize_choices
+    from audiocnn.evaluate.auto_recipe import chosen_text, summarize_choices
     from audiocnn.evaluate.baselines import score_baselines
 
     inner_folds = [(r["fold"], np.asarray(r["auto_inner"]["train"]), np.asarray(r["auto_inner"]["val"])) for r in results]
@@ -324,8 +324,8 @@ def _auto_record(manifest, cache, results, scored, seed, clip_seconds) -> dict:
     outer = [{"cnn": r["accuracy"], **fold_scores(scored, i)} for i, r in enumerate(results)]
     sizes = [(len(r["auto_inner"]["train"]), len(r["auto_inner"]["val"])) for r in results]
     record = summarize_choices([r["fold"] for r in results], inner, outer, sizes)
-    for line in report_lines(record)[2:3]:
-        log.info(line.replace("**", ""))
+    if (a := record["summary"].get("accuracy")):
+        log.info("recipe auto: accuracy %.4f ± %.4f over %d fold(s); chosen: %s", a["mean"], a["std"], len(results), chosen_text(record))
     return record
 
 

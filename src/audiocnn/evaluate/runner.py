@@ -149,10 +149,9 @@ def _folds_lines(model: str, out: str, metrics: dict) -> list[str]:
                      + (f"{keys[0]} {bs['mean']:.4f} ± {bs['std']:.4f} on the same folds" if bs else f"failed ({b.get('error')})"))
     auto = metrics.get("recipe") or {}
     if (a := (auto.get("summary") or {}).get("accuracy")):
-        from audiocnn.evaluate.auto_recipe import TITLES
+        from audiocnn.evaluate.auto_recipe import chosen_text
 
-        chosen = ", ".join(f"{TITLES[m]} {n}" for m, n in auto["chosen"].items() if n)
-        lines.append(f"  recipe auto (chosen per fold on an inner validation split; {chosen}): accuracy {a['mean']:.4f} ± {a['std']:.4f}")
+        lines.append(f"  recipe auto (chosen per fold on an inner validation split; {chosen_text(auto)}): accuracy {a['mean']:.4f} ± {a['std']:.4f}")
     lines += [f"warning: {w}" for w in baseline_shortfalls(metrics)]
     return lines + [f"report: {out}/report.md"]
 
