@@ -45,18 +45,26 @@ AGGREGATES = ("mean", "max")
 
 
 def crop_or_pad(
-    x: np.ndarray, length: int, mode: str = "center", rng: np.random.Generator | None = None
+    x: np.ndarray, length: int, mode: str = "center", rng: np.random.Generator | None = None,
+    pad_at: str = "end",
 ) -> np.ndarray:
     """Exactly ``length`` samples of the waveform ``x`` (last axis).
 
     Longer inputs are cropped (``mode``: ``"center"``, ``"start"`` or ``"random"``, the latter
-    drawing the offset from ``rng``); shorter ones are zero-padded at the end.
+    drawing the offset from ``rng``); shorter ones are zero-padded at the end, or with
+    ``pad_at="random"`` placed at an offset drawn from ``rng`` with zeros on both sides (a
+    random time shift of the sound inside the clip).
     """
+    if pad_at not in ("end", "random"):
+        raise ValueError(f"pad_at must be 'end' or 'random', got {pad_at!r}")
     n = x.shape[-1]
     if n == length:
         return x
     if n < length:
-        pad = [(0, 0)] * (x.ndim - 1) + [(0, length - n)]
+        before = 0
+        if pad_at == "random":
+            before = int((rng or np.random.default_rng()).integers(0, length - n + 1))
+        pad = [(0, 0)] * (x.ndim - 1) + [(before, length - n - before)]
         return np.pad(x, pad)
     if mode == "center":
         start = (n - length) // 2

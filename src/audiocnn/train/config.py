@@ -52,6 +52,9 @@ class TrainConfig:
             forward, as PANNs does (models with a log-mel front-end).
         speed_perturb: random speed change of each training waveform by up to this fraction
             (0.1: factors in [0.9, 1.1]); 0 disables it.
+        time_shift: place each training file shorter than a clip at a random offset inside
+            its zero-padded clip instead of at the start (longer files are cropped at a random
+            offset anyway); evaluation still pads at the end.
         label_smoothing: for single-label cross-entropy.
         ema: decay of an exponential moving average of the weights (and BatchNorm statistics),
             updated every step with a warm-up (decay ``min(ema, (1 + n) / (10 + n))`` at step
@@ -148,6 +151,10 @@ class TrainConfig:
         0.0, "random speed change of training clips by up to this fraction, e.g. 0.1 (0 = off)",
         metavar="FRACTION", low=0, high=1, high_open=True,
     )
+    time_shift: bool = option(
+        False, "place training files shorter than a clip at a random offset inside the zero-padded clip "
+        "instead of at its start (a random time shift; longer files are cropped at random anyway)",
+    )
     label_smoothing: float = option(0.0, "label smoothing of single-label cross-entropy", low=0, high=1, high_open=True)
     ema: float = option(
         0.0, "exponential moving average of the weights, e.g. 0.995 (0 = off); validation, model selection "
@@ -239,6 +246,9 @@ class TrainConfig:
             raise ValueError(f"ema must be in [0, 1) (0 = off), got {self.ema}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.time_shift and self.batch_by_length:
+            raise ValueError("--time-shift places short files inside a zero-padded clip; --batch-by-length pads "
+                             "nothing (drop one of the two flags)")
 
     def to_dict(self) -> dict:
         return asdict(self)

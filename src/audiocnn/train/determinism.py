@@ -154,13 +154,17 @@ class EpochCrops(Dataset):
     ``(seed, epoch, item)``; indices are those of :class:`EpochSampler` (or
     :class:`LengthBatchSampler`).
 
-    ``pad=True``: ``(clip, target)``, the clip cut or zero-padded to the clip length.
+    ``pad=True``: ``(clip, target)``, the clip cut or zero-padded to the clip length; a
+    file shorter than a clip at the start of it, or with ``time_shift`` at a random offset
+    (zeros on both sides).
     ``pad=False``: ``(waveform, target, offset)``, a random crop of at most the clip length (a
     shorter file whole) and a random fraction for :func:`crop_to_shortest`.
     """
 
-    def __init__(self, clips, seed: int, pad: bool = True):
-        self.clips, self.seed, self.pad = clips, int(seed), bool(pad)
+    def __init__(self, clips, seed: int, pad: bool = True, time_shift: bool = False):
+        if time_shift and not pad:
+            raise ValueError("time_shift places short files inside a zero-padded clip; it needs pad=True")
+        self.clips, self.seed, self.pad, self.time_shift = clips, int(seed), bool(pad), bool(time_shift)
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -171,7 +175,7 @@ class EpochCrops(Dataset):
         rng = np.random.default_rng([self.seed, epoch, i])
         n = self.clips.clip_samples
         if self.pad or x.shape[0] >= n:
-            x = crop_or_pad(x, n, mode="random", rng=rng)
+            x = crop_or_pad(x, n, mode="random", rng=rng, pad_at="random" if self.time_shift else "end")
         if self.pad:
             return torch.tensor(x, dtype=torch.float32), self.clips.target(i)
         return torch.tensor(x, dtype=torch.float32), self.clips.target(i), float(rng.random())

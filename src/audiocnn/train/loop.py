@@ -186,7 +186,7 @@ def _loader(dataset, config: TrainConfig, *, train: bool, targets: np.ndarray | 
     # order, crops and the epoch's global seeds from (seed, epoch): a resumed fit repeats the uninterrupted one
     sampler = EpochSampler(len(dataset), seed, _balanced(config, targets, len(dataset), seed))
     # drop the last incomplete batch (BatchNorm on a batch of 1 fails in training mode)
-    return DataLoader(EpochCrops(dataset, seed), sampler=sampler, generator=g, drop_last=len(dataset) > config.batch_size, **kw)
+    return DataLoader(EpochCrops(dataset, seed, time_shift=config.time_shift), sampler=sampler, generator=g, drop_last=len(dataset) > config.batch_size, **kw)
 
 
 def _balanced(config: TrainConfig, targets, n: int, seed: int):

@@ -304,11 +304,13 @@ def fit_stream(data, config: TrainConfig, out_dir, options: StreamOptions | None
 
     Raises:
         ValueError: the sample rates differ, too few clips for one global batch, ``out_dir``
-            holds another run and ``resume`` is not set, or ``config.batch_by_length``.
+            holds another run and ``resume`` is not set, ``config.batch_by_length`` or ``config.time_shift``.
     """
     opt = options or StreamOptions()
     if config.batch_by_length:
         raise ValueError("--batch-by-length batches files held in memory; packed clips stream at one length (drop the flag)")
+    if config.time_shift:
+        raise ValueError("--time-shift places files held in memory inside their clips; packed clips stream as packed (drop the flag)")
     out_dir = Path(out_dir)
     index = load_index(data)
     classes = tuple(index.classes)
