@@ -130,7 +130,7 @@ def _add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None
 
 def register(subparsers) -> None:
     from audiocnn.cli.config_flags import add_config_flags
-    from audiocnn.train.config import TrainConfig
+    from audiocnn.train.config import RECIPES, TrainConfig
     from audiocnn.train.presets import preset_names
 
     p = add_command(subparsers, "train", help="train and evaluate a model with k-fold cross-validation; writes a report",
@@ -157,7 +157,7 @@ def register(subparsers) -> None:
                    help="baselines scored on the same folds and shown beside the model: MFCC + SVM always (cheap); "
                         "random-cnn adds a random-weight CNN + SVM (one embedding pass over the data)")
     p.add_argument("--no-baselines", action="store_true", help="score no baseline")
-    p.add_argument("--recipe", choices=("cnn", "auto"), default=None,
+    p.add_argument("--recipe", choices=RECIPES, default=None,
                    help="cnn (default): the trained model; auto: per fold, choose the trained CNN, MFCC + SVM or the "
                         "random CNN + SVM on an inner validation split of the training folds and score the choice on the "
                         "test fold (trains the CNN twice per fold; single-label data; docs/training.md)")

@@ -24,7 +24,7 @@ from audiocnn.evaluate.predict import (
     write_predictions,
 )
 from audiocnn.metrics import classification_metrics, metric_names, primary_metric, summarize_folds, tagging_metrics
-from audiocnn.train.config import TrainConfig
+from audiocnn.train.config import RECIPES, TrainConfig
 from audiocnn.train.loop import build_model, fit_fold
 from audiocnn.train.runlock import RunFolder
 
@@ -119,8 +119,8 @@ def run_experiment(
 
     Returns the ``metrics.json`` dict (also written to ``out_dir`` with the report).
     """
-    if recipe not in ("cnn", "auto"):
-        raise ValueError(f"recipe must be 'cnn' or 'auto', got {recipe!r}")
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be {' or '.join(map(repr, RECIPES))}, got {recipe!r}")
     auto = recipe == "auto"
     if auto:
         from audiocnn.evaluate.baselines import BASELINES

@@ -7,7 +7,11 @@ from dataclasses import asdict, dataclass, fields
 
 from audiocnn.train.options import config_options, option
 
-__all__ = ["DEFAULTS_NOTE", "TrainConfig", "auto_precision"]
+__all__ = ["DEFAULTS_NOTE", "RECIPES", "TrainConfig", "auto_precision"]
+
+#: What a fold scores (``audiocnn train --recipe``): ``"cnn"`` the trained model, ``"auto"`` the
+#: trained CNN or a baseline, chosen on an inner split (:mod:`audiocnn.evaluate.auto_recipe`).
+RECIPES = ("cnn", "auto")
 
 
 def auto_precision(accelerator: str = "cpu") -> str:
