@@ -136,7 +136,6 @@ def run_experiment(
             load_manifest,
             make_folds,
             require_classes,
-            split_train_val,
             validate_manifest,
         )
 
@@ -188,7 +187,7 @@ def run_experiment(
                 continue
             t_fold = time.time()
             seed = config.seed + i
-            tr, va = split_train_val(manifest if config.val_groups else _without_groups(manifest), train_idx, config.val_fraction, seed=seed)
+            tr, va = _holdout(manifest, train_idx, config.val_fraction, config, seed)
             test_set = set(np.asarray(test_idx).tolist())
             if test_set & (set(np.asarray(tr).tolist()) | set(np.asarray(va).tolist())):
                 raise RuntimeError(f"fold {name}: training/validation indices overlap the test fold")
@@ -294,11 +293,10 @@ def run_experiment(
 def _auto_inner_cnn(manifest, tr, config, cache, clip_seconds, fdir, seed, windowing, resume) -> dict:
     """The CNN of ``--recipe auto`` trained on a fold's inner training part and scored on its
     inner validation part (the indices are kept for the baselines' inner scores)."""
-    from audiocnn.data import split_train_val
     from audiocnn.evaluate.auto_recipe import INNER_FRACTION
     from audiocnn.train.loop import fit_fold
 
-    itr, iva = split_train_val(manifest if config.val_groups else _without_groups(manifest), tr, INNER_FRACTION, seed=seed)
+    itr, iva = _holdout(manifest, tr, INNER_FRACTION, config, seed)
     if len(itr) == 0 or len(iva) == 0:
         raise ValueError(f"--recipe auto: the {len(tr)} training files cannot be split into inner training and validation parts")
     log.info("recipe auto: inner split %d train, %d val", len(itr), len(iva))
@@ -329,10 +327,16 @@ def _auto_record(manifest, cache, results, scored, seed, clip_seconds) -> dict:
     return record
 
 
-def _without_groups(manifest):
+def _holdout(manifest, indices, fraction: float, config: TrainConfig, seed: int):
+    """``split_train_val`` of ``indices`` as ``config.val_groups`` asks: whole groups held out, or
+    (``False``) a random part of every group."""
     import dataclasses
 
-    return dataclasses.replace(manifest, items=tuple(dataclasses.replace(it, group=None) for it in manifest.items))
+    from audiocnn.data import split_train_val
+
+    if not config.val_groups:
+        manifest = dataclasses.replace(manifest, items=tuple(dataclasses.replace(it, group=None) for it in manifest.items))
+    return split_train_val(manifest, indices, fraction, seed=seed)
 
 
 def _with_bad(manifest, bad):
