@@ -75,11 +75,11 @@ def chosen_text(record: dict) -> str:
 
 
 def report_lines(record: dict) -> list[str]:
-    """The report's section on an auto run (Markdown lines)."""
+    """The report's section on an auto run (Markdown lines, no blank line after the table)."""
     s = record.get("summary", {}).get("accuracy")
     lines = ["## Recipe auto", ""]
     if not s:
-        return lines + ["No fold was scored.", ""]
+        return lines + ["No fold was scored."]
     lines += [
         f"Per fold, the method with the best accuracy on an inner validation split "
         f"({record['inner_fraction']:.0%} of the training part) was chosen, then scored on the test fold: "
@@ -91,4 +91,4 @@ def report_lines(record: dict) -> list[str]:
     for f in record["folds"]:
         cells = " | ".join("-" if f["inner"].get(m) is None else f"{f['inner'][m]:.3f}" for m in METHODS)
         lines.append(f"| {f['fold']} | {TITLES[f['choice']]} | {cells} | {f['accuracy']:.4f} |")
-    return lines + [""]
+    return lines

@@ -237,7 +237,7 @@ def write_report(out_dir, metrics: dict, histories: list[list[dict]]) -> None:
     if metrics.get("recipe"):
         from audiocnn.evaluate.auto_recipe import report_lines
 
-        lines += ["", *report_lines(metrics["recipe"])[:-1]]
+        lines += ["", *report_lines(metrics["recipe"])]
     lines += ["", *baseline_section(metrics), "## Configuration", "", "| setting | value |", "|---|---|"]
     for k, v in cfg.items():
         lines.append(f"| {k} | {v if v not in (None, '', {}) else '-'} |")
