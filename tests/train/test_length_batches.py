@@ -53,24 +53,8 @@ def test_crop_to_shortest_cuts_at_the_offset_and_pads_to_the_model_minimum():
     assert x.shape == (2, 6) and x[1].tolist() == [100, 101, 102, 103, 0, 0] and x[0].tolist() == [2, 3, 4, 5, 6, 7]
 
 
-class _Clips:
-    clip_samples = 8
-
-    def __init__(self, waves):
-        self.waves = waves
-
-    def __len__(self):
-        return len(self.waves)
-
-    def waveform(self, i):
-        return self.waves[i]
-
-    def target(self, i):
-        return torch.tensor(i)
-
-
-def test_unpadded_crops_keep_short_files_whole_and_cut_long_ones_to_a_clip():
-    clips = _Clips([np.arange(20, dtype=np.float32), np.arange(5, dtype=np.float32)])
+def test_unpadded_crops_keep_short_files_whole_and_cut_long_ones_to_a_clip(make_clips):
+    clips = make_clips([np.arange(20, dtype=np.float32), np.arange(5, dtype=np.float32)], 8)
     ds = EpochCrops(clips, seed=0, pad=False)
     w, t, u = ds[0]
     assert w.shape == (8,) and 0.0 <= u < 1.0 and int(t) == 0

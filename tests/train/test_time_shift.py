@@ -9,22 +9,6 @@ from audiocnn.train import TrainConfig, fit_fold
 from audiocnn.train.determinism import EpochCrops
 
 
-class _Clips:
-    clip_samples = 10
-
-    def __init__(self, waves):
-        self.waves = waves
-
-    def __len__(self):
-        return len(self.waves)
-
-    def waveform(self, i):
-        return self.waves[i]
-
-    def target(self, i):
-        return torch.tensor(i)
-
-
 def _offset(clip: np.ndarray, sound: np.ndarray) -> int:
     """Where ``sound`` sits in ``clip``, checking that every other sample is zero."""
     start = int(np.flatnonzero(clip)[0])
@@ -46,9 +30,9 @@ def test_random_padding_places_the_whole_sound_with_zeros_around_it():
         crop_or_pad(x, 10, pad_at="middle")
 
 
-def test_shifted_crops_move_with_the_epoch_and_repeat_for_the_same_seed():
+def test_shifted_crops_move_with_the_epoch_and_repeat_for_the_same_seed(make_clips):
     sound = np.arange(1, 4, dtype=np.float32)
-    clips = _Clips([sound, np.arange(1, 31, dtype=np.float32)])
+    clips = make_clips([sound, np.arange(1, 31, dtype=np.float32)], 10)
     ds = EpochCrops(clips, seed=5, time_shift=True)
     offsets = [_offset(ds[2 * epoch][0].numpy(), sound) for epoch in range(30)]
     assert len(set(offsets)) > 3  # item 0 of epochs 0..29: the sound moves
