@@ -121,3 +121,32 @@ def test_clip_stats_model_round_trips_through_a_checkpoint(tmp_path):
     x = _speechlike()
     with torch.no_grad():
         assert torch.allclose(loaded(x)["logits"], m(x)["logits"], atol=1e-6)
+
+
+def test_freq_bands_keep_the_band_averages_of_the_conv_map(tmp_path):
+    from audiocnn.models import ModelBundle, load_model, save_checkpoint
+
+    torch.manual_seed(0)
+    banded = create_model("cnn6_lite", num_classes=3, freq_bands=4).eval()
+    plain = create_model("cnn6_lite", num_classes=3).eval()
+    assert banded.fc1.in_features == 4 * plain.fc1.in_features
+    # the same convolutions: the banded frame features are the plain ones split into 4 bands
+    plain.load_state_dict({k: v for k, v in banded.state_dict().items() if not k.startswith("fc1.")}, strict=False)
+    x = torch.cat([_speechlike(0), _speechlike(1)])
+    with torch.no_grad():
+        f, f1 = banded.forward_conv(x), plain.forward_conv(x)
+        assert f.shape == (2, 4 * f1.shape[1], f1.shape[2])
+        per_band = f.view(2, f1.shape[1], 4, -1)
+        torch.testing.assert_close(per_band.mean(dim=2), f1, atol=1e-5, rtol=0)
+        assert (per_band - per_band.mean(dim=2, keepdim=True)).abs().max() > 1e-3  # the bands differ
+        conv = banded.conv_map(x)  # band j of channel c = the mean of frequency bin j of the map (4 bins)
+        torch.testing.assert_close(per_band, conv.permute(0, 1, 3, 2), atol=1e-6, rtol=0)
+    bundle = ModelBundle.for_model(banded, labels=("a", "b", "c"), model_args={"freq_bands": 4})
+    save_checkpoint(banded, tmp_path / "m.pth", bundle)
+    loaded, _ = load_model(tmp_path / "m.pth")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x)["logits"], banded(x)["logits"], atol=1e-6, rtol=0)
+    for bad in (0, 5):  # 64 mel bins leave 4 after the four 2x2 poolings
+        with pytest.raises(ValueError, match="freq_bands"):
+            create_model("cnn6_lite", num_classes=3, freq_bands=bad)
+    assert create_model("cnn6_lite", num_classes=3, n_mels=128, freq_bands=8).fc1.in_features == 8 * 128

@@ -76,6 +76,11 @@ class CompactCnn(PannsCnn):
             kernel, so the logistic regression draws curved class boundaries; the projection is
             drawn when the head is fitted, scaled by the chosen kernel width, and kept in the
             buffers ``head_projection`` and ``head_phase``).
+        freq_bands: how many frequency bands of the last conv block's map reach ``fc1``: 1 (the
+            PANNs layout) averages the map over frequency; N > 1 averages it within N equal bands
+            and stacks them as channels (``channels[-1] * N`` inputs to ``fc1``), so the
+            classifier also sees in which part of the spectrum a pattern lies (``n_mels`` / 16
+            bands after the four 2x2 poolings is the finest). Measured in docs/results.md.
         other arguments: as :class:`~audiocnn.models.panns.PannsCnn` (``sample_rate`` 8000,
             16000 or 32000 picks the PANNs window and mel range of that rate).
     """
@@ -97,9 +102,20 @@ class CompactCnn(PannsCnn):
         stats_head: int = 0,
         head_features: int = 0,
         hop_size: int | None = None,
+        freq_bands: int = 1,
         **kwargs,
     ):
         super().__init__(info, spec_augment=False, **kwargs)
+        bins = n_mels
+        for _, f in self.pool_sizes:
+            bins //= f
+        if not 1 <= freq_bands <= bins:
+            raise ValueError(f"freq_bands must be in [1, {bins}] (the last conv block's frequency bins for n_mels={n_mels}), got {freq_bands}")
+        self.freq_bands = freq_bands
+        if freq_bands > 1:
+            emb = self.fc1.out_features
+            self.fc1 = nn.Linear(self.fc1.in_features * freq_bands, emb, bias=True)
+            init_layer(self.fc1)
         self.level_norm = level_norm
         self.channel_norm = channel_norm
         self.freq_shift = freq_shift
@@ -171,6 +187,16 @@ class CompactCnn(PannsCnn):
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         x = self.spec_augmenter(x)
         return x if mixup is None else mixup(x)
+
+    def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
+        """As :meth:`PannsCnn.forward_conv`; with ``freq_bands`` N > 1 the frame features are
+        ``(batch, channels * N, time')``, channel-major (band ``j`` of channel ``c`` at ``c * N + j``)."""
+        if self.freq_bands == 1:
+            return super().forward_conv(waveform, mixup)
+        x = self.conv_map(waveform, mixup)
+        b, c, t, _ = x.shape
+        x = F.adaptive_avg_pool2d(x, (t, self.freq_bands))  # (b, c, t, bands)
+        return x.permute(0, 1, 3, 2).reshape(b, c * self.freq_bands, t)
 
     def clip_statistics(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> ``(batch, 6 * clip_stats)``: mean and standard deviation over

@@ -127,14 +127,19 @@ class PannsCnn(PannsLogMelModel):
         old = self.att_block
         self.att_block = AttBlock(old.att.in_channels, num_classes).to(old.att.weight.device)
 
-    def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
-        """``(batch, samples)`` -> frame features ``(batch, channels, time')`` (frequency averaged);
+    def conv_map(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
+        """``(batch, samples)`` -> the last conv block's map ``(batch, channels, time', freq')``;
         ``mixup`` mixes the log-mel (:meth:`frontend`)."""
         x = self.frontend(waveform, mixup)
         for i in range(1, self.num_blocks + 1):
             x = getattr(self, f"conv_block{i}")(x, pool_size=self.pool_sizes[i - 1], pool_type="avg")
             x = F.dropout(x, p=self.conv_dropout, training=self.training)
-        return x.mean(dim=3)
+        return x
+
+    def forward_conv(self, waveform: torch.Tensor, mixup: MixPlan | None = None) -> torch.Tensor:
+        """``(batch, samples)`` -> frame features ``(batch, channels, time')``: :meth:`conv_map`
+        averaged over frequency."""
+        return self.conv_map(waveform, mixup).mean(dim=3)
 
     def forward_features(self, waveform: torch.Tensor) -> torch.Tensor:
         """Pooled pre-logits embedding ``(batch, embedding_dim)``."""
