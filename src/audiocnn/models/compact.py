@@ -77,8 +77,9 @@ class CompactCnn(PannsCnn):
             drawn when the head is fitted, scaled by the chosen kernel width, and kept in the
             buffers ``head_projection`` and ``head_phase``).
         freq_bands: how many frequency bands of the last conv block's map reach ``fc1``: 1 (the
-            PANNs layout) averages the map over frequency; N > 1 averages it within N equal bands
-            and stacks them as channels (``channels[-1] * N`` inputs to ``fc1``), so the
+            PANNs layout) averages the map over frequency; N > 1 averages it within N bands
+            (adaptive average pooling: equal bands when N divides the bins, overlapping by a bin
+            otherwise) and stacks them as channels (``channels[-1] * N`` inputs to ``fc1``), so the
             classifier also sees in which part of the spectrum a pattern lies (``n_mels`` / 16
             bands after the four 2x2 poolings is the finest). Measured in docs/results.md.
         other arguments: as :class:`~audiocnn.models.panns.PannsCnn` (``sample_rate`` 8000,
