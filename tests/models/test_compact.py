@@ -150,3 +150,23 @@ def test_freq_bands_keep_the_band_averages_of_the_conv_map(tmp_path):
         with pytest.raises(ValueError, match="freq_bands"):
             create_model("cnn6_lite", num_classes=3, freq_bands=bad)
     assert create_model("cnn6_lite", num_classes=3, n_mels=128, freq_bands=8).fc1.in_features == 8 * 128
+
+
+def test_cnn10_lite_is_cnn_tiny_with_the_light_regularisation():
+    lite = create_model("cnn10_lite", num_classes=3)
+    tiny = create_model("cnn_tiny", num_classes=3)
+    # the same layers (PANNs Cnn10 names: two 3x3 convs per block), so the same weights load
+    assert {k: v.shape for k, v in lite.state_dict().items()} == {k: v.shape for k, v in tiny.state_dict().items()}
+    assert lite.conv_block2.conv2.weight.shape == (32, 32, 3, 3)
+    tiny.load_state_dict(lite.state_dict())
+    x = torch.cat([_speechlike(0), _speechlike(1)])
+    with torch.no_grad():
+        torch.testing.assert_close(lite.eval()(x)["logits"], tiny.eval()(x)["logits"], atol=0, rtol=0)
+    # what differs is training: no conv dropout, fc dropout 0.2 and no SpecAugment
+    assert (lite.conv_dropout, lite.fc_dropout) == (0.0, 0.2) and (tiny.conv_dropout, tiny.fc_dropout) == (0.2, 0.5)
+    assert isinstance(lite.spec_augmenter, torch.nn.Identity) and not isinstance(tiny.spec_augmenter, torch.nn.Identity)
+    lite.train()
+    torch.manual_seed(0)
+    a = lite.frontend(x)
+    torch.manual_seed(1)
+    torch.testing.assert_close(lite.frontend(x), a)  # nothing random before the convolutions

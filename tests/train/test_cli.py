@@ -89,3 +89,13 @@ def test_demo_command_smoke(tmp_path, capsys):
     mfcc = m["baselines"]["mfcc_svm"]["summary"]["accuracy"]["mean"]
     assert f"baseline MFCC + SVM: accuracy {mfcc:.4f}" in printed
     assert (out / "data" / "metadata.csv").exists()
+
+
+def test_demo_trains_the_default_model_of_train():
+    # the demo's help says it is `audiocnn train --data ... --epochs 10`: the same model
+    from audiocnn.cli.demo import DEMO_MODEL
+    from audiocnn.models import create_model
+    from audiocnn.train.config import TrainConfig
+
+    assert DEMO_MODEL == TrainConfig().model
+    assert create_model(DEMO_MODEL, num_classes=2).info.name == TrainConfig().model

@@ -18,7 +18,7 @@ generated deterministically; the run is the same as
   audiocnn train --data OUT/data/metadata.csv --epochs 10 --out OUT
 """
 
-DEMO_MODEL = "cnn6_lite"
+DEMO_MODEL = "cnn10_lite"  # the default of `audiocnn train` (tests/train/test_cli.py checks)
 DEMO_EPOCHS = 10
 
 

@@ -119,7 +119,7 @@ class TrainConfig:
     checked by them.
     """
 
-    model: str = option("cnn6_lite", "registered model (`audiocnn models`)")
+    model: str = option("cnn10_lite", "registered model (`audiocnn models`)")
     model_kwargs: dict = option(
         factory=dict, flag="--model-arg", metavar="KEY=VALUE",
         help="architecture argument for create_model, repeatable, typed by the model's signature "
