@@ -215,3 +215,28 @@ def test_ema_run_selects_and_saves_the_averaged_weights(tmp_path, make_tones):
     assert all(torch.equal(saved.state_dict()[k], ema[k]) for k in ema)
     with pytest.raises(ValueError, match="ema"):
         TrainConfig(ema=1.0)
+
+
+def test_training_keeps_conv_weights_channels_last_and_gives_them_back_contiguous(tmp_path, make_tones, monkeypatch):
+    from audiocnn.train import AudioClassifier
+
+    man, cache = _tone_data(tmp_path, make_tones)
+    cfg = TrainConfig(model="test_cnn", epochs=1, batch_size=4, patience=0, progress=False)
+    layouts = []
+
+    class Spy(AudioClassifier):
+        def training_step(self, batch, batch_idx):
+            w = self.model.conv_block1.conv2.weight  # (8, 8, 3, 3): the two layouts differ
+            layouts.append((w.is_contiguous(memory_format=torch.channels_last), w.is_contiguous()))
+            return super().training_step(batch, batch_idx)
+
+    monkeypatch.setattr("audiocnn.train.loop.AudioClassifier", Spy)
+    idx = np.arange(len(man.items))
+    fit = fit_fold(man, idx[::2], idx[1::2], cfg, cache, 0.5, tmp_path / "fold")
+    assert layouts and all(cl and not plain for cl, plain in layouts)
+    assert all(p.is_contiguous() for p in fit.model.parameters())
+    assert all(v.is_contiguous() for v in fit.model.state_dict().values())
+    # a model outside the PANNs-style CNNs keeps its layout
+    other = AudioClassifier(audiocnn.create_model("test_resnet", num_classes=3), cfg, multilabel=False, steps_per_epoch=1)
+    other.on_fit_start()
+    assert all(p.is_contiguous() for p in other.model.parameters())

@@ -78,6 +78,15 @@ class WeightAverage(nn.Module):
         return self.module(*args, **kwargs)
 
 
+def _channels_last(model: nn.Module, device: torch.device) -> bool:
+    """Whether training keeps ``model``'s 4-D weights channels-last: the PANNs-style CNNs
+    (:class:`~audiocnn.models.panns.PannsCnn` and the compact CNNs) on a CPU, where it was
+    measured."""
+    from audiocnn.models.panns import PannsCnn
+
+    return device.type == "cpu" and isinstance(model, PannsCnn)
+
+
 class AudioClassifier(L.LightningModule):
     """Wraps ``model`` for single-label (cross-entropy on logits, soft targets under mixup) or
     multi-label training (BCE on the clip logits, also for frame-level models).
@@ -110,6 +119,18 @@ class AudioClassifier(L.LightningModule):
         self.ema_model = WeightAverage(model, config.ema) if config.ema > 0 else None
 
     # -- training ----------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        # oneDNN's CPU convolutions (forward and backward) run faster on channels-last maps: a
+        # cnn10_lite training step on 10-s clips in bf16 autocast takes about 0.2 s against 0.25 s
+        # (docs/results.md). The values are the same up to float rounding; the weights go back to
+        # the standard layout when the fit ends, so checkpoints and exports see no difference.
+        if _channels_last(self.model, self.device):
+            self.model.to(memory_format=torch.channels_last)
+
+    def on_fit_end(self) -> None:
+        if _channels_last(self.model, self.device):
+            self.model.to(memory_format=torch.contiguous_format)
+
     def on_train_epoch_start(self) -> None:
         self._train_losses = []
         if self.config.mode == "linear":
