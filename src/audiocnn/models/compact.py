@@ -309,7 +309,7 @@ def cnn10_lite(**kwargs) -> CompactCnn:
 
     Regularised as ``cnn6_lite`` (no conv dropout, fc dropout 0.2, no SpecAugment); ``cnn_tiny``
     is the same layout with the PANNs regularisation. Eight convolutions instead of four, at
-    1.3-1.5 times ``cnn6_lite``'s training time (docs/results.md)."""
+    1.3-1.45 times ``cnn6_lite``'s training time (docs/results.md)."""
     kwargs.setdefault("hop_ms", 20.0)
     kwargs.setdefault("time_drop_width", 8)
     kwargs.setdefault("conv_dropout", 0.0)

@@ -78,15 +78,6 @@ class WeightAverage(nn.Module):
         return self.module(*args, **kwargs)
 
 
-def _channels_last(model: nn.Module, device: torch.device) -> bool:
-    """Whether training keeps ``model``'s 4-D weights channels-last: the PANNs-style CNNs
-    (:class:`~audiocnn.models.panns.PannsCnn` and the compact CNNs) on a CPU, where it was
-    measured."""
-    from audiocnn.models.panns import PannsCnn
-
-    return device.type == "cpu" and isinstance(model, PannsCnn)
-
-
 class AudioClassifier(L.LightningModule):
     """Wraps ``model`` for single-label (cross-entropy on logits, soft targets under mixup) or
     multi-label training (BCE on the clip logits, also for frame-level models).
@@ -119,16 +110,25 @@ class AudioClassifier(L.LightningModule):
         self.ema_model = WeightAverage(model, config.ema) if config.ema > 0 else None
 
     # -- training ----------------------------------------------------------------------------
+    def _channels_last(self) -> bool:
+        """Whether the fit keeps the model's 4-D weights channels-last: the PANNs-style CNNs
+        (:class:`~audiocnn.models.panns.PannsCnn` and the compact CNNs) trained by one process on
+        a CPU, where it was measured (a multi-process fit keeps the layout its gradient buckets
+        were made for)."""
+        from audiocnn.models.panns import PannsCnn
+
+        return self.device.type == "cpu" and isinstance(self.model, PannsCnn) and self.trainer.world_size == 1
+
     def on_fit_start(self) -> None:
         # oneDNN's CPU convolutions (forward and backward) run faster on channels-last maps: a
-        # cnn10_lite training step on 10-s clips in bf16 autocast takes about 0.2 s against 0.25 s
+        # cnn10_lite training step on 10-s clips in bf16 autocast takes 0.18 s against 0.20 s
         # (docs/results.md). The values are the same up to float rounding; the weights go back to
         # the standard layout when the fit ends, so checkpoints and exports see no difference.
-        if _channels_last(self.model, self.device):
+        if self._channels_last():
             self.model.to(memory_format=torch.channels_last)
 
     def on_fit_end(self) -> None:
-        if _channels_last(self.model, self.device):
+        if self._channels_last():
             self.model.to(memory_format=torch.contiguous_format)
 
     def on_train_epoch_start(self) -> None:
