@@ -286,6 +286,17 @@ def cnn_tiny(**kwargs) -> CompactCnn:
     return _compact("cnn_tiny", channels=(16, 32, 64, 128), **kwargs)
 
 
+def _lite(name: str, **kwargs) -> CompactCnn:
+    """A ``lite`` model: 16-128 channels, a 20-ms hop and light regularisation (no conv dropout,
+    fc dropout 0.2, no SpecAugment), which lets it fit a few hundred clips (docs/training.md)."""
+    kwargs.setdefault("hop_ms", 20.0)
+    kwargs.setdefault("time_drop_width", 8)
+    kwargs.setdefault("conv_dropout", 0.0)
+    kwargs.setdefault("fc_dropout", 0.2)
+    kwargs.setdefault("spec_augment", False)
+    return _compact(name, channels=(16, 32, 64, 128), **kwargs)
+
+
 @register_model
 def cnn6_lite(**kwargs) -> CompactCnn:
     """Cnn6 layout (four 5x5 conv blocks) at a quarter of the width (16-128), 16 kHz, 20 ms hop,
@@ -294,12 +305,7 @@ def cnn6_lite(**kwargs) -> CompactCnn:
     Lightly regularised (no conv dropout, fc dropout 0.2, no SpecAugment): trained from scratch
     for a few minutes on a few hundred clips, the PANNs regularisation (0.2 / 0.5 + SpecAugment)
     kept it from fitting (docs/training.md)."""
-    kwargs.setdefault("hop_ms", 20.0)
-    kwargs.setdefault("time_drop_width", 8)
-    kwargs.setdefault("conv_dropout", 0.0)
-    kwargs.setdefault("fc_dropout", 0.2)
-    kwargs.setdefault("spec_augment", False)
-    return _compact("cnn6_lite", channels=(16, 32, 64, 128), kernel_size=5, num_convs=1, **kwargs)
+    return _lite("cnn6_lite", kernel_size=5, num_convs=1, **kwargs)
 
 
 @register_model
@@ -310,12 +316,7 @@ def cnn10_lite(**kwargs) -> CompactCnn:
     Regularised as ``cnn6_lite`` (no conv dropout, fc dropout 0.2, no SpecAugment); ``cnn_tiny``
     is the same layout with the PANNs regularisation. Eight convolutions instead of four, at
     1.3-1.45 times ``cnn6_lite``'s training time (docs/results.md)."""
-    kwargs.setdefault("hop_ms", 20.0)
-    kwargs.setdefault("time_drop_width", 8)
-    kwargs.setdefault("conv_dropout", 0.0)
-    kwargs.setdefault("fc_dropout", 0.2)
-    kwargs.setdefault("spec_augment", False)
-    return _compact("cnn10_lite", channels=(16, 32, 64, 128), **kwargs)
+    return _lite("cnn10_lite", **kwargs)
 
 
 @register_model
