@@ -76,5 +76,6 @@ def main(argv=None) -> None:
         print(f"| {args.model} | {args.seconds:g} s | {args.batch} | {args.threads} | {name} | {layout} "
               f"| {t:.3f} | {first / t:.2f}x |")
 
+
 if __name__ == "__main__":
     main()
